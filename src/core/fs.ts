@@ -1,0 +1,121 @@
+/**
+ * File system helpers with the durability rules Updraft relies on: a file that matters is
+ * written to a temporary name, fsynced, renamed over the old one, and its folder fsynced, so a
+ * crash leaves either the old or the new content, never a mix.
+ */
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
+import { ErrorCodes, UpdraftError } from "./errors.js";
+
+/** fsync a folder so a rename or create inside it survives power loss (no-op where unsupported). */
+export async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === "win32") return; // Windows cannot open folders for fsync; NTFS journals renames.
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync folder). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+  const handle = await open(tmp, "w", mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** Writes JSON (two-space indented, trailing newline) atomically. */
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode);
+}
+
+/** Reads and parses a JSON file, or returns undefined if it does not exist. */
+export async function readJsonIfExists(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.MANIFEST_INVALID, `${path} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** True if `path` exists (file, folder or link). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that a manifest or archive path is a plain relative POSIX path that stays inside its
+ * root on every OS: no `..`, no absolute or drive paths, no backslashes, no NUL, no `:` streams,
+ * no Windows reserved names. Returns the path unchanged or throws `ARCHIVE_INVALID`.
+ */
+export function assertSafeRelativePath(path: string, what = "path"): string {
+  const fail = (why: string): never => {
+    throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `Unsafe ${what} "${path}": ${why}`);
+  };
+  if (typeof path !== "string" || path.length === 0) fail("empty");
+  if (path.length > 1024) fail("longer than 1024 characters");
+  if (path.includes("\0")) fail("contains NUL");
+  if (path.includes("\\")) fail("contains a backslash");
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) fail("absolute");
+  if (path.includes(":")) fail("contains ':' (drive letters and alternate data streams are refused)");
+  const parts = path.split("/");
+  for (const part of parts) {
+    if (part === "" || part === "." || part === "..") fail("has an empty, '.' or '..' segment");
+    if (/^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i.test(part)) fail(`"${part}" is reserved on Windows`);
+    if (/[<>"|?*\x00-\x1f]/.test(part)) fail("has a character Windows file names cannot hold");
+    if (/[. ]$/.test(part)) fail("a segment ends with '.' or space (Windows strips them)");
+  }
+  return path;
+}
+
+/** Joins a checked relative POSIX path under `root`, guaranteeing the result stays inside it. */
+export function safeJoin(root: string, relPath: string): string {
+  assertSafeRelativePath(relPath);
+  const full = normalize(join(root, ...relPath.split("/")));
+  const rel = relative(root, full);
+  if (rel === "" || rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) {
+    throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `Path "${relPath}" escapes ${root}`);
+  }
+  return full;
+}
+
+/** Removes a file or folder, ignoring a missing one. */
+export async function removePath(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** A random suffix for temporary names. */
+export function randomSuffix(): string {
+  return randomBytes(6).toString("hex");
+}

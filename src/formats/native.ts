@@ -1,0 +1,327 @@
+/**
+ * Updraft's own repository format: target names inside an app's TUF repository, the signed
+ * release manifest, the channel pointer and the `updraft.json` an installed copy carries.
+ * Pure parse/serialize: no I/O. See docs/format.md.
+ */
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { assertSafeRelativePath } from "../core/fs.js";
+import { isSha256Hex } from "../core/hash.js";
+import { isValidVersion } from "../core/version.js";
+
+/** Current schema number of every native document. Readers refuse a higher one. */
+export const NATIVE_SCHEMA = 1;
+
+/** File names that every release carries at its root. */
+export const EMBEDDED_CONFIG_FILE = "updraft.json";
+/** The trusted TUF root embedded in each release. */
+export const EMBEDDED_ROOT_FILE = "updraft-root.json";
+
+/** App names: lower case, digits, `.`, `_`, `-`; they are folder names in the repository. */
+export const APP_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Channel names follow the same rule. */
+export const CHANNEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+/** Kinds of downloadable artifact a release lists. Later releases add delta kinds. */
+export type ArtifactKind = "full" | (string & {});
+
+/** One regular file of a release. */
+export interface ManifestFile {
+  /** POSIX relative path inside the release. */
+  path: string;
+  /** Byte length. */
+  size: number;
+  /** Lower-case hex sha256 of the content. */
+  sha256: string;
+  /** Permission bits: 0o755 for executables, 0o644 otherwise. */
+  mode: number;
+}
+
+/** One symbolic link of a release; its target must resolve inside the release. */
+export interface ManifestSymlink {
+  path: string;
+  target: string;
+}
+
+/** A downloadable form of a release (full archive now; deltas from older versions later). */
+export interface ArtifactRef {
+  kind: ArtifactKind;
+  /** TUF target name. */
+  target: string;
+  /** Byte length (also signed in the TUF targets metadata). */
+  size: number;
+  /** Lower-case hex sha256 (also signed in the TUF targets metadata). */
+  sha256: string;
+  /** For deltas: the version this artifact applies to. */
+  from?: string;
+}
+
+/** The signed description of one release: every file, and how to download it. */
+export interface ReleaseManifest {
+  schema: typeof NATIVE_SCHEMA;
+  app: string;
+  version: string;
+  channel: string;
+  /** ISO date-time of publication. */
+  releasedAt: string;
+  notes?: string;
+  /** Installs below this version must update (later: critical-update UX). */
+  minimumVersion?: string;
+  critical?: boolean;
+  files: ManifestFile[];
+  symlinks: ManifestSymlink[];
+  artifacts: ArtifactRef[];
+}
+
+/** The signed pointer from a channel to its current release. */
+export interface ChannelPointer {
+  schema: typeof NATIVE_SCHEMA;
+  app: string;
+  channel: string;
+  version: string;
+  /** TUF target name of the release manifest. */
+  manifest: string;
+  releasedAt: string;
+  /** Staged rollout: the share of installs (0–100) offered this version. Absent means 100. */
+  rolloutPercentage?: number;
+  minimumVersion?: string;
+  critical?: boolean;
+}
+
+/** `updraft.json`: how an installed copy finds its updates. */
+export interface AppConfig {
+  schema: typeof NATIVE_SCHEMA;
+  app: string;
+  /** Base URL of the repository (the folder that holds `<app>/metadata`). May be absent in a release built without `--url`. */
+  url?: string;
+  channel: string;
+}
+
+/** TUF target name of a channel pointer. */
+export function channelTarget(channel: string): string {
+  return `channels/${channel}.json`;
+}
+
+/** TUF target name of a release manifest. */
+export function manifestTarget(version: string): string {
+  return `releases/${version}/manifest.json`;
+}
+
+/** TUF target name of a release's full archive. */
+export function fullArchiveTarget(app: string, version: string): string {
+  return `releases/${version}/${app}-${version}.tar.zst`;
+}
+
+/** Repository-relative folder of an app's TUF metadata. */
+export function metadataPath(app: string): string {
+  return `${app}/metadata`;
+}
+
+/** Repository-relative folder of an app's targets. */
+export function targetsPath(app: string): string {
+  return `${app}/targets`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: every reader goes through these, so a bad document fails with the field's name.
+
+function invalid(doc: string, field: string, why: string): never {
+  throw new UpdraftError(ErrorCodes.MANIFEST_INVALID, `Invalid ${doc}: "${field}" ${why}`);
+}
+
+function asObject(value: unknown, doc: string, field: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) invalid(doc, field, "must be an object");
+  return value as Record<string, unknown>;
+}
+
+function str(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
+  const v = obj[field];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== "string" || v.length === 0) invalid(doc, field, "must be a non-empty string");
+  return v;
+}
+
+function schemaOf(obj: Record<string, unknown>, doc: string): typeof NATIVE_SCHEMA {
+  if (obj.schema !== NATIVE_SCHEMA) {
+    invalid(doc, "schema", `must be ${NATIVE_SCHEMA} (got ${JSON.stringify(obj.schema)}); a newer Updraft may be needed`);
+  }
+  return NATIVE_SCHEMA;
+}
+
+function versionField(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
+  const v = str(obj, doc, field, optional);
+  if (v !== undefined && !isValidVersion(v)) invalid(doc, field, `"${v}" is not a valid version`);
+  return v;
+}
+
+function nameField(obj: Record<string, unknown>, doc: string, field: string, pattern: RegExp): string {
+  const v = str(obj, doc, field)!;
+  if (!pattern.test(v)) invalid(doc, field, `"${v}" must match ${pattern}`);
+  return v;
+}
+
+function sizeField(obj: Record<string, unknown>, doc: string, field: string): number {
+  const v = obj[field];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) invalid(doc, field, "must be a non-negative integer");
+  return v;
+}
+
+function shaField(obj: Record<string, unknown>, doc: string, field: string): string {
+  const v = obj[field];
+  if (!isSha256Hex(v)) invalid(doc, field, "must be 64 lower-case hex characters (sha256)");
+  return v;
+}
+
+function safePath(value: string, doc: string, field: string): string {
+  try {
+    return assertSafeRelativePath(value, field);
+  } catch (err) {
+    return invalid(doc, field, (err as Error).message);
+  }
+}
+
+/** Parses and validates a release manifest (from JSON text or a parsed value). */
+export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
+  const doc = "release manifest";
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const obj = asObject(value, doc, "(document)");
+  schemaOf(obj, doc);
+  const files = obj.files;
+  if (!Array.isArray(files)) invalid(doc, "files", "must be an array");
+  const seen = new Set<string>();
+  const seenFolded = new Set<string>();
+  const claim = (p: string, field: string) => {
+    if (seen.has(p)) invalid(doc, field, `lists "${p}" twice`);
+    const folded = p.normalize("NFC").toLowerCase();
+    if (seenFolded.has(folded)) invalid(doc, field, `"${p}" collides with another path on case-insensitive file systems`);
+    seen.add(p);
+    seenFolded.add(folded);
+  };
+  const parsedFiles: ManifestFile[] = files.map((f, i) => {
+    const o = asObject(f, doc, `files[${i}]`);
+    const path = safePath(str(o, doc, "path")!, doc, `files[${i}].path`);
+    claim(path, `files[${i}].path`);
+    const mode = o.mode;
+    if (mode !== 0o755 && mode !== 0o644) invalid(doc, `files[${i}].mode`, "must be 493 (0o755) or 420 (0o644)");
+    return { path, size: sizeField(o, doc, "size"), sha256: shaField(o, doc, "sha256"), mode };
+  });
+  const symlinksRaw = obj.symlinks ?? [];
+  if (!Array.isArray(symlinksRaw)) invalid(doc, "symlinks", "must be an array");
+  const symlinks: ManifestSymlink[] = symlinksRaw.map((s, i) => {
+    const o = asObject(s, doc, `symlinks[${i}]`);
+    const path = safePath(str(o, doc, "path")!, doc, `symlinks[${i}].path`);
+    claim(path, `symlinks[${i}].path`);
+    const target = str(o, doc, "target")!;
+    if (!symlinkStaysInside(path, target)) invalid(doc, `symlinks[${i}].target`, `"${target}" points outside the release`);
+    return { path, target };
+  });
+  const artifactsRaw = obj.artifacts;
+  if (!Array.isArray(artifactsRaw)) invalid(doc, "artifacts", "must be an array");
+  const artifacts: ArtifactRef[] = artifactsRaw.map((a, i) => {
+    const o = asObject(a, doc, `artifacts[${i}]`);
+    const from = versionField(o, doc, "from", true);
+    return {
+      kind: str(o, doc, "kind")!,
+      target: safePath(str(o, doc, "target")!, doc, `artifacts[${i}].target`),
+      size: sizeField(o, doc, "size"),
+      sha256: shaField(o, doc, "sha256"),
+      ...(from !== undefined ? { from } : {}),
+    };
+  });
+  const notes = str(obj, doc, "notes", true);
+  const minimumVersion = versionField(obj, doc, "minimumVersion", true);
+  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  return {
+    schema: NATIVE_SCHEMA,
+    app: nameField(obj, doc, "app", APP_NAME_PATTERN),
+    version: versionField(obj, doc, "version")!,
+    channel: nameField(obj, doc, "channel", CHANNEL_PATTERN),
+    releasedAt: str(obj, doc, "releasedAt")!,
+    ...(notes !== undefined ? { notes } : {}),
+    ...(minimumVersion !== undefined ? { minimumVersion } : {}),
+    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    files: parsedFiles,
+    symlinks,
+    artifacts,
+  };
+}
+
+/** Parses and validates a channel pointer. */
+export function parseChannelPointer(input: string | unknown): ChannelPointer {
+  const doc = "channel pointer";
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const obj = asObject(value, doc, "(document)");
+  schemaOf(obj, doc);
+  const rollout = obj.rolloutPercentage;
+  if (rollout !== undefined && (typeof rollout !== "number" || !(rollout >= 0 && rollout <= 100))) {
+    invalid(doc, "rolloutPercentage", "must be a number from 0 to 100");
+  }
+  const minimumVersion = versionField(obj, doc, "minimumVersion", true);
+  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  return {
+    schema: NATIVE_SCHEMA,
+    app: nameField(obj, doc, "app", APP_NAME_PATTERN),
+    channel: nameField(obj, doc, "channel", CHANNEL_PATTERN),
+    version: versionField(obj, doc, "version")!,
+    manifest: safePath(str(obj, doc, "manifest")!, doc, "manifest"),
+    releasedAt: str(obj, doc, "releasedAt")!,
+    ...(rollout !== undefined ? { rolloutPercentage: rollout as number } : {}),
+    ...(minimumVersion !== undefined ? { minimumVersion } : {}),
+    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+  };
+}
+
+/** Parses and validates `updraft.json`. */
+export function parseAppConfig(input: string | unknown): AppConfig {
+  const doc = EMBEDDED_CONFIG_FILE;
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const obj = asObject(value, doc, "(document)");
+  schemaOf(obj, doc);
+  const url = str(obj, doc, "url", true);
+  if (url !== undefined && !/^(https?|file):\/\//.test(url)) invalid(doc, "url", `"${url}" must be an http(s) URL`);
+  return {
+    schema: NATIVE_SCHEMA,
+    app: nameField(obj, doc, "app", APP_NAME_PATTERN),
+    ...(url !== undefined ? { url } : {}),
+    channel: obj.channel === undefined ? "stable" : nameField(obj, doc, "channel", CHANNEL_PATTERN),
+  };
+}
+
+/** Serializes any native document the same way everywhere (sorted by construction, 2-space JSON). */
+export function serializeDocument(doc: ReleaseManifest | ChannelPointer | AppConfig): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** True if a symlink at `linkPath` with target `target` resolves inside the tree root. */
+export function symlinkStaysInside(linkPath: string, target: string): boolean {
+  if (target.length === 0 || target.startsWith("/") || target.includes("\\") || /^[A-Za-z]:/.test(target)) return false;
+  const stack = linkPath.split("/").slice(0, -1);
+  for (const part of target.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (stack.length === 0) return false;
+      stack.pop();
+    } else stack.push(part);
+  }
+  return true;
+}
