@@ -1,0 +1,21 @@
+/**
+ * The embedded static server for an Updraft repository (`updraft serve`).
+ *
+ * A repository is a folder of static files (see docs/format.md); any static host can serve it
+ * (see docs/serving.md). This server adds nothing to the format: it answers GET and HEAD with
+ * strong `ETag`s, `Last-Modified`, conditional requests, single byte ranges and the cache rules
+ * the layout calls for, and refuses anything outside the folder.
+ *
+ * @example
+ * ```ts
+ * const server = createRepositoryServer({ root: "./repo", port: 8080 });
+ * const { url } = await server.listen();
+ * // …
+ * await server.close();
+ * ```
+ * @packageDocumentation
+ */
+export type { RequestLogEntry, ServerLogger } from "./request-handler.js";
+export { CACHE_IMMUTABLE, CACHE_REVALIDATE, cacheControlFor, contentTypeFor } from "./response-headers.js";
+export type { CloseOptions, ListeningAddress, RepositoryServer, RepositoryServerOptions } from "./static-server.js";
+export { createRepositoryServer } from "./static-server.js";

@@ -1,0 +1,205 @@
+/**
+ * The embedded HTTP server for an Updraft repository: a folder of static files served with
+ * GET/HEAD, validators, single ranges and cache headers, with a graceful shutdown.
+ */
+import { realpath, stat } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { resolve } from "node:path";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { createRequestHandler, type ServerLogger } from "./request-handler.js";
+
+/** Options of {@link createRepositoryServer}. */
+export interface RepositoryServerOptions {
+  /** The repository folder to serve. */
+  root: string;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** TCP port; `0` picks a free one. Default `0`. */
+  port?: number;
+  /** Request and error reporting. Default: silent. */
+  logger?: ServerLogger;
+  /** How long {@link RepositoryServer.close} lets responses in progress finish. Default 10 000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** Where a listening server can be reached. */
+export interface ListeningAddress {
+  /** Base URL, with a trailing slash, e.g. `http://127.0.0.1:8080/`. */
+  url: string;
+  /** The port actually bound (useful with port 0). */
+  port: number;
+}
+
+/** Options of {@link RepositoryServer.close}. */
+export interface CloseOptions {
+  /**
+   * Overrides the grace period for responses in progress; `0` cuts them now. Calling `close`
+   * again while closing can shorten the grace period, never lengthen it.
+   */
+  timeoutMs?: number;
+}
+
+/** A repository server, created stopped. */
+export interface RepositoryServer {
+  /**
+   * Starts listening. Rejects with `REPO_NOT_FOUND` if the root is not a folder, and with
+   * `USAGE` if the address cannot be bound (port in use, no permission, unknown host).
+   */
+  listen(): Promise<ListeningAddress>;
+  /**
+   * Stops gracefully: no new connections, idle keep-alive connections closed, responses in
+   * progress allowed to finish (their connections then close) until the grace period ends,
+   * after which the remaining connections are destroyed. Resolves once every connection is gone.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** Time allowed for a client to send the request headers. */
+const HEADERS_TIMEOUT_MS = 15_000;
+/** Time allowed for a client to send a whole request (GET/HEAD requests have no body). */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How long an idle keep-alive connection is kept. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A connection on which nothing moves (no byte read or written) for this long is dropped. */
+const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+/** Formats a base URL, bracketing IPv6 literals. */
+function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}
+
+async function resolveRoot(root: string): Promise<string> {
+  const notFound = (cause?: unknown): UpdraftError =>
+    new UpdraftError(ErrorCodes.REPO_NOT_FOUND, `Repository folder ${root} does not exist or is not a folder`, {
+      hint: "Pass the folder that holds your apps (the one `updraft init` created).",
+      cause,
+    });
+  let real: string;
+  try {
+    real = await realpath(resolve(root));
+  } catch (err) {
+    throw notFound(err);
+  }
+  if (!(await stat(real)).isDirectory()) throw notFound();
+  return real;
+}
+
+function bindError(err: NodeJS.ErrnoException, host: string, port: number): UpdraftError {
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case "EADDRINUSE":
+      return new UpdraftError(ErrorCodes.USAGE, `Port ${port} on ${host} is already in use`, {
+        hint: "Stop the other server or pick another --port (0 picks a free one).",
+        cause: err,
+      });
+    case "EACCES":
+    case "EPERM":
+      return new UpdraftError(ErrorCodes.USAGE, `Not allowed to listen on ${where}`, {
+        hint: "Ports below 1024 usually need privileges: pick a port above 1024.",
+        cause: err,
+      });
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new UpdraftError(ErrorCodes.USAGE, `Cannot listen on ${where}: no such local address`, {
+        hint: "Use an address of this machine, such as 127.0.0.1 or 0.0.0.0.",
+        cause: err,
+      });
+    default:
+      return new UpdraftError(ErrorCodes.INTERNAL, `Cannot listen on ${where}: ${err.message}`, { cause: err });
+  }
+}
+
+/**
+ * Creates a server for the repository folder `root`. Call {@link RepositoryServer.listen} to
+ * start it. Every request stats the file it serves, so newly published files (above all
+ * `timestamp.json`) are visible at once.
+ */
+export function createRepositoryServer(options: RepositoryServerOptions): RepositoryServer {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  const graceMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid port ${port}: use a whole number from 0 to 65535`);
+  }
+
+  let server: Server | undefined;
+  let closing: Promise<void> | undefined;
+  let forceTimer: NodeJS.Timeout | undefined;
+  let forceAt = Number.POSITIVE_INFINITY;
+  /** Responses in progress, so that a close can end their connections once they are sent. */
+  const active = new Set<ServerResponse>();
+
+  const track = (handle: (req: IncomingMessage, res: ServerResponse) => void) => {
+    return (req: IncomingMessage, res: ServerResponse): void => {
+      const socket: Socket = req.socket;
+      if (closing) res.shouldKeepAlive = false;
+      active.add(res);
+      res.once("close", () => {
+        active.delete(res);
+        if (closing && !socket.destroyed) socket.end();
+      });
+      handle(req, res);
+    };
+  };
+
+  const scheduleForce = (ms: number): void => {
+    const at = Date.now() + ms;
+    if (at >= forceAt) return;
+    forceAt = at;
+    clearTimeout(forceTimer);
+    forceTimer = setTimeout(() => server?.closeAllConnections(), ms);
+    forceTimer.unref();
+  };
+
+  return {
+    async listen() {
+      if (server) throw new UpdraftError(ErrorCodes.USAGE, "This repository server was already started");
+      const rootReal = await resolveRoot(options.root);
+      const created = createServer(
+        { keepAlive: true, noDelay: true, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+        track(createRequestHandler(rootReal, options.logger)),
+      );
+      created.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      created.timeout = SOCKET_IDLE_TIMEOUT_MS;
+      // Malformed requests: answer 400 when possible, never echo anything back.
+      created.on("clientError", (_err, socket: Socket) => {
+        if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        else socket.destroy();
+      });
+      server = created;
+      await new Promise<void>((resolveListen, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => {
+          server = undefined;
+          reject(bindError(err, host, port));
+        };
+        created.once("error", onError);
+        created.listen({ host, port }, () => {
+          created.off("error", onError);
+          resolveListen();
+        });
+      });
+      const bound = (created.address() as AddressInfo).port;
+      return { url: baseUrl(host, bound), port: bound };
+    },
+
+    close(closeOptions = {}) {
+      const current = server;
+      if (!current) return Promise.resolve();
+      scheduleForce(closeOptions.timeoutMs ?? graceMs);
+      if (!closing) {
+        closing = new Promise<void>((resolveClose) => {
+          current.close(() => {
+            clearTimeout(forceTimer);
+            resolveClose();
+          });
+          current.closeIdleConnections();
+          for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+        });
+      }
+      return closing;
+    },
+  };
+}
