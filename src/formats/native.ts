@@ -221,6 +221,15 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
     if (!symlinkStaysInside(path, target)) invalid(doc, `symlinks[${i}].target`, `"${target}" points outside the release`);
     return { path, target };
   });
+  const linkPaths = new Set(symlinks.map((l) => l.path));
+  for (const p of seen) {
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join("/");
+      if (linkPaths.has(prefix)) invalid(doc, "symlinks", `"${p}" lies under the symlink "${prefix}"`);
+      if (seen.has(prefix) && !linkPaths.has(prefix)) invalid(doc, "files", `"${p}" lies under the file "${prefix}"`);
+    }
+  }
   const artifactsRaw = obj.artifacts;
   if (!Array.isArray(artifactsRaw)) invalid(doc, "artifacts", "must be an array");
   const artifacts: ArtifactRef[] = artifactsRaw.map((a, i) => {

@@ -1,0 +1,29 @@
+/** `updraft check --dir DIR`: is a newer release available? Exit 10 if so, 0 if current. */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { Updater } from "../../client/updater.js";
+import { ExitCodes } from "../../core/errors.js";
+import { runCommand } from "../output.js";
+
+/** Registers `check`. */
+export function registerCheck(program: Command): void {
+  program
+    .command("check")
+    .description("Check for a newer release (exit 10 if one is available, 0 if current)")
+    .requiredOption("--dir <dir>", "install folder")
+    .option("--channel <channel>", "channel to check (default: the install's)")
+    .option("--json", "print one JSON document")
+    .action(async (opts: { dir: string; channel?: string; json?: boolean }) => {
+      await runCommand(opts, async () => {
+        const updater = new Updater({ installDir: resolve(opts.dir), ...(opts.channel ? { channel: opts.channel } : {}) });
+        const result = await updater.check();
+        return {
+          result: { ...result },
+          human: result.updateAvailable
+            ? `Update available: ${result.currentVersion ?? "(none)"} -> ${result.latestVersion} (${result.update?.downloadSize} bytes)`
+            : `Up to date: ${result.currentVersion}`,
+          exitCode: result.updateAvailable ? ExitCodes.UPDATE_AVAILABLE : ExitCodes.OK,
+        };
+      });
+    });
+}

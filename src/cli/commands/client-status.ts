@@ -1,0 +1,26 @@
+/** `updraft status --dir DIR`: what is installed. */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { Updater } from "../../client/updater.js";
+import { runCommand } from "../output.js";
+
+/** Registers `status`. */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("Show the installed, previous and configured versions of an install folder")
+    .requiredOption("--dir <dir>", "install folder")
+    .option("--json", "print one JSON document")
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      await runCommand(opts, async () => {
+        const status = await new Updater({ installDir: resolve(opts.dir) }).status();
+        const lines = [
+          `app:       ${status.app} (channel ${status.channel})`,
+          `repository: ${status.repoUrl ?? "(none)"}`,
+          `current:   ${status.currentVersion ?? "(none)"}`,
+          `previous:  ${status.previousVersion ?? "(none)"}`,
+        ];
+        return { result: { ...status }, human: lines.join("\n") };
+      });
+    });
+}

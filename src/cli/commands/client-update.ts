@@ -1,0 +1,78 @@
+/**
+ * `updraft update --dir DIR [--restart CMD]`: check, download, verify, install, and optionally
+ * restart the app through the detached helper once the calling app has exited.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { spawnRestartHelper } from "../../client/helper.js";
+import { Updater } from "../../client/updater.js";
+import { info, runCommand } from "../output.js";
+import { progressBar } from "../progress.js";
+
+/** The platform shell command that runs `command` (a command line string). */
+export function shellCommand(command: string): string[] {
+  return process.platform === "win32" ? ["cmd.exe", "/d", "/s", "/c", command] : ["/bin/sh", "-c", command];
+}
+
+/** Registers `update`. */
+export function registerUpdate(program: Command): void {
+  program
+    .command("update")
+    .description("Download, verify and install the newest release; optionally restart the app")
+    .requiredOption("--dir <dir>", "install folder")
+    .option("--channel <channel>", "channel to follow (default: the install's)")
+    .option("--restart <command>", "command line that starts the app again once it has exited")
+    .option("--wait-pid <pid>", "PID of the app to wait for before restarting (default: the caller)")
+    .option("--restart-log <file>", "file the restarted app's output is appended to")
+    .option("--json", "print one JSON document")
+    .action(
+      async (opts: {
+        dir: string;
+        channel?: string;
+        restart?: string;
+        waitPid?: string;
+        restartLog?: string;
+        json?: boolean;
+      }) => {
+        await runCommand(opts, async () => {
+          const dir = resolve(opts.dir);
+          const updater = new Updater({ installDir: dir, ...(opts.channel ? { channel: opts.channel } : {}) });
+          const started = Date.now();
+          const check = await updater.check();
+          if (!check.updateAvailable) {
+            return {
+              result: { updated: false, currentVersion: check.currentVersion, latestVersion: check.latestVersion },
+              human: `Up to date: ${check.currentVersion}`,
+            };
+          }
+          info(opts, `Updating ${check.currentVersion} -> ${check.latestVersion} (${check.update?.downloadSize} bytes)`);
+          const bar = progressBar(!opts.json);
+          const downloaded = await updater.download({ onProgress: bar.onProgress }).finally(bar.stop);
+          const installed = await updater.install();
+          let helperPid: number | undefined;
+          if (opts.restart) {
+            helperPid = await spawnRestartHelper({
+              waitPid: opts.waitPid ? Number(opts.waitPid) : process.ppid,
+              command: shellCommand(opts.restart),
+              cwd: dir,
+              ...(opts.restartLog ? { logFile: resolve(opts.restartLog) } : {}),
+            });
+          }
+          return {
+            result: {
+              updated: true,
+              version: installed.version,
+              previousVersion: installed.previousVersion,
+              bytesDownloaded: downloaded.fetched,
+              filesWritten: installed.filesWritten,
+              filesReused: installed.filesReused,
+              seconds: (Date.now() - started) / 1000,
+              restarting: helperPid !== undefined,
+              ...(helperPid !== undefined ? { helperPid } : {}),
+            },
+            human: `Updated to ${installed.version}${helperPid !== undefined ? "; the app restarts once it exits" : ""}`,
+          };
+        });
+      },
+    );
+}

@@ -1,0 +1,196 @@
+/**
+ * The client's TUF session, through tuf-js: keeps the local metadata cache (with a safe copy of the
+ * trusted root, since tuf-js writes its files non-atomically), refreshes, and fetches small signed
+ * targets (channel pointers, manifests) whole.
+ */
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { TargetFile } from "@tufjs/models";
+import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
+import { DownloadHTTPError } from "tuf-js/dist/error.js";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/fs.js";
+import { metadataPath, targetsPath } from "../formats/native.js";
+import type { HttpClient } from "./http.js";
+import { mapTufError } from "./tuf-errors.js";
+
+const ROOT_FILE = "root.json";
+const SAFE_ROOT_FILE = "trusted-root.json";
+
+/** Adapts {@link HttpClient} to tuf-js, turning HTTP statuses into the errors tuf-js expects. */
+class TufFetcher extends BaseFetcher {
+  constructor(private readonly http: HttpClient) {
+    super();
+  }
+
+  override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
+    try {
+      const res = await this.http.get(url);
+      return ReadableStream.from(res.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    } catch (err) {
+      if (err instanceof UpdraftError && err.code === ErrorCodes.HTTP_STATUS) {
+        throw new DownloadHTTPError(err.message, Number(err.details?.status));
+      }
+      throw err;
+    }
+  }
+}
+
+/** Where an app's TUF data lives: the repository base URL plus the app name. */
+export interface TrustLocation {
+  repoUrl: string;
+  app: string;
+}
+
+function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, "")}/${path}`;
+}
+
+/** Reads the `version` of a root document, or undefined if the bytes are not a usable root. */
+function rootVersion(bytes: Buffer | undefined): number | undefined {
+  if (!bytes) return undefined;
+  try {
+    const doc = JSON.parse(bytes.toString("utf8")) as { signed?: { _type?: string; version?: unknown } };
+    return doc.signed?._type === "root" && typeof doc.signed.version === "number" ? doc.signed.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One refresh of an app's signed metadata, and access to its targets. */
+export class TrustSession {
+  private tuf: TufUpdater | undefined;
+
+  constructor(
+    private readonly location: TrustLocation,
+    private readonly metadataDir: string,
+    private readonly cacheDir: string,
+    private readonly http: HttpClient,
+  ) {}
+
+  /** Writes the first trusted root of a fresh install (from a pinned file or trust-on-first-use). */
+  static async seedRoot(metadataDir: string, rootBytes: Buffer): Promise<void> {
+    if (rootVersion(rootBytes) === undefined) {
+      throw new UpdraftError(ErrorCodes.METADATA_INVALID, "The trusted root is not a TUF root document");
+    }
+    await mkdir(metadataDir, { recursive: true });
+    await writeFileAtomic(join(metadataDir, SAFE_ROOT_FILE), rootBytes);
+    await writeFileAtomic(join(metadataDir, ROOT_FILE), rootBytes);
+  }
+
+  /** True if this metadata folder holds a trusted root (or its safe copy). */
+  static async hasRoot(metadataDir: string): Promise<boolean> {
+    for (const f of [ROOT_FILE, SAFE_ROOT_FILE]) {
+      if (rootVersion(await readIfExists(join(metadataDir, f))) !== undefined) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Restores `root.json` from the safe copy when tuf-js left it truncated or older, then checks
+   * the repository: root chain, timestamp, snapshot, targets. Throws mapped {@link UpdraftError}s.
+   */
+  async refresh(): Promise<void> {
+    await mkdir(this.metadataDir, { recursive: true });
+    await mkdir(this.cacheDir, { recursive: true });
+    const rootPath = join(this.metadataDir, ROOT_FILE);
+    const safePath = join(this.metadataDir, SAFE_ROOT_FILE);
+    const current = await readIfExists(rootPath);
+    const safe = await readIfExists(safePath);
+    const vCurrent = rootVersion(current);
+    const vSafe = rootVersion(safe);
+    if (vCurrent === undefined && vSafe === undefined) {
+      throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `No trusted root in ${this.metadataDir}`, {
+        hint: "Install the app with `updraft install`, or ship updraft-root.json with it.",
+      });
+    }
+    if (vCurrent === undefined || (vSafe !== undefined && vSafe > vCurrent)) {
+      await writeFileAtomic(rootPath, safe!);
+    }
+    const repo = this.location.repoUrl;
+    try {
+      this.tuf = new TufUpdater({
+        metadataDir: this.metadataDir,
+        metadataBaseUrl: joinUrl(repo, metadataPath(this.location.app)),
+        targetBaseUrl: joinUrl(repo, `${targetsPath(this.location.app)}/`),
+        targetDir: this.cacheDir,
+        fetcher: new TufFetcher(this.http),
+        config: { fetchRetries: 0 },
+      });
+      await this.tuf.refresh();
+    } catch (err) {
+      throw mapTufError(err, repo);
+    }
+    // Keep the safe copy in step with a root that tuf-js verified and persisted.
+    const after = await readIfExists(rootPath);
+    const vAfter = rootVersion(after);
+    if (after && vAfter !== undefined && (vSafe === undefined || vAfter > vSafe)) await writeFileAtomic(safePath, after);
+  }
+
+  /** The signed description (length, hashes, custom) of a target, or undefined if not listed. */
+  async targetInfo(name: string): Promise<TargetFile | undefined> {
+    if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
+    try {
+      return await this.tuf.getTargetInfo(name);
+    } catch (err) {
+      throw mapTufError(err, this.location.repoUrl);
+    }
+  }
+
+  /** Same as {@link targetInfo} but throws `TARGET_NOT_FOUND` when the target is not listed. */
+  async requireTarget(name: string, what: string): Promise<TargetFile> {
+    const info = await this.targetInfo(name);
+    if (!info) {
+      throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `The repository's signed metadata does not list ${what} (${name})`, {
+        hint: "Check the app name and channel, or publish a release first.",
+      });
+    }
+    return info;
+  }
+
+  /** URL a target is downloaded from (consistent-snapshot name: `<dir>/<sha256>.<base>`). */
+  targetUrl(info: TargetFile): string {
+    const slash = info.path.lastIndexOf("/");
+    const dir = slash >= 0 ? `${info.path.slice(0, slash)}/` : "";
+    const base = info.path.slice(slash + 1);
+    const sha = info.hashes.sha256;
+    return joinUrl(this.location.repoUrl, `${targetsPath(this.location.app)}/${dir}${sha}.${base}`);
+  }
+
+  /**
+   * Downloads a small target whole (from the local cache when it is already there and verifies),
+   * checked by tuf-js against its signed length and hashes.
+   */
+  async fetchSmallTarget(info: TargetFile): Promise<Buffer> {
+    if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
+    const sha = info.hashes.sha256;
+    if (!sha) throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Target ${info.path} has no sha256 in the metadata`);
+    const cached = join(this.cacheDir, sha);
+    try {
+      const hit = await this.tuf.findCachedTarget(info, cached);
+      if (hit) return await readFile(hit);
+      await this.tuf.downloadTarget(info, cached);
+      return await readFile(cached);
+    } catch (err) {
+      await rm(cached, { force: true });
+      if (err instanceof UpdraftError) throw err;
+      const message = (err as Error).message ?? String(err);
+      if (/length|hash/i.test(message) || (err as Error).constructor?.name === "LengthOrHashMismatchError") {
+        throw new UpdraftError(
+          ErrorCodes.TARGET_MISMATCH,
+          `${info.path} does not match its signed length and hash (${message})`,
+          { cause: err, hint: "The repository or a mirror is serving altered files. Nothing was installed." },
+        );
+      }
+      throw mapTufError(err, this.location.repoUrl);
+    }
+  }
+}
