@@ -1,0 +1,65 @@
+/**
+ * Updraft's publisher as a library: generate and load signing keys, create an app's TUF
+ * repository, publish releases into it and keep its metadata fresh. The CLI commands `keys`,
+ * `init`, `publish` and `refresh-timestamp` are thin wrappers over these functions.
+ *
+ * @example
+ * ```ts
+ * import { generateKeys, initApp, loadKeys, publishRelease } from "./publish/index.js";
+ * await generateKeys("./updraft-keys");
+ * await initApp({ repoDir: "./repo", app: "demo", keys: await loadKeys({ roles: ["root", "targets", "snapshot", "timestamp"] }) });
+ * await publishRelease({ repoDir: "./repo", app: "demo", version: "1.0.0", buildDir: "./build",
+ *   keys: await loadKeys({ roles: ["targets", "snapshot", "timestamp"] }) });
+ * ```
+ * @packageDocumentation
+ */
+
+export type { AppSettings } from "./app-settings.js";
+export {
+  DEFAULT_KEYS_DIR,
+  type GeneratedKeys,
+  type GenerateKeysOptions,
+  generateKeys,
+  type KeySet,
+  keyEnvVar,
+  type LoadKeysOptions,
+  loadKeys,
+  ONLINE_ROLES,
+  parsePrivateKeyText,
+  ROLES,
+  type RoleKey,
+  type RoleName,
+  type Signer,
+} from "./keys.js";
+export {
+  type ArchiveInfo,
+  type BuildContents,
+  DEFAULT_ZSTD_LEVEL,
+  type ExtraFile,
+  type PackFile,
+  type PackProgress,
+  scanBuild,
+  type WriteArchiveOptions,
+  writeArchive,
+} from "./pack.js";
+export {
+  INIT_ROLES,
+  type InitAppOptions,
+  type InitAppResult,
+  initApp,
+  type PublishOptions,
+  type PublishProgress,
+  type PublishResult,
+  publishRelease,
+  type RefreshTimestampOptions,
+  type RefreshTimestampResult,
+  refreshTimestamp,
+} from "./publish.js";
+export {
+  type AppPaths,
+  appPaths,
+  type CommittedVersions,
+  DEFAULT_EXPIRY_DAYS,
+  type ExpiryDays,
+  type RefreshedVersions,
+} from "./tuf-repo.js";

@@ -1,0 +1,410 @@
+/**
+ * The publisher's three operations on an app of a repository: `initApp` (first root and empty
+ * roles), `publishRelease` (pack a build, store archive + manifest + channel pointer as targets,
+ * sign new metadata) and `refreshTimestamp` (keep metadata from expiring). Each holds the app's
+ * publish lock while it writes.
+ */
+import { lstat, mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { TargetFile } from "@tufjs/models";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { exists, removePath } from "../core/fs.js";
+import { assertVersion, compareVersions } from "../core/version.js";
+import {
+  APP_NAME_PATTERN,
+  type AppConfig,
+  CHANNEL_PATTERN,
+  type ChannelPointer,
+  channelTarget,
+  EMBEDDED_CONFIG_FILE,
+  EMBEDDED_ROOT_FILE,
+  fullArchiveTarget,
+  manifestTarget,
+  NATIVE_SCHEMA,
+  parseReleaseManifest,
+  type ReleaseManifest,
+  serializeDocument,
+} from "../formats/native.js";
+import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
+import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
+import { type PackProgress, scanBuild, writeArchive } from "./pack.js";
+import {
+  appPaths,
+  assertKeysMatchRoot,
+  type CommittedVersions,
+  commitTargets,
+  createRepository,
+  type ExpiryDays,
+  hasRepository,
+  isoSeconds,
+  loadRepository,
+  makeTargetFile,
+  type RefreshedVersions,
+  refreshRoles,
+  storeTargetBytes,
+  storeTargetFile,
+  tempTargetPath,
+  withPublishLock,
+} from "./tuf-repo.js";
+
+function assertAppName(app: string): string {
+  if (!APP_NAME_PATTERN.test(app)) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}"`, {
+      hint: "Use 1–64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    });
+  }
+  return app;
+}
+
+function assertChannel(channel: string): string {
+  if (!CHANNEL_PATTERN.test(channel)) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid channel name "${channel}"`, {
+      hint: "Use 1–32 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. stable, beta).",
+    });
+  }
+  return channel;
+}
+
+function updraftCustom(target: TargetFile | undefined): Record<string, unknown> | undefined {
+  const updraft = target?.custom.updraft;
+  return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// init
+
+/** Options of {@link initApp}. */
+export interface InitAppOptions {
+  /** Repository folder (created if missing). */
+  repoDir: string;
+  app: string;
+  /** All four role keys (see `loadKeys`). */
+  keys: KeySet;
+  /** Repository base URL to embed in releases' `updraft.json`. */
+  url?: string;
+  expiry?: Partial<ExpiryDays>;
+  now?: Date;
+}
+
+/** What {@link initApp} created. */
+export interface InitAppResult {
+  app: string;
+  /** Absolute path of the public root (`REPO/<app>/metadata/root.json`): ship it or pin its fingerprint. */
+  rootPath: string;
+  /** sha256 of the root file's bytes: the fingerprint clients can pin. */
+  rootSha256: string;
+  keyIds: Record<RoleName, string>;
+  url?: string;
+}
+
+/**
+ * Creates an app's TUF repository: root version 1 signed with the root key, empty targets,
+ * snapshot and timestamp, and `updraft-app.json` with the URL. Refuses an app that already has
+ * metadata (`REPO_EXISTS`).
+ */
+export async function initApp(options: InitAppOptions): Promise<InitAppResult> {
+  const app = assertAppName(options.app);
+  const url = options.url === undefined ? undefined : assertRepoUrl(options.url);
+  const paths = appPaths(resolve(options.repoDir), app);
+  await mkdir(paths.appDir, { recursive: true });
+  return withPublishLock(paths, async () => {
+    if (await hasRepository(paths)) {
+      throw new UpdraftError(ErrorCodes.REPO_EXISTS, `App "${app}" already has a repository in ${paths.metadataDir}`, {
+        hint: "Publish to it with `updraft publish`, or choose another --app or --repo.",
+      });
+    }
+    const created = await createRepository(paths, {
+      keys: options.keys,
+      ...(options.expiry ? { expiry: options.expiry } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    await writeAppSettings(paths.settingsFile, { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}) });
+    return { app, ...created, ...(url ? { url } : {}) };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// publish
+
+/** Progress of {@link publishRelease}. */
+export interface PublishProgress {
+  phase: "scan" | "pack" | "sign" | "done";
+  /** During `pack`: uncompressed bytes packed so far and in all. */
+  pack?: PackProgress;
+}
+
+/** Options of {@link publishRelease}. */
+export interface PublishOptions {
+  repoDir: string;
+  app: string;
+  version: string;
+  /** Default `stable`. */
+  channel?: string;
+  /** Folder holding the build to release. */
+  buildDir: string;
+  /** Release notes (text). */
+  notes?: string;
+  /** Replace an existing version, and move the channel pointer even to a lower version. */
+  force?: boolean;
+  /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
+  url?: string;
+  /** zstd level, default 19. */
+  level?: number;
+  /** targets, snapshot and timestamp keys (the root key is not needed). */
+  keys: KeySet;
+  now?: Date;
+  expiry?: Partial<ExpiryDays>;
+  onProgress?: (progress: PublishProgress) => void;
+}
+
+/** What {@link publishRelease} did. */
+export interface PublishResult {
+  app: string;
+  version: string;
+  channel: string;
+  releasedAt: string;
+  /** True if the channel pointer now names this version. */
+  channelMoved: boolean;
+  /** The channel's version before this publish, if it had one. */
+  previousChannelVersion?: string;
+  /** One sentence on what happened to the channel pointer. */
+  channelNote: string;
+  /** True if an existing release of this version was replaced (`force`). */
+  replaced: boolean;
+  archive: { target: string; size: number; sha256: string };
+  manifest: { target: string; size: number; sha256: string };
+  fileCount: number;
+  symlinkCount: number;
+  /** Sum of the release's file sizes, uncompressed. */
+  totalBytes: number;
+  /** TUF target names written (or re-listed) by this publish. */
+  targets: string[];
+  /** New metadata versions. */
+  metadata: CommittedVersions;
+  url?: string;
+  timings: { scanMs: number; packMs: number; signMs: number; totalMs: number };
+}
+
+async function assertBuildDir(buildDir: string): Promise<void> {
+  try {
+    if (!(await lstat(buildDir)).isDirectory()) throw new Error("not a folder");
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.BUILD_INVALID, `Build folder ${buildDir} does not exist or is not a folder`, {
+      cause: err,
+      hint: "Give the folder holding the files to release.",
+    });
+  }
+  for (const name of [EMBEDDED_CONFIG_FILE, EMBEDDED_ROOT_FILE]) {
+    if (await exists(join(buildDir, name))) {
+      throw new UpdraftError(ErrorCodes.BUILD_INVALID, `The build folder already contains ${name}`, {
+        hint: `Remove it: the publisher adds ${EMBEDDED_CONFIG_FILE} and ${EMBEDDED_ROOT_FILE} to every release itself.`,
+      });
+    }
+  }
+}
+
+/** Finds a published release of a version equal to `version` (`1.2` equals `1.2.0`). */
+function existingRelease(targets: Record<string, TargetFile>, version: string): string | undefined {
+  for (const target of Object.values(targets)) {
+    const custom = updraftCustom(target);
+    if (custom?.kind !== "manifest" || typeof custom.version !== "string") continue;
+    if (compareVersions(custom.version, version) === 0) return custom.version;
+  }
+  return undefined;
+}
+
+/**
+ * Publishes a build as `version` on `channel`: packs it (with the embedded `updraft.json` and
+ * `updraft-root.json`), stores the archive, manifest and channel pointer as targets, then writes
+ * new targets, snapshot and timestamp metadata in the documented order. The channel pointer moves
+ * only if the version is higher than the channel's current one, or with `force`.
+ */
+export async function publishRelease(options: PublishOptions): Promise<PublishResult> {
+  const t0 = performance.now();
+  const app = assertAppName(options.app);
+  const channel = assertChannel(options.channel ?? "stable");
+  const version = assertVersion(options.version);
+  const buildDir = resolve(options.buildDir);
+  const urlOption = options.url === undefined ? undefined : assertRepoUrl(options.url);
+  const now = options.now ?? new Date();
+  const force = options.force ?? false;
+  const progress = options.onProgress ?? (() => undefined);
+  await assertBuildDir(buildDir);
+  const paths = appPaths(resolve(options.repoDir), app);
+  if (!(await exists(paths.appDir))) await loadRepository(paths); // throws REPO_NOT_FOUND before creating a lock there
+
+  return withPublishLock(paths, async () => {
+    const state = await loadRepository(paths);
+    assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
+    const current = state.targets.signed.targets;
+    const existing = existingRelease(current, version);
+    if (existing !== undefined && !force) {
+      throw new UpdraftError(ErrorCodes.VERSION_EXISTS, `Version ${existing} of "${app}" is already published`, {
+        hint: "Publish a higher version, or pass --force to replace it.",
+        details: { version: existing },
+      });
+    }
+    const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
+    const url = urlOption ?? settings.url;
+
+    // 1. Pack the build with its embedded files.
+    progress({ phase: "scan" });
+    const config: AppConfig = { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}), channel };
+    const contents = await scanBuild(buildDir, [
+      { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
+      { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
+    ]);
+    const tScan = performance.now();
+    const archiveName = fullArchiveTarget(app, version);
+    const tmp = tempTargetPath(paths, archiveName);
+    await mkdir(dirname(tmp), { recursive: true });
+    let archive: { size: number; sha256: string };
+    try {
+      archive = await writeArchive(contents, tmp, {
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        onProgress: (pack) => progress({ phase: "pack", pack }),
+      });
+      await storeTargetFile(paths, archiveName, tmp, archive.sha256);
+    } finally {
+      await removePath(tmp);
+    }
+    const tPack = performance.now();
+
+    // 2. Manifest and channel pointer as targets.
+    progress({ phase: "sign" });
+    const releasedAt = isoSeconds(now);
+    const manifest: ReleaseManifest = parseReleaseManifest({
+      schema: NATIVE_SCHEMA,
+      app,
+      version,
+      channel,
+      releasedAt,
+      ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
+      files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
+      symlinks: contents.symlinks,
+      artifacts: [{ kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 }],
+    });
+    const manifestName = manifestTarget(version);
+    const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
+
+    const next: Record<string, TargetFile> = {};
+    const prefix = `releases/${version}/`; // a forced republish replaces every target of this version
+    for (const [name, target] of Object.entries(current)) if (!name.startsWith(prefix)) next[name] = target;
+    next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, { kind: "full", version });
+    next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
+      kind: "manifest",
+      version,
+      channel,
+    });
+    const written = [archiveName, manifestName];
+
+    const pointerName = channelTarget(channel);
+    const previous = updraftCustom(current[pointerName])?.version;
+    const previousChannelVersion = typeof previous === "string" ? previous : undefined;
+    const higher = previousChannelVersion === undefined || compareVersions(version, previousChannelVersion) > 0;
+    const channelMoved = higher || force;
+    if (channelMoved) {
+      const pointer: ChannelPointer = {
+        schema: NATIVE_SCHEMA,
+        app,
+        channel,
+        version,
+        manifest: manifestName,
+        releasedAt,
+      };
+      const stored = await storeTargetBytes(paths, pointerName, Buffer.from(serializeDocument(pointer)));
+      next[pointerName] = makeTargetFile(pointerName, stored.length, stored.sha256, {
+        kind: "channel",
+        channel,
+        version,
+      });
+      written.push(pointerName);
+    }
+
+    // 3. Metadata, in publish order; then remember the URL.
+    const metadata = await commitTargets(state, next, {
+      keys: options.keys,
+      now,
+      ...(options.expiry ? { expiry: options.expiry } : {}),
+    });
+    if (urlOption !== undefined && urlOption !== settings.url) {
+      await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
+    }
+    const tEnd = performance.now();
+    progress({ phase: "done" });
+    const channelNote = channelMoved
+      ? previousChannelVersion === undefined
+        ? `Channel "${channel}" now points to ${version} (it was empty).`
+        : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}.`
+      : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
+    return {
+      app,
+      version,
+      channel,
+      releasedAt,
+      channelMoved,
+      ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),
+      channelNote,
+      replaced: existing !== undefined,
+      archive: { target: archiveName, ...archive },
+      manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
+      fileCount: contents.files.length,
+      symlinkCount: contents.symlinks.length,
+      totalBytes: contents.totalBytes,
+      targets: written,
+      metadata,
+      ...(url ? { url } : {}),
+      timings: {
+        scanMs: Math.round(tScan - t0),
+        packMs: Math.round(tPack - tScan),
+        signMs: Math.round(tEnd - tPack),
+        totalMs: Math.round(tEnd - t0),
+      },
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// refresh-timestamp
+
+/** Options of {@link refreshTimestamp}. */
+export interface RefreshTimestampOptions {
+  repoDir: string;
+  app: string;
+  /** The timestamp key; also snapshot/targets keys if those roles expire soon. */
+  keys: KeySet;
+  now?: Date;
+  expiry?: Partial<ExpiryDays>;
+  /** Re-sign snapshot and targets when they expire within this many days (default 60). */
+  renewWithinDays?: number;
+}
+
+/** What {@link refreshTimestamp} did. */
+export interface RefreshTimestampResult extends RefreshedVersions {
+  app: string;
+}
+
+/**
+ * Re-signs the timestamp with a new version and expiry (and snapshot/targets when they expire
+ * within 60 days). Run it from a cron job if you publish less often than the timestamp lifetime.
+ */
+export async function refreshTimestamp(options: RefreshTimestampOptions): Promise<RefreshTimestampResult> {
+  const app = assertAppName(options.app);
+  const paths = appPaths(resolve(options.repoDir), app);
+  if (!(await exists(paths.appDir))) await loadRepository(paths);
+  return withPublishLock(paths, async () => {
+    const state = await loadRepository(paths);
+    assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
+    const refreshed = await refreshRoles(state, {
+      keys: options.keys,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.expiry ? { expiry: options.expiry } : {}),
+      ...(options.renewWithinDays !== undefined ? { renewWithinDays: options.renewWithinDays } : {}),
+    });
+    return { app, ...refreshed };
+  });
+}
+
+/** Roles {@link initApp} needs. */
+export const INIT_ROLES: readonly RoleName[] = ROLES;
