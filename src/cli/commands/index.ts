@@ -4,8 +4,13 @@ import { registerCheck } from "./client-check.js";
 import { registerInstall } from "./client-install.js";
 import { registerStatus } from "./client-status.js";
 import { registerUpdate } from "./client-update.js";
+import { registerDemo } from "./demo.js";
 import { registerHelper } from "./helper.js";
 import { registerServe } from "./serve.js";
+import { registerInit } from "./init.js";
+import { registerKeys } from "./keys.js";
+import { registerPublish } from "./publish.js";
+import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 
 /** Adds all subcommands to the program. */
 export function registerCommands(program: Command): void {
@@ -14,5 +19,10 @@ export function registerCommands(program: Command): void {
   registerUpdate(program);
   registerStatus(program);
   registerHelper(program);
+  registerDemo(program);
   registerServe(program);
+  registerKeys(program);
+  registerInit(program);
+  registerPublish(program);
+  registerRefreshTimestamp(program);
 }
