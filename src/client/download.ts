@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { ErrorCodes, UpdraftError, toUpdraftError } from "../core/errors.js";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { writeJsonAtomic } from "../core/fs.js";
 import type { HttpClient } from "./http.js";
 
@@ -122,11 +122,9 @@ export async function downloadArtifact(http: HttpClient, job: ArtifactDownload):
       await handle.close();
     }
     if (written !== job.length) {
-      throw new UpdraftError(
-        ErrorCodes.NETWORK,
-        `${job.url} ended after ${written} of ${job.length} bytes`,
-        { hint: "The connection was cut; run the update again to resume." },
-      );
+      throw new UpdraftError(ErrorCodes.NETWORK, `${job.url} ended after ${written} of ${job.length} bytes`, {
+        hint: "The connection was cut; run the update again to resume.",
+      });
     }
     const digest = h.digest("hex");
     if (digest !== job.sha256) {

@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import tar from "tar-stream";
-import { ErrorCodes, UpdraftError, toUpdraftError } from "../core/errors.js";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { fsyncDir, safeJoin } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../formats/native.js";
@@ -70,7 +70,8 @@ export async function extractRelease(
       if (done.has(name)) refuse(`The archive holds "${name}" twice`);
       if (type === "symlink") {
         const expected = links.get(name) ?? refuse(`The archive holds a symlink "${name}" the manifest does not list`);
-        if (entry.header.linkname !== expected.target) refuse(`Symlink "${name}" points elsewhere than the manifest says`);
+        if (entry.header.linkname !== expected.target)
+          refuse(`Symlink "${name}" points elsewhere than the manifest says`);
         const target = safeJoin(destDir, name);
         await ensureParent(target);
         await symlink(expected.target, target);
@@ -80,7 +81,8 @@ export async function extractRelease(
       }
       if (type !== "file") refuse(`The archive holds "${name}" of type ${type}; only files and symlinks are allowed`);
       const expected = files.get(name) ?? refuse(`The archive holds "${name}", which the manifest does not list`);
-      if (size !== expected.size) refuse(`"${name}" is ${size} bytes in the archive but ${expected.size} in the manifest`);
+      if (size !== expected.size)
+        refuse(`"${name}" is ${size} bytes in the archive but ${expected.size} in the manifest`);
       const target = safeJoin(destDir, name);
       await ensureParent(target);
       done.add(name);

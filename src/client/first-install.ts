@@ -44,7 +44,12 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     throw new UpdraftError(ErrorCodes.USAGE, `Repository URL must be http(s): "${repoUrl}"`);
   }
   const layout = installLayout(installDir);
-  if (await readConfig(layout).then(() => true, () => false)) {
+  if (
+    await readConfig(layout).then(
+      () => true,
+      () => false,
+    )
+  ) {
     throw new UpdraftError(ErrorCodes.USAGE, `${installDir} already holds an install`, {
       hint: "Use `updraft update --dir` to update it.",
     });

@@ -72,7 +72,9 @@ export async function runRestartHelper(plan: RestartPlan, timeoutMs = 10 * 60_00
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", (err) =>
-      reject(new UpdraftError(ErrorCodes.INTERNAL, `Could not restart the app (${program}): ${err.message}`, { cause: err })),
+      reject(
+        new UpdraftError(ErrorCodes.INTERNAL, `Could not restart the app (${program}): ${err.message}`, { cause: err }),
+      ),
     );
   });
   child.unref();

@@ -49,7 +49,10 @@ export class HttpClient {
    * GETs `url`. Resolves once headers arrived; the caller must consume or cancel `body`.
    * Statuses outside 2xx throw `HTTP_STATUS` with `details.status`.
    */
-  async get(url: string, options: { headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<OpenedResponse> {
+  async get(
+    url: string,
+    options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<OpenedResponse> {
     const controller = new AbortController();
     const outer = options.signal;
     const onOuterAbort = () => controller.abort(outer?.reason);

@@ -24,7 +24,10 @@ export interface InstallOutcome {
 }
 
 /** Files of the installed release that a new release may reuse, keyed by path. */
-export function reusableFiles(layout: InstallLayout, installed: ReleaseManifest | undefined): Map<string, ReusableFile> {
+export function reusableFiles(
+  layout: InstallLayout,
+  installed: ReleaseManifest | undefined,
+): Map<string, ReusableFile> {
   const map = new Map<string, ReusableFile>();
   if (!installed) return map;
   const root = layout.versionDir(installed.version);

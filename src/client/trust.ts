@@ -132,7 +132,8 @@ export class TrustSession {
     // Keep the safe copy in step with a root that tuf-js verified and persisted.
     const after = await readIfExists(rootPath);
     const vAfter = rootVersion(after);
-    if (after && vAfter !== undefined && (vSafe === undefined || vAfter > vSafe)) await writeFileAtomic(safePath, after);
+    if (after && vAfter !== undefined && (vSafe === undefined || vAfter > vSafe))
+      await writeFileAtomic(safePath, after);
   }
 
   /** The signed description (length, hashes, custom) of a target, or undefined if not listed. */
@@ -149,9 +150,13 @@ export class TrustSession {
   async requireTarget(name: string, what: string): Promise<TargetFile> {
     const info = await this.targetInfo(name);
     if (!info) {
-      throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `The repository's signed metadata does not list ${what} (${name})`, {
-        hint: "Check the app name and channel, or publish a release first.",
-      });
+      throw new UpdraftError(
+        ErrorCodes.TARGET_NOT_FOUND,
+        `The repository's signed metadata does not list ${what} (${name})`,
+        {
+          hint: "Check the app name and channel, or publish a release first.",
+        },
+      );
     }
     return info;
   }

@@ -27,7 +27,11 @@ export function mapTufError(err: unknown, repoUrl: string): UpdraftError {
       },
     );
   }
-  if (/does not match snapshot version|doesn't match timestamp|LengthOrHashMismatch|hash|length/i.test(`${name} ${message}`)) {
+  if (
+    /does not match snapshot version|doesn't match timestamp|LengthOrHashMismatch|hash|length/i.test(
+      `${name} ${message}`,
+    )
+  ) {
     return new UpdraftError(ErrorCodes.METADATA_INVALID, `The repository's metadata is inconsistent (${message})`, {
       cause: err,
       hint: "A publish may be in progress or a mirror is serving a mix of files; try again later.",

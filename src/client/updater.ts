@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { ErrorCodes, UpdraftError, toUpdraftError } from "../core/errors.js";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { writeJsonAtomic } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { compareVersions } from "../core/version.js";
@@ -224,7 +224,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         );
       }
       const artifact = manifest.artifacts.find((a) => a.kind === "full");
-      if (!artifact) throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
+      if (!artifact)
+        throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
       const artifactInfo = await trust.requireTarget(artifact.target, `the archive of ${manifest.version}`);
       if (artifactInfo.length !== artifact.size || artifactInfo.hashes.sha256 !== artifact.sha256) {
         throw new UpdraftError(
@@ -244,16 +245,25 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         artifactKind: artifact.kind,
       };
       this.emit("update-available", update);
-      return { updateAvailable: true, currentVersion, latestVersion: manifest.version, channel: config.channel, update };
+      return {
+        updateAvailable: true,
+        currentVersion,
+        latestVersion: manifest.version,
+        channel: config.channel,
+        update,
+      };
     });
   }
 
   /** Downloads the update found by {@link check} (checking first if needed) and verifies it. */
-  async download(options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {}): Promise<DownloadResult> {
+  async download(
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {},
+  ): Promise<DownloadResult> {
     return this.report(async () => {
       if (!this.pending) await this.check();
       const pending = this.pending;
-      if (!pending) throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
+      if (!pending)
+        throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
       const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
       let fetched = 0;
       const have = await hashFile(dest).catch(() => undefined);
@@ -271,7 +281,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         }));
       }
       pending.downloadedPath = dest;
-      const result: DownloadResult = { version: pending.manifest.version, path: dest, size: pending.artifact.size, fetched };
+      const result: DownloadResult = {
+        version: pending.manifest.version,
+        path: dest,
+        size: pending.artifact.size,
+        fetched,
+      };
       this.emit("downloaded", result);
       return result;
     });

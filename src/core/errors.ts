@@ -110,7 +110,11 @@ export function isUpdraftError(err: unknown, code?: ErrorCode): err is UpdraftEr
 }
 
 /** Wraps anything thrown into an {@link UpdraftError}, keeping Updraft's own errors as they are. */
-export function toUpdraftError(err: unknown, fallback: ErrorCode = ErrorCodes.INTERNAL, context?: string): UpdraftError {
+export function toUpdraftError(
+  err: unknown,
+  fallback: ErrorCode = ErrorCodes.INTERNAL,
+  context?: string,
+): UpdraftError {
   if (err instanceof UpdraftError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -93,7 +93,9 @@ export function assertSafeRelativePath(path: string, what = "path"): string {
   for (const part of parts) {
     if (part === "" || part === "." || part === "..") fail("has an empty, '.' or '..' segment");
     if (/^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i.test(part)) fail(`"${part}" is reserved on Windows`);
-    if (/[<>"|?*\x00-\x1f]/.test(part)) fail("has a character Windows file names cannot hold");
+    if (/[<>"|?*]/.test(part) || [...part].some((c) => c.charCodeAt(0) < 0x20)) {
+      fail("has a character Windows file names cannot hold");
+    }
     if (/[. ]$/.test(part)) fail("a segment ends with '.' or space (Windows strips them)");
   }
   return path;

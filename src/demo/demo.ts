@@ -65,7 +65,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   try {
     print(`1. Working in ${work}`);
     await generateKeys(join(work, "keys"));
-    const keys = await loadKeys({ dir: join(work, "keys"), roles: ["root", "targets", "snapshot", "timestamp"], env: {} });
+    const keys = await loadKeys({
+      dir: join(work, "keys"),
+      roles: ["root", "targets", "snapshot", "timestamp"],
+      env: {},
+    });
     print("2. Generated ed25519 keys for the root, targets, snapshot and timestamp roles");
     await mkdir(repo, { recursive: true });
     const { url } = await server.listen();
@@ -74,12 +78,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const init = await initApp({ repoDir: repo, app: APP, keys, url: repoUrl });
     print(`4. Created app "${APP}"; root fingerprint ${init.rootSha256.slice(0, 16)}…`);
     await writeBuild(join(work, "build-1.0.0"), "1.0.0");
-    const v1 = await publishRelease({ repoDir: repo, app: APP, version: "1.0.0", buildDir: join(work, "build-1.0.0"), keys });
+    const v1 = await publishRelease({
+      repoDir: repo,
+      app: APP,
+      version: "1.0.0",
+      buildDir: join(work, "build-1.0.0"),
+      keys,
+    });
     print(`5. Published 1.0.0 (${v1.fileCount} files, archive ${v1.archive.size} bytes)`);
     const installed = await installFromRepository({ repoUrl, app: APP, installDir, rootSha256: init.rootSha256 });
     print(`6. Installed 1.0.0 into ${installDir} (root pinned by fingerprint)`);
     await writeBuild(join(work, "build-1.1.0"), "1.1.0");
-    const v2 = await publishRelease({ repoDir: repo, app: APP, version: "1.1.0", buildDir: join(work, "build-1.1.0"), keys });
+    const v2 = await publishRelease({
+      repoDir: repo,
+      app: APP,
+      version: "1.1.0",
+      buildDir: join(work, "build-1.1.0"),
+      keys,
+    });
     print(`7. Published 1.1.0 (archive ${v2.archive.size} bytes)`);
 
     const resultFile = join(work, "result.json");

@@ -142,7 +142,11 @@ function str(obj: Record<string, unknown>, doc: string, field: string, optional 
 
 function schemaOf(obj: Record<string, unknown>, doc: string): typeof NATIVE_SCHEMA {
   if (obj.schema !== NATIVE_SCHEMA) {
-    invalid(doc, "schema", `must be ${NATIVE_SCHEMA} (got ${JSON.stringify(obj.schema)}); a newer Updraft may be needed`);
+    invalid(
+      doc,
+      "schema",
+      `must be ${NATIVE_SCHEMA} (got ${JSON.stringify(obj.schema)}); a newer Updraft may be needed`,
+    );
   }
   return NATIVE_SCHEMA;
 }
@@ -199,7 +203,8 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   const claim = (p: string, field: string) => {
     if (seen.has(p)) invalid(doc, field, `lists "${p}" twice`);
     const folded = p.normalize("NFC").toLowerCase();
-    if (seenFolded.has(folded)) invalid(doc, field, `"${p}" collides with another path on case-insensitive file systems`);
+    if (seenFolded.has(folded))
+      invalid(doc, field, `"${p}" collides with another path on case-insensitive file systems`);
     seen.add(p);
     seenFolded.add(folded);
   };
@@ -218,7 +223,8 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
     const path = safePath(str(o, doc, "path")!, doc, `symlinks[${i}].path`);
     claim(path, `symlinks[${i}].path`);
     const target = str(o, doc, "target")!;
-    if (!symlinkStaysInside(path, target)) invalid(doc, `symlinks[${i}].target`, `"${target}" points outside the release`);
+    if (!symlinkStaysInside(path, target))
+      invalid(doc, `symlinks[${i}].target`, `"${target}" points outside the release`);
     return { path, target };
   });
   const linkPaths = new Set(symlinks.map((l) => l.path));

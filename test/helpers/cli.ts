@@ -42,6 +42,8 @@ export function parseJson(result: CliResult): Record<string, unknown> {
   try {
     return JSON.parse(result.stdout) as Record<string, unknown>;
   } catch {
-    throw new Error(`CLI did not print JSON (exit ${result.code}).\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+    throw new Error(
+      `CLI did not print JSON (exit ${result.code}).\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
   }
 }

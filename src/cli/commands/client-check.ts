@@ -15,7 +15,10 @@ export function registerCheck(program: Command): void {
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; channel?: string; json?: boolean }) => {
       await runCommand(opts, async () => {
-        const updater = new Updater({ installDir: resolve(opts.dir), ...(opts.channel ? { channel: opts.channel } : {}) });
+        const updater = new Updater({
+          installDir: resolve(opts.dir),
+          ...(opts.channel ? { channel: opts.channel } : {}),
+        });
         const result = await updater.check();
         return {
           result: { ...result },

@@ -18,26 +18,31 @@ export function registerInstall(program: Command): void {
     .option("--root <file>", "trusted root file (pins the root)")
     .option("--root-sha256 <hex>", "expected sha256 of the repository's 1.root.json")
     .option("--json", "print one JSON document")
-    .action(async (url: string, opts: { app: string; dir: string; channel: string; root?: string; rootSha256?: string; json?: boolean }) => {
-      await runCommand(opts, async () => {
-        const bar = progressBar(!opts.json);
-        const started = Date.now();
-        const result = await installFromRepository({
-          repoUrl: url,
-          app: opts.app,
-          installDir: resolve(opts.dir),
-          channel: opts.channel,
-          ...(opts.root ? { root: await readFile(opts.root) } : {}),
-          ...(opts.rootSha256 ? { rootSha256: opts.rootSha256 } : {}),
-        }).finally(bar.stop);
-        if (result.trustedOnFirstUse) {
-          info(opts, `Trusted the repository's root on first use; fingerprint (sha256): ${result.rootFingerprint}`);
-          info(opts, "Compare it with the one `updraft init` printed; pin it with --root-sha256 next time.");
-        }
-        return {
-          result: { ...result, seconds: (Date.now() - started) / 1000 },
-          human: `Installed ${opts.app} ${result.version} in ${result.folder}`,
-        };
-      });
-    });
+    .action(
+      async (
+        url: string,
+        opts: { app: string; dir: string; channel: string; root?: string; rootSha256?: string; json?: boolean },
+      ) => {
+        await runCommand(opts, async () => {
+          const bar = progressBar(!opts.json);
+          const started = Date.now();
+          const result = await installFromRepository({
+            repoUrl: url,
+            app: opts.app,
+            installDir: resolve(opts.dir),
+            channel: opts.channel,
+            ...(opts.root ? { root: await readFile(opts.root) } : {}),
+            ...(opts.rootSha256 ? { rootSha256: opts.rootSha256 } : {}),
+          }).finally(bar.stop);
+          if (result.trustedOnFirstUse) {
+            info(opts, `Trusted the repository's root on first use; fingerprint (sha256): ${result.rootFingerprint}`);
+            info(opts, "Compare it with the one `updraft init` printed; pin it with --root-sha256 next time.");
+          }
+          return {
+            result: { ...result, seconds: (Date.now() - started) / 1000 },
+            human: `Installed ${opts.app} ${result.version} in ${result.folder}`,
+          };
+        });
+      },
+    );
 }

@@ -45,7 +45,10 @@ export function registerUpdate(program: Command): void {
               human: `Up to date: ${check.currentVersion}`,
             };
           }
-          info(opts, `Updating ${check.currentVersion} -> ${check.latestVersion} (${check.update?.downloadSize} bytes)`);
+          info(
+            opts,
+            `Updating ${check.currentVersion} -> ${check.latestVersion} (${check.update?.downloadSize} bytes)`,
+          );
           const bar = progressBar(!opts.json);
           const downloaded = await updater.download({ onProgress: bar.onProgress }).finally(bar.stop);
           const installed = await updater.install();
