@@ -171,7 +171,7 @@ export class TrustSession {
   }
 
   /**
-   * Downloads a small target whole (from the local cache when it is already there and verifies),
+   * Downloads a small signed document (channel pointer, release manifest) whole (from the local cache when it is already there and verifies),
    * checked by tuf-js against its signed length and hashes.
    */
   async fetchSmallTarget(info: TargetFile): Promise<Buffer> {
@@ -190,7 +190,7 @@ export class TrustSession {
       const message = (err as Error).message ?? String(err);
       if (/length|hash/i.test(message) || (err as Error).constructor?.name === "LengthOrHashMismatchError") {
         throw new UpdraftError(
-          ErrorCodes.TARGET_MISMATCH,
+          ErrorCodes.MANIFEST_MISMATCH,
           `${info.path} does not match its signed length and hash (${message})`,
           { cause: err, hint: "The repository or a mirror is serving altered files. Nothing was installed." },
         );

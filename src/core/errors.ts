@@ -43,6 +43,8 @@ export const ErrorCodes = {
   TARGET_NOT_FOUND: "TARGET_NOT_FOUND",
   /** A downloaded artifact's length or hash does not match the signed metadata. */
   TARGET_MISMATCH: "TARGET_MISMATCH",
+  /** A release manifest or channel pointer does not match its signed length and hash. */
+  MANIFEST_MISMATCH: "MANIFEST_MISMATCH",
   /** An archive is malformed or holds an entry the signed manifest does not allow. */
   ARCHIVE_INVALID: "ARCHIVE_INVALID",
   /** A staged or installed file does not match the signed manifest. */
@@ -178,6 +180,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.ROOT_MISMATCH:
     case ErrorCodes.TARGET_NOT_FOUND:
     case ErrorCodes.TARGET_MISMATCH:
+    case ErrorCodes.MANIFEST_MISMATCH:
     case ErrorCodes.ARCHIVE_INVALID:
     case ErrorCodes.FILE_MISMATCH:
       return ExitCodes.SECURITY;
