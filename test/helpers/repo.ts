@@ -1,0 +1,125 @@
+/**
+ * Builds real repositories for client tests: keys, an app, releases published by the real
+ * publisher, and helpers to read what the repository signed.
+ */
+import { createHash } from "node:crypto";
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import type { ReleaseManifest } from "../../src/formats/native.js";
+import { generateKeys, type KeySet, loadKeys } from "../../src/publish/keys.js";
+import { initApp, publishRelease } from "../../src/publish/publish.js";
+
+/** A test repository with its keys. */
+export interface TestRepo {
+  repoDir: string;
+  keysDir: string;
+  keys: KeySet;
+  app: string;
+  rootSha256: string;
+}
+
+/** Creates keys and an initialised app in `dir/repo`. */
+export async function createTestRepo(dir: string, app = "hello", url?: string): Promise<TestRepo> {
+  const keysDir = join(dir, "keys");
+  await generateKeys(keysDir);
+  const keys = await loadKeys({ dir: keysDir, roles: ["root", "targets", "snapshot", "timestamp"], env: {} });
+  const repoDir = join(dir, "repo");
+  await mkdir(repoDir, { recursive: true });
+  const init = await initApp({ repoDir, app, keys, ...(url ? { url } : {}) });
+  return { repoDir, keysDir, keys, app, rootSha256: init.rootSha256 };
+}
+
+/** Writes a build folder whose files are `files` (path → content; content starting with "#!" is executable). */
+export async function writeBuild(dir: string, files: Record<string, string | Buffer>): Promise<string> {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, ...path.split("/"));
+    await mkdir(join(full, ".."), { recursive: true });
+    await writeFile(full, content, { mode: String(content).startsWith("#!") ? 0o755 : 0o644 });
+  }
+  return dir;
+}
+
+/** Publishes `files` as `version`. */
+export async function publish(
+  repo: TestRepo,
+  workDir: string,
+  version: string,
+  files: Record<string, string | Buffer>,
+  url?: string,
+): Promise<void> {
+  const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
+  await publishRelease({
+    repoDir: repo.repoDir,
+    app: repo.app,
+    version,
+    buildDir,
+    keys: repo.keys,
+    level: 3,
+    ...(url ? { url } : {}),
+  });
+}
+
+interface TargetsDoc {
+  signed: { targets: Record<string, { length: number; hashes: { sha256: string } }> };
+}
+
+/** The current signed targets metadata of the app (following timestamp → snapshot → targets). */
+export async function readSignedTargets(repo: TestRepo): Promise<TargetsDoc> {
+  const meta = join(repo.repoDir, repo.app, "metadata");
+  const ts = JSON.parse(await readFile(join(meta, "timestamp.json"), "utf8"));
+  const snapVersion = ts.signed.meta["snapshot.json"].version;
+  const snap = JSON.parse(await readFile(join(meta, `${snapVersion}.snapshot.json`), "utf8"));
+  const targetsVersion = snap.signed.meta["targets.json"].version;
+  return JSON.parse(await readFile(join(meta, `${targetsVersion}.targets.json`), "utf8")) as TargetsDoc;
+}
+
+/** Path on disk of a target's consistent-snapshot file. */
+export async function targetFilePath(repo: TestRepo, name: string): Promise<string> {
+  const targets = await readSignedTargets(repo);
+  const info = targets.signed.targets[name];
+  if (!info) throw new Error(`target ${name} not listed`);
+  const slash = name.lastIndexOf("/");
+  return join(
+    repo.repoDir,
+    repo.app,
+    "targets",
+    name.slice(0, slash),
+    `${info.hashes.sha256}.${name.slice(slash + 1)}`,
+  );
+}
+
+/** The release manifest the repository signed for `version`. */
+export async function signedManifest(repo: TestRepo, version: string): Promise<ReleaseManifest> {
+  return JSON.parse(await readFile(await targetFilePath(repo, `releases/${version}/manifest.json`), "utf8"));
+}
+
+/** Every file and symlink under `root`: path → sha256 (files) or "-> target" (links). */
+export async function treeDigest(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  async function walk(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      const rel = relative(root, full).split("\\").join("/");
+      const st = await lstat(full);
+      if (st.isSymbolicLink()) out.set(rel, `-> ${await readlink(full)}`);
+      else if (st.isDirectory()) await walk(full);
+      else
+        out.set(
+          rel,
+          createHash("sha256")
+            .update(await readFile(full))
+            .digest("hex"),
+        );
+    }
+  }
+  await walk(root);
+  return out;
+}
+
+/** The digest a tree holding exactly `manifest` would have. */
+export function manifestDigest(manifest: ReleaseManifest): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of manifest.files) out.set(f.path, f.sha256);
+  for (const l of manifest.symlinks) out.set(l.path, `-> ${l.target}`);
+  return out;
+}
