@@ -186,6 +186,7 @@ async function streamFileEntry(pack: tar.Pack, file: PackFile, onBytes: (n: numb
   entryDone.catch(() => undefined); // awaited below; this only keeps an early throw from leaving it unhandled
   const header = { ...FIXED_HEADER, name: file.path, type: "file", mode: file.mode, size: file.size } as const;
   const entry = pack.entry(header, (err) => settle(err));
+  entry.on("error", () => undefined); // reported through the callback above
   const hash = createHash("sha256");
   let read = 0;
   for await (const chunk of createReadStream(file.sourcePath!, { highWaterMark: 1 << 20 })) {

@@ -6,11 +6,11 @@ import { registerStatus } from "./client-status.js";
 import { registerUpdate } from "./client-update.js";
 import { registerDemo } from "./demo.js";
 import { registerHelper } from "./helper.js";
-import { registerServe } from "./serve.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerServe } from "./serve.js";
 
 /** Adds all subcommands to the program. */
 export function registerCommands(program: Command): void {

@@ -1,0 +1,131 @@
+/**
+ * `updraft publish BUILD_DIR --repo DIR --app NAME --version V`: packs a build folder, signs it
+ * into the app's repository and moves the channel pointer. Progress goes to stderr.
+ */
+import { readFile } from "node:fs/promises";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { loadKeys, ONLINE_ROLES, type PublishProgress, publishRelease } from "../../publish/index.js";
+import { type CommonOptions, info, runCommand } from "../output.js";
+
+/** Options of `updraft publish`. */
+interface PublishCliOptions extends CommonOptions {
+  repo: string;
+  app: string;
+  version: string;
+  channel: string;
+  notes?: string;
+  url?: string;
+  force?: boolean;
+  level?: string;
+  keys?: string;
+}
+
+function parseLevel(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const level = /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(level >= 1 && level <= 22)) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --level "${text}"`, {
+      hint: "Give a zstd level from 1 (fast) to 22 (small); the default is 19.",
+    });
+  }
+  return level;
+}
+
+async function readNotes(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Cannot read --notes file ${path}: ${(err as Error).message}`, {
+      cause: err,
+      hint: "Give the path of a text file holding the release notes.",
+    });
+  }
+}
+
+/** Progress reporting on stderr: a bar on a terminal, one line per phase otherwise. */
+function progressReporter(opts: CommonOptions): { onProgress: (p: PublishProgress) => void; stop: () => void } {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  let bar: cliProgress.SingleBar | undefined;
+  let phase = "";
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  const onProgress = (p: PublishProgress) => {
+    if (opts.json) return;
+    if (p.phase !== phase) {
+      stop();
+      phase = p.phase;
+      if (p.phase === "scan") info(opts, "Scanning the build folder…");
+      if (p.phase === "pack") {
+        if (process.stderr.isTTY && p.pack) {
+          bar = new cliProgress.SingleBar(
+            { stream: process.stderr, format: "  packing [{bar}] {percentage}% {done}/{size} MB", hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(p.pack.bytesTotal, 0, { done: mb(0), size: mb(p.pack.bytesTotal) });
+        } else info(opts, "Packing and compressing…");
+      }
+      if (p.phase === "sign") info(opts, "Signing metadata…");
+    }
+    if (bar && p.pack) bar.update(p.pack.bytesDone, { done: mb(p.pack.bytesDone), size: mb(p.pack.bytesTotal) });
+  };
+  return { onProgress, stop };
+}
+
+/** Registers `updraft publish`. */
+export function registerPublish(program: Command): void {
+  program
+    .command("publish")
+    .description("Pack a build folder and publish it as a signed release of an app")
+    .argument("<build-dir>", "folder holding the files to release")
+    .requiredOption("--repo <dir>", "repository folder")
+    .requiredOption("--app <name>", "app name (as given to init)")
+    .requiredOption("--version <version>", "release version (semver or dotted numbers)")
+    .option("--channel <name>", "channel to publish to", "stable")
+    .option("--notes <file>", "text file of release notes")
+    .option("--url <url>", "repository base URL to embed (remembered for later publishes)")
+    .option("--force", "replace an existing version, and move the channel even to a lower version")
+    .option("--level <n>", "zstd compression level, 1–22 (default 19)")
+    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
+    .option("--json", "print one JSON document")
+    .action(async (buildDir: string, opts: PublishCliOptions) => {
+      await runCommand(opts, async () => {
+        const level = parseLevel(opts.level);
+        const notes = await readNotes(opts.notes);
+        const keys = await loadKeys({ ...(opts.keys ? { dir: opts.keys } : {}), roles: ONLINE_ROLES });
+        const reporter = progressReporter(opts);
+        let result: Awaited<ReturnType<typeof publishRelease>>;
+        try {
+          result = await publishRelease({
+            repoDir: opts.repo,
+            app: opts.app,
+            version: opts.version,
+            channel: opts.channel,
+            buildDir,
+            keys,
+            force: opts.force === true,
+            onProgress: reporter.onProgress,
+            ...(notes !== undefined ? { notes } : {}),
+            ...(opts.url !== undefined ? { url: opts.url } : {}),
+            ...(level !== undefined ? { level } : {}),
+          });
+        } finally {
+          reporter.stop();
+        }
+        const lines = [
+          `Published ${result.app} ${result.version} on "${result.channel}": ${result.fileCount} files, ` +
+            `archive ${(result.archive.size / 1e6).toFixed(2)} MB (${(result.totalBytes / 1e6).toFixed(2)} MB unpacked) ` +
+            `in ${(result.timings.totalMs / 1000).toFixed(1)} s.`,
+          result.channelNote,
+          ...(result.url
+            ? []
+            : ["No repository URL is known: installs of this release cannot find updates (pass --url)."]),
+        ];
+        return { result: { ...result }, human: lines.join("\n") };
+      });
+    });
+}
