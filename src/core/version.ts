@@ -10,7 +10,7 @@ const DOTTED = /^\d{1,9}(\.\d{1,9}){0,5}$/;
 
 /** True if `text` is a version Updraft can order. */
 export function isValidVersion(text: string): boolean {
-  return DOTTED.test(text) || semver.valid(text, { loose: false }) !== null;
+  return DOTTED.test(text) || semver.valid(text, { loose: false }) === text;
 }
 
 /** Throws `VERSION_INVALID` unless `text` is a valid version; returns it trimmed. */
