@@ -295,13 +295,13 @@ interface WriteRolesOptions {
 /** Signs and writes `<M>.targets.json`, `<N>.snapshot.json`, then `timestamp.json` (atomic rename), in that order. */
 async function writeRoles(paths: AppPaths, o: WriteRolesOptions): Promise<void> {
   const targetsVersion = o.targets.signed.version;
-  const targetsBytes = await (async () => {
-    if (o.writeTargets === false) return readFile(join(paths.metadataDir, `${targetsVersion}.targets.json`));
+  const targetsFile = join(paths.metadataDir, `${targetsVersion}.targets.json`);
+  let targetsBytes: Buffer | undefined;
+  if (o.writeTargets !== false) {
     o.targets.sign(requireKey(o.keys, "targets").signer, false);
-    const bytes = serializeMetadata(o.targets);
-    await writeFileAtomic(join(paths.metadataDir, `${targetsVersion}.targets.json`), bytes);
-    return bytes;
-  })();
+    targetsBytes = serializeMetadata(o.targets);
+    await writeFileAtomic(targetsFile, targetsBytes);
+  }
   let snapshot = o.keepSnapshot;
   let snapshotBytes: Buffer;
   if (snapshot) snapshotBytes = await readFile(join(paths.metadataDir, `${snapshot.signed.version}.snapshot.json`));
@@ -311,7 +311,7 @@ async function writeRoles(paths: AppPaths, o: WriteRolesOptions): Promise<void> 
         version: o.snapshotVersion,
         specVersion: SPEC_VERSION,
         expires: expiresAfter(o.now, o.expiry.snapshot),
-        meta: { "targets.json": metaFileOf(targetsVersion, targetsBytes) },
+        meta: { "targets.json": metaFileOf(targetsVersion, targetsBytes ?? (await readFile(targetsFile))) },
       }),
     );
     snapshot.sign(requireKey(o.keys, "snapshot").signer, false);
