@@ -1,12 +1,21 @@
 /**
- * Opens a repository file for reading without ever leaving the root: the path is resolved with
- * `realpath` (so symlinks pointing outside the root are refused), opened without following a
- * final symlink, and `fstat`ed through the descriptor, so the validators describe the very bytes
- * that are sent. Nothing is cached: every request sees the file as it is now.
+ * File system access for the server, confined to the root: `statPath` looks a path up (one
+ * `stat`, following symlinks), and `openRepositoryFile` opens it for reading after checking with
+ * `realpath` that it resolves inside the root (so symlinks pointing outside are refused), without
+ * following a final symlink, and `fstat`s the descriptor so that validators describe the very
+ * bytes that are sent. All calls are asynchronous; nothing here caches anything.
  */
-import { type BigIntStats, close, constants, fstat, open, realpath } from "node:fs";
+import { type BigIntStats, close, constants, fstat, open, realpath, stat } from "node:fs";
 import { sep } from "node:path";
 import { isHiddenName } from "./request-path.js";
+
+/** The served folder, resolved once when the server starts. */
+export interface RepositoryRoot {
+  /** `realpath` of the root folder. */
+  readonly real: string;
+  /** `real` with a trailing separator: every served file's resolved path starts with it. */
+  readonly prefix: string;
+}
 
 /** An open regular file inside the root. Whoever receives it must close `fd`. */
 export interface OpenedFile {
@@ -22,8 +31,38 @@ export interface OpenedFile {
 const NOT_FOUND_CODES = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EISDIR", "EINVAL"]);
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 
+/** Describes a root folder whose realpath is `real`. */
+export function repositoryRoot(real: string): RepositoryRoot {
+  return { real, prefix: real.endsWith(sep) ? real : real + sep };
+}
+
+/** The file system path of a checked relative POSIX path under the root (not yet resolved). */
+export function pathInRoot(root: RepositoryRoot, relPath: string): string {
+  return root.prefix + (sep === "/" ? relPath : relPath.split("/").join(sep));
+}
+
 function isNotFound(err: unknown): boolean {
   return NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? "");
+}
+
+/** Closes a descriptor in the background; a failing close has nothing left to tell the client. */
+export function closeQuietly(fd: number): void {
+  close(fd, () => {});
+}
+
+/**
+ * `stat`s `path` (following symlinks). Resolves to `undefined` when the answer is 404: missing,
+ * or not a regular file. Rejects on other errors (permissions).
+ */
+export function statPath(path: string): Promise<BigIntStats | undefined> {
+  return new Promise((resolve, reject) => {
+    stat(path, { bigint: true }, (err, stats) => {
+      if (err) {
+        if (isNotFound(err)) resolve(undefined);
+        else reject(err);
+      } else resolve(stats.isFile() ? stats : undefined);
+    });
+  });
 }
 
 function realpathAsync(path: string): Promise<string> {
@@ -44,35 +83,27 @@ function fstatAsync(fd: number): Promise<BigIntStats> {
   });
 }
 
-/** Closes a descriptor in the background; a failing close has nothing left to tell the client. */
-export function closeQuietly(fd: number): void {
-  close(fd, () => {});
-}
-
 /** True if the resolved path stays under the root and names no hidden file on its way. */
-function isServable(resolved: string, rootPrefix: string): boolean {
-  if (!resolved.startsWith(rootPrefix)) return false;
-  for (const part of resolved.slice(rootPrefix.length).split(sep)) {
+function isServable(resolved: string, root: RepositoryRoot): boolean {
+  if (!resolved.startsWith(root.prefix)) return false;
+  for (const part of resolved.slice(root.prefix.length).split(sep)) {
     if (part === "" || isHiddenName(part)) return false;
   }
   return true;
 }
 
 /**
- * Opens `relPath` (a checked POSIX path) under `rootReal` (the root's own realpath).
- * Resolves to `undefined` when the server should answer 404: missing, a folder or other
- * non-regular file, outside the root after resolving symlinks, or hidden after resolving.
- * Rejects on other file system errors (permissions, too many open files).
+ * Opens `path` (from {@link pathInRoot}) for reading. Resolves to `undefined` when the answer is
+ * 404: missing, a folder or other non-regular file, outside the root once symlinks are
+ * resolved, or hidden once resolved. Rejects on other errors (permissions, too many open files).
  */
-export async function openRepositoryFile(rootReal: string, relPath: string): Promise<OpenedFile | undefined> {
-  const rootPrefix = rootReal.endsWith(sep) ? rootReal : rootReal + sep;
-  const requested = rootPrefix + (sep === "/" ? relPath : relPath.split("/").join(sep));
-  let path: string;
+export async function openRepositoryFile(root: RepositoryRoot, path: string): Promise<OpenedFile | undefined> {
+  let resolved: string;
   let fd: number;
   try {
-    path = await realpathAsync(requested);
-    if (path !== requested && !isServable(path, rootPrefix)) return undefined;
-    fd = await openAsync(path);
+    resolved = await realpathAsync(path);
+    if (resolved !== path && !isServable(resolved, root)) return undefined;
+    fd = await openAsync(resolved);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -83,7 +114,7 @@ export async function openRepositoryFile(rootReal: string, relPath: string): Pro
       closeQuietly(fd);
       return undefined;
     }
-    return { fd, stats, path };
+    return { fd, stats, path: resolved };
   } catch (err) {
     closeQuietly(fd);
     throw err;

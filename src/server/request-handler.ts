@@ -3,9 +3,12 @@
  * carry a fixed text body: never a stack trace, an errno or a local path.
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
-import { closeQuietly, openRepositoryFile } from "./open-file.js";
-import { parseRequestPath } from "./request-path.js";
-import { sendFile } from "./send-file.js";
+import { closeQuietly, openRepositoryFile, pathInRoot, type RepositoryRoot, statPath } from "./open-file.js";
+import { parseRequestPath, type RepositoryPath } from "./request-path.js";
+import { planResponse } from "./response-plan.js";
+import { sendFromFile, sendFromMemory } from "./send-file.js";
+import { SmallFileCache } from "./small-file-cache.js";
+import { validatorsOf } from "./validators.js";
 
 /** One finished request, as given to {@link ServerLogger.request}. */
 export interface RequestLogEntry {
@@ -50,18 +53,40 @@ export function sendError(res: ServerResponse, status: number, extra?: OutgoingH
     .end(body);
 }
 
-/** Creates the `request` listener serving files under `rootReal` (the root's realpath). */
+/** Small files are kept in memory (see {@link SmallFileCache}) up to this size. */
+const SMALL_FILE_BYTES = 64 * 1024;
+/** Total memory for small file copies. */
+const SMALL_FILES_TOTAL_BYTES = 32 * 1024 * 1024;
+
+/** Creates the `request` listener serving files under `root`. */
 export function createRequestHandler(
-  rootReal: string,
+  root: RepositoryRoot,
   logger: ServerLogger | undefined,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const logRequest = logger?.request?.bind(logger);
   const logError = logger?.error?.bind(logger);
+  const cache = new SmallFileCache({ maxFileBytes: SMALL_FILE_BYTES, maxTotalBytes: SMALL_FILES_TOTAL_BYTES });
 
   const fail = (res: ServerResponse, err: Error): void => {
     logError?.(err.message);
     if (res.headersSent) res.destroy();
     else sendError(res, 500);
+  };
+
+  /** The slow path: check the resolved path, open, fstat, then read or stream. */
+  const serveFromDisk = (req: IncomingMessage, res: ServerResponse, path: string, target: RepositoryPath): void => {
+    openRepositoryFile(root, path).then(
+      (file) => {
+        if (file === undefined) sendError(res, 404);
+        else if (res.destroyed) closeQuietly(file.fd);
+        else {
+          const validators = validatorsOf(file.stats);
+          const plan = planResponse(req.method ?? "GET", req.headers, validators, target.segments);
+          sendFromFile(res, plan, file, validators, cache, (err) => fail(res, err));
+        }
+      },
+      (err: Error) => fail(res, err),
+    );
   };
 
   return (req, res) => {
@@ -90,11 +115,17 @@ export function createRequestHandler(
       sendError(res, target.kind === "bad-request" ? 400 : 404);
       return;
     }
-    openRepositoryFile(rootReal, target.relPath).then(
-      (file) => {
-        if (file === undefined) sendError(res, 404);
-        else if (res.destroyed) closeQuietly(file.fd);
-        else sendFile(req, res, file, target.segments, (err) => fail(res, err));
+    const path = pathInRoot(root, target.relPath);
+    // One stat per request, always: a copy is only used if it is still the same file.
+    statPath(path).then(
+      (stats) => {
+        if (stats === undefined) {
+          sendError(res, 404);
+          return;
+        }
+        const copy = cache.get(stats);
+        if (copy === undefined) serveFromDisk(req, res, path, target);
+        else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target.segments), copy.body);
       },
       (err: Error) => fail(res, err),
     );

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { repositoryRoot } from "./open-file.js";
 import { createRequestHandler, type ServerLogger } from "./request-handler.js";
 
 /** Options of {@link createRepositoryServer}. */
@@ -64,6 +65,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** A connection on which nothing moves (no byte read or written) for this long is dropped. */
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** While closing, how often connections whose responses have ended are closed. */
+const IDLE_SWEEP_MS = 20;
 
 /** Formats a base URL, bracketing IPv6 literals. */
 function baseUrl(host: string, port: number): string {
@@ -129,21 +132,6 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
   let closing: Promise<void> | undefined;
   let forceTimer: NodeJS.Timeout | undefined;
   let forceAt = Number.POSITIVE_INFINITY;
-  /** Responses in progress, so that a close can end their connections once they are sent. */
-  const active = new Set<ServerResponse>();
-
-  const track = (handle: (req: IncomingMessage, res: ServerResponse) => void) => {
-    return (req: IncomingMessage, res: ServerResponse): void => {
-      const socket: Socket = req.socket;
-      if (closing) res.shouldKeepAlive = false;
-      active.add(res);
-      res.once("close", () => {
-        active.delete(res);
-        if (closing && !socket.destroyed) socket.end();
-      });
-      handle(req, res);
-    };
-  };
 
   const scheduleForce = (ms: number): void => {
     const at = Date.now() + ms;
@@ -158,10 +146,18 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
     async listen() {
       if (server) throw new UpdraftError(ErrorCodes.USAGE, "This repository server was already started");
       const rootReal = await resolveRoot(options.root);
-      const created = createServer(
-        { keepAlive: true, noDelay: true, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
-        track(createRequestHandler(rootReal, options.logger)),
-      );
+      const created = createServer({
+        keepAlive: true,
+        noDelay: true,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+      });
+      const handle = createRequestHandler(repositoryRoot(rootReal), options.logger);
+      created.on("request", (req: IncomingMessage, res: ServerResponse) => {
+        // While closing, answer requests still arriving on open connections, then close those.
+        if (closing) res.shouldKeepAlive = false;
+        handle(req, res);
+      });
       created.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       created.timeout = SOCKET_IDLE_TIMEOUT_MS;
       // Malformed requests: answer 400 when possible, never echo anything back.
@@ -191,12 +187,15 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
       scheduleForce(closeOptions.timeoutMs ?? graceMs);
       if (!closing) {
         closing = new Promise<void>((resolveClose) => {
+          // Connections become idle as their responses end: close them as they do.
+          const sweep = setInterval(() => current.closeIdleConnections(), IDLE_SWEEP_MS);
+          sweep.unref();
           current.close(() => {
+            clearInterval(sweep);
             clearTimeout(forceTimer);
             resolveClose();
           });
           current.closeIdleConnections();
-          for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
         });
       }
       return closing;

@@ -13,6 +13,29 @@ export function makeEtag(stats: BigIntStats): string {
   return `"${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}-${stats.ino.toString(16)}"`;
 }
 
+/** What conditional requests are checked against, computed once per file identity. */
+export interface Validators {
+  /** Strong entity tag, quoted. */
+  readonly etag: string;
+  /** `Last-Modified` value (HTTP date). */
+  readonly lastModified: string;
+  /** Modification time in milliseconds. */
+  readonly mtimeMs: number;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/** The validators of a file. */
+export function validatorsOf(stats: BigIntStats): Validators {
+  const mtimeMs = Number(stats.mtimeMs);
+  return {
+    etag: makeEtag(stats),
+    lastModified: new Date(mtimeMs).toUTCString(),
+    mtimeMs,
+    size: Number(stats.size),
+  };
+}
+
 /** Strips the weak prefix `W/` from an entity tag. */
 function opaqueTag(tag: string): string {
   return tag.startsWith("W/") ? tag.slice(2) : tag;
