@@ -37,12 +37,27 @@ export function reusableFiles(
   return map;
 }
 
-/** Installs `manifest` from the verified archive at `archivePath` and makes it current. */
-export async function installRelease(
+/**
+ * Fills a fresh staging folder with the exact tree of the new release (every file verified
+ * against its manifest), throwing on any difference. A full archive or a delta does this.
+ */
+export type StageProducer = (stagingDir: string) => Promise<ExtractStats>;
+
+/** A producer that extracts a verified full archive, reusing unchanged installed files. */
+export function fromFullArchive(
   layout: InstallLayout,
   manifest: ReleaseManifest,
   archivePath: string,
   installedManifest: ReleaseManifest | undefined,
+): StageProducer {
+  return (stagingDir) => extractRelease(archivePath, manifest, stagingDir, reusableFiles(layout, installedManifest));
+}
+
+/** Installs `manifest` (its tree made by `produce`) and makes it current. */
+export async function installRelease(
+  layout: InstallLayout,
+  manifest: ReleaseManifest,
+  produce: StageProducer,
 ): Promise<InstallOutcome> {
   const staging = join(layout.stagingDir, `${VERSION_DIR_PREFIX}${manifest.version}-${randomSuffix()}`);
   const finalDir = layout.versionDir(manifest.version);
@@ -51,7 +66,7 @@ export async function installRelease(
   try {
     await removePath(layout.stagingDir);
     await mkdir(layout.stagingDir, { recursive: true });
-    stats = await extractRelease(archivePath, manifest, staging, reusableFiles(layout, installedManifest));
+    stats = await produce(staging);
     if (previous !== manifest.version) await removePath(finalDir);
     await rename(staging, finalDir);
     await fsyncDir(layout.dir);

@@ -24,7 +24,7 @@ import {
 import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
 import { type FetchFunction, HttpClient, type TrafficStats } from "./http.js";
-import { type InstallOutcome, installRelease } from "./installer.js";
+import { fromFullArchive, type InstallOutcome, installRelease } from "./installer.js";
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
@@ -304,8 +304,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         const outcome: InstallOutcome = await installRelease(
           this.layout,
           pending.manifest,
-          pending.downloadedPath!,
-          installedManifest,
+          fromFullArchive(this.layout, pending.manifest, pending.downloadedPath!, installedManifest),
         );
         await writeJsonAtomic(this.layout.manifestFile(pending.manifest.version), pending.manifest);
         await this.ensureConfig();
