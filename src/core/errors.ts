@@ -63,6 +63,12 @@ export const ErrorCodes = {
   UNSUPPORTED_RUNTIME: "UNSUPPORTED_RUNTIME",
   /** A bug: please report it. */
   INTERNAL: "INTERNAL",
+  /** A legacy update label (SAAU `versao.txt`, python-autoupdate `update.json`) breaks its format. */
+  LABEL_INVALID: "LABEL_INVALID",
+  /** Plain `http://` to a host other than loopback for an unsigned update, without the opt-in flag. */
+  INSECURE_TRANSPORT: "INSECURE_TRANSPORT",
+  /** A service's stop or start command failed during an update (the old files were put back). */
+  SERVICE_FAILED: "SERVICE_FAILED",
 } as const;
 
 /** One of the stable codes of {@link ErrorCodes}. */
@@ -168,6 +174,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.VERSION_EXISTS:
     case ErrorCodes.BUILD_INVALID:
     case ErrorCodes.UNSUPPORTED_RUNTIME:
+    case ErrorCodes.LABEL_INVALID:
       return ExitCodes.CONFIG;
     case ErrorCodes.NETWORK:
     case ErrorCodes.HTTP_STATUS:
@@ -183,8 +190,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.MANIFEST_MISMATCH:
     case ErrorCodes.ARCHIVE_INVALID:
     case ErrorCodes.FILE_MISMATCH:
+    case ErrorCodes.INSECURE_TRANSPORT:
       return ExitCodes.SECURITY;
     case ErrorCodes.INSTALL_FAILED:
+    case ErrorCodes.SERVICE_FAILED:
       return ExitCodes.INSTALL;
     case ErrorCodes.LOCKED:
       return ExitCodes.LOCKED;
