@@ -69,6 +69,16 @@ export const ErrorCodes = {
   INSECURE_TRANSPORT: "INSECURE_TRANSPORT",
   /** A service's stop or start command failed during an update (the old files were put back). */
   SERVICE_FAILED: "SERVICE_FAILED",
+  /** The overall deadline of a download or request passed (distinct from a stall). */
+  TIMEOUT: "TIMEOUT",
+  /** The server redirected too many times, or in a loop. */
+  TOO_MANY_REDIRECTS: "TOO_MANY_REDIRECTS",
+  /** A metadata file is larger than its cap (endless data from a hostile or broken server). */
+  METADATA_TOO_LARGE: "METADATA_TOO_LARGE",
+  /** Metadata does not match the version, length or hash that the role above it signed. */
+  METADATA_MISMATCH: "METADATA_MISMATCH",
+  /** The offered release is older than the installed one and downgrades were not allowed. */
+  DOWNGRADE_REFUSED: "DOWNGRADE_REFUSED",
 } as const;
 
 /** One of the stable codes of {@link ErrorCodes}. */
@@ -179,6 +189,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.NETWORK:
     case ErrorCodes.HTTP_STATUS:
     case ErrorCodes.ABORTED:
+    case ErrorCodes.TIMEOUT:
+    case ErrorCodes.TOO_MANY_REDIRECTS:
       return ExitCodes.NETWORK;
     case ErrorCodes.METADATA_EXPIRED:
     case ErrorCodes.METADATA_SIGNATURE:
@@ -191,6 +203,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.ARCHIVE_INVALID:
     case ErrorCodes.FILE_MISMATCH:
     case ErrorCodes.INSECURE_TRANSPORT:
+    case ErrorCodes.METADATA_TOO_LARGE:
+    case ErrorCodes.METADATA_MISMATCH:
+    case ErrorCodes.DOWNGRADE_REFUSED:
       return ExitCodes.SECURITY;
     case ErrorCodes.INSTALL_FAILED:
     case ErrorCodes.SERVICE_FAILED:
