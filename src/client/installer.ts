@@ -1,18 +1,20 @@
 /**
- * Installs a verified release into its own version folder and switches `current` to it:
- * extract into `.updraft/staging`, verify, move into place, switch the pointer, record the state,
- * and remove versions older than the previous one. The installed version is never touched until
- * the new one is complete and verified.
+ * Installs a verified release into its own version folder and switches `current` to it, as one
+ * journaled transaction: stage and verify (nothing the app uses changes), write the intent
+ * durably, move the folder into place, switch the pointer, record the state, close the journal.
+ * Killed at any step, {@link recoverVersioned} finishes or undoes it.
  */
 import { mkdir, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError } from "../core/errors.js";
-import { fsyncDir, randomSuffix, removePath, safeJoin } from "../core/fs.js";
+import { fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
 import type { ReleaseManifest } from "../formats/native.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "./extract.js";
+import { faultPoint } from "./fault.js";
+import { readJournal, removeJournal, type VersionedJournal, writeJournal } from "./journal.js";
 import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
-import { readState, writeState } from "./state.js";
+import { readState, updateState } from "./state.js";
 
 /** Result of one install. */
 export interface InstallOutcome {
@@ -20,7 +22,12 @@ export interface InstallOutcome {
   previous: string | undefined;
   folder: string;
   stats: ExtractStats;
-  removed: string[];
+}
+
+/** How long a new version has to confirm it works. */
+export interface ProbationPolicy {
+  timeoutMs: number;
+  maxLaunches: number;
 }
 
 /** Files of the installed release that a new release may reuse, keyed by path. */
@@ -53,36 +60,99 @@ export function fromFullArchive(
   return (stagingDir) => extractRelease(archivePath, manifest, stagingDir, reusableFiles(layout, installedManifest));
 }
 
-/** Installs `manifest` (its tree made by `produce`) and makes it current. */
+/**
+ * Installs `manifest` (its tree made by `produce`) and makes it current. The caller holds the
+ * install lock. With a `probation` policy the new version must confirm it works (see recover.ts).
+ */
 export async function installRelease(
   layout: InstallLayout,
   manifest: ReleaseManifest,
   produce: StageProducer,
+  probation?: ProbationPolicy,
 ): Promise<InstallOutcome> {
-  const staging = join(layout.stagingDir, `${VERSION_DIR_PREFIX}${manifest.version}-${randomSuffix()}`);
-  const finalDir = layout.versionDir(manifest.version);
-  const previous = await readCurrentVersion(layout);
+  const to = manifest.version;
+  const staging = join(layout.stagingDir, `${VERSION_DIR_PREFIX}${to}-${randomSuffix()}`);
+  const finalDir = layout.versionDir(to);
+  const from = await readCurrentVersion(layout);
   let stats: ExtractStats;
   try {
     await removePath(layout.stagingDir);
     await mkdir(layout.stagingDir, { recursive: true });
     stats = await produce(staging);
-    if (previous !== manifest.version) await removePath(finalDir);
-    await rename(staging, finalDir);
-    await fsyncDir(layout.dir);
+    await writeJsonAtomic(layout.manifestFile(to), manifest);
   } catch (err) {
     await removePath(staging).catch(() => {});
-    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${manifest.version}`);
+    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`);
   }
-  await switchCurrent(layout, manifest.version);
-  await writeState(layout, {
-    ...(await readState(layout)),
-    current: manifest.version,
-    ...(previous && previous !== manifest.version ? { previous } : {}),
-    installedAt: new Date().toISOString(),
-  });
-  const removed = await pruneVersions(layout, [manifest.version, previous]);
-  return { version: manifest.version, previous, folder: finalDir, stats, removed };
+  faultPoint("versioned:staged");
+  const journal: VersionedJournal = {
+    schema: 1,
+    mode: "versioned",
+    to,
+    ...(from ? { from } : {}),
+    startedAt: new Date().toISOString(),
+  };
+  await writeJournal(layout, journal);
+  faultPoint("versioned:journal-written");
+  try {
+    if (from !== to) await removePath(finalDir);
+    await rename(staging, finalDir);
+    await fsyncDir(layout.dir);
+    faultPoint("versioned:folder-in-place");
+    await switchCurrent(layout, to);
+    faultPoint("versioned:pointer-switched");
+  } catch (err) {
+    await recoverVersioned(layout);
+    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
+  }
+  await finishVersioned(layout, journal, probation);
+  return { version: to, previous: from, folder: finalDir, stats };
+}
+
+/** Roll-forward: records the new state and closes the journal (idempotent). */
+async function finishVersioned(layout: InstallLayout, journal: VersionedJournal, probation?: ProbationPolicy) {
+  const state = await readState(layout);
+  if (state.current !== journal.to || state.probation?.version !== journal.to) {
+    const now = new Date();
+    await updateState(layout, (s) => {
+      const next = { ...s, mode: "versioned" as const, current: journal.to, installedAt: now.toISOString() };
+      if (journal.from && journal.from !== journal.to) next.previous = journal.from;
+      delete next.probation;
+      if (probation && journal.from && journal.from !== journal.to) {
+        next.probation = {
+          version: journal.to,
+          previous: journal.from,
+          since: now.toISOString(),
+          deadline: new Date(now.getTime() + probation.timeoutMs).toISOString(),
+          launches: 0,
+          maxLaunches: probation.maxLaunches,
+        };
+      }
+      return next;
+    });
+  }
+  faultPoint("versioned:state-written");
+  await removeJournal(layout);
+  faultPoint("versioned:journal-removed");
+}
+
+/**
+ * Finishes or undoes an interrupted versioned install: forward if `current` already points at
+ * the new version (the switch is the commit point), back otherwise. Returns what it did.
+ */
+export async function recoverVersioned(layout: InstallLayout): Promise<"none" | "rolled-forward" | "rolled-back"> {
+  const journal = await readJournal(layout);
+  if (!journal || journal.mode !== "versioned") return "none";
+  const pointer = await readCurrentVersion(layout);
+  if (pointer === journal.to) {
+    await finishVersioned(layout, journal);
+    return "rolled-forward";
+  }
+  if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
+  if (pointer === undefined && journal.from) await switchCurrent(layout, journal.from);
+  await removePath(layout.stagingDir);
+  await removeJournal(layout);
+  return "rolled-back";
 }
 
 /** Removes version folders other than `keep`; returns the versions removed. */
