@@ -7,7 +7,6 @@ import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { writeJsonAtomic } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { compareVersions } from "../core/version.js";
 import {
@@ -21,6 +20,14 @@ import {
   parseReleaseManifest,
   type ReleaseManifest,
 } from "../formats/native.js";
+import {
+  backoffFor,
+  DEFAULT_BACKOFF_MS,
+  recordAttempt,
+  recordFailure,
+  recordSuccess,
+  type Skipped,
+} from "./backoff.js";
 import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
 import { type FetchFunction, HttpClient, type TrafficStats } from "./http.js";
@@ -28,11 +35,14 @@ import { fromFullArchive, type InstallOutcome, installRelease } from "./installe
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
-import { readConfig, readState, writeConfig } from "./state.js";
+import { confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
+import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
 import { TrustSession } from "./trust.js";
 
+export type { Skipped } from "./backoff.js";
 export type { DownloadProgress } from "./download.js";
 export type { FetchFunction, TrafficStats } from "./http.js";
+export type { RecoveryReport } from "./recover.js";
 
 /** Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration. */
 export interface UpdaterOptions {
@@ -50,6 +60,12 @@ export interface UpdaterOptions {
   headers?: Record<string, string>;
   /** Abort when no byte arrives for this long (ms). Default 30 s. */
   stallTimeoutMs?: number;
+  /** Time a new version has to call `confirm()` before it is rolled back (ms). Default 60 s. */
+  healthTimeoutMs?: number;
+  /** Launches a new version may make without confirming before it is rolled back. Default 3. */
+  maxLaunches?: number;
+  /** How long a failed version is not retried (ms). Default 2 hours. */
+  backoffMs?: number;
 }
 
 /** A release newer than the installed one. */
@@ -73,6 +89,8 @@ export interface CheckResult {
   latestVersion: string;
   channel: string;
   update?: UpdateInfo;
+  /** Set when the latest version failed recently and is not retried yet (back-off). */
+  skipped?: Skipped;
 }
 
 /** The answer of {@link Updater.download}. */
@@ -98,9 +116,15 @@ export interface StatusResult {
   app: string;
   channel: string;
   repoUrl: string | undefined;
+  mode: InstallMode;
   currentVersion: string | undefined;
   previousVersion: string | undefined;
   installedAt: string | undefined;
+  knownGoodVersion: string | undefined;
+  /** The version on probation (installed, not yet confirmed), with its deadline. */
+  pending: { version: string; deadline: string; launches: number; maxLaunches: number } | undefined;
+  /** Versions that failed, why, and when they may be tried again. */
+  failed: { version: string; reason: string; at: string; retryAfter: string }[];
 }
 
 /** Events an {@link Updater} emits. */
@@ -196,6 +220,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async check(): Promise<CheckResult> {
     return this.report(async () => {
       this.emit("checking");
+      await recover(this.layout);
       const config = await this.config();
       const trust = await this.openTrust(config);
       const pointerInfo = await trust.requireTarget(channelTarget(config.channel), `channel "${config.channel}"`);
@@ -211,6 +236,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           currentVersion,
           latestVersion: pointer.version,
           channel: config.channel,
+        };
+        this.emit("update-not-available", result);
+        return result;
+      }
+      const skipped = await backoffFor(this.layout, pointer.version, { windowMs: this.backoffMs });
+      if (skipped) {
+        this.pending = undefined;
+        const result: CheckResult = {
+          updateAvailable: false,
+          currentVersion,
+          latestVersion: pointer.version,
+          channel: config.channel,
+          skipped,
         };
         this.emit("update-not-available", result);
         return result;
@@ -257,6 +295,17 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Downloads the update found by {@link check} (checking first if needed) and verifies it. */
   async download(
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: HeldLock } = {},
+  ): Promise<DownloadResult> {
+    const lock = options.lock ?? (await this.report(() => acquireLock(this.layout.lockFile, "downloading")));
+    try {
+      return await this.downloadUnlocked(options);
+    } finally {
+      if (!options.lock) await lock.release();
+    }
+  }
+
+  private async downloadUnlocked(
     options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {},
   ): Promise<DownloadResult> {
     return this.report(async () => {
@@ -278,6 +327,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             options.onProgress?.(p);
             this.emit("download-progress", p);
           },
+        }).catch(async (err: unknown) => {
+          await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
+          throw err;
         }));
       }
       pending.downloadedPath = dest;
@@ -297,16 +349,25 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.report(async () => {
       const lock = options.lock ?? (await acquireLock(this.layout.lockFile, "installing"));
       try {
-        if (!this.pending?.downloadedPath) await this.download();
+        await recover(this.layout, { lock });
+        if (!this.pending?.downloadedPath) await this.download({ lock });
         const pending = this.pending!;
+        await recordAttempt(this.layout, pending.manifest.version);
         const current = await this.currentVersion();
         const installedManifest = current ? await this.installedManifest(current) : undefined;
-        const outcome: InstallOutcome = await installRelease(
-          this.layout,
-          pending.manifest,
-          fromFullArchive(this.layout, pending.manifest, pending.downloadedPath!, installedManifest),
-        );
-        await writeJsonAtomic(this.layout.manifestFile(pending.manifest.version), pending.manifest);
+        let outcome: InstallOutcome;
+        try {
+          outcome = await installRelease(
+            this.layout,
+            pending.manifest,
+            fromFullArchive(this.layout, pending.manifest, pending.downloadedPath!, installedManifest),
+            { timeoutMs: this.options.healthTimeoutMs ?? 60_000, maxLaunches: this.options.maxLaunches ?? 3 },
+          );
+        } catch (err) {
+          await recordFailure(this.layout, pending.manifest.version, `install failed: ${(err as Error).message}`);
+          throw err;
+        }
+        if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
         await this.ensureConfig();
         await rm(pending.downloadedPath!, { force: true });
         this.pending = undefined;
@@ -343,16 +404,58 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** What the install folder holds. */
   async status(): Promise<StatusResult> {
+    await recover(this.layout);
     const config = await readConfig(this.layout);
     const state = await readState(this.layout);
+    const failed: StatusResult["failed"] = [];
+    for (const [version, a] of Object.entries(state.attempts ?? {})) {
+      if (a.outcome !== "failed") continue;
+      const retryAfter = new Date(Date.parse(a.at) + this.backoffMs).toISOString();
+      failed.push({ version, reason: a.reason ?? "failed", at: a.at, retryAfter });
+    }
+    const p = state.probation;
     return {
       app: config.app,
       channel: config.channel,
       repoUrl: config.url,
-      currentVersion: await this.currentVersion(),
+      mode: state.mode ?? "versioned",
+      currentVersion: state.mode === "in-place" ? state.current : await this.currentVersion(),
       previousVersion: state.previous,
       installedAt: state.installedAt,
+      knownGoodVersion: state.knownGood,
+      pending: p
+        ? { version: p.version, deadline: p.deadline, launches: p.launches, maxLaunches: p.maxLaunches }
+        : undefined,
+      failed,
     };
+  }
+
+  /**
+   * Finishes or undoes an interrupted install and enforces probation. Call it once when the app
+   * starts with `{ launch: true }`: a new version that keeps starting without confirming is rolled back.
+   */
+  recover(options: { launch?: boolean } = {}): Promise<RecoveryReport> {
+    return this.report(() => recover(this.layout, options));
+  }
+
+  /** Tells Updraft the running version works: ends its probation and makes it known-good. */
+  confirm(): Promise<{ version: string | undefined; wasOnProbation: boolean }> {
+    return this.report(async () => {
+      await recover(this.layout);
+      return confirm(this.layout);
+    });
+  }
+
+  /** Goes back to the previous version (kept on disk) and marks the current one failed. */
+  rollback(reason = "rolled back by the user"): Promise<{ from: string; to: string; reason: string }> {
+    return this.report(async () => {
+      await recover(this.layout);
+      return rollbackToPrevious(this.layout, reason);
+    });
+  }
+
+  private get backoffMs(): number {
+    return this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
   }
 
   /** This process's command line, with paths inside a version folder rewritten to `current`. */
