@@ -17,6 +17,7 @@ import { tempDir } from "./helpers/tmp.js";
 function appScript(version: string): string {
   return `#!/bin/sh
 echo "${version}" >> "$APP_REPORT"
+"$NODE" "$UPDRAFT_CLI" confirm --dir "$APP_DIR" --json > /dev/null
 "$NODE" "$UPDRAFT_CLI" update --dir "$APP_DIR" --json --restart "sh '$APP_DIR/current/app.sh'" > "$APP_UPDATE_LOG.${version}"
 `;
 }

@@ -396,6 +396,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       waitPid: process.pid,
       command,
       cwd: options.cwd ?? process.cwd(),
+      watchDir: this.layout.dir,
       ...(options.env ? { env: options.env } : {}),
       ...(options.logFile ? { logFile: options.logFile } : {}),
     });

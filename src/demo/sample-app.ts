@@ -20,7 +20,9 @@ const { Updater } = await import(process.env.UPDRAFT_LIBRARY);
 const updater = new Updater({ installDir });
 const check = await updater.check();
 if (!check.updateAvailable) {
-  log(\`up to date (\${check.currentVersion})\`);
+  // This version started and works: end its probation, or the helper would roll it back.
+  const confirmed = await updater.confirm();
+  log(\`up to date (\${check.currentVersion})\${confirmed.wasOnProbation ? ", confirmed after the update" : ""}\`);
   writeFileSync(process.env.DEMO_RESULT_FILE, JSON.stringify({ version: VERSION, pid: process.pid }));
   process.exit(0);
 }

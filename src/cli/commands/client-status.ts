@@ -19,7 +19,15 @@ export function registerStatus(program: Command): void {
           `repository: ${status.repoUrl ?? "(none)"}`,
           `current:   ${status.currentVersion ?? "(none)"}`,
           `previous:  ${status.previousVersion ?? "(none)"}`,
+          `known good: ${status.knownGoodVersion ?? "(none)"}`,
+          `mode:      ${status.mode}`,
         ];
+        if (status.pending) {
+          lines.push(
+            `pending:   ${status.pending.version} must confirm by ${status.pending.deadline} (launches ${status.pending.launches}/${status.pending.maxLaunches})`,
+          );
+        }
+        for (const f of status.failed) lines.push(`failed:    ${f.version}: ${f.reason} (retry after ${f.retryAfter})`);
         return { result: { ...status }, human: lines.join("\n") };
       });
     });

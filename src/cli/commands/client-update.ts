@@ -58,6 +58,7 @@ export function registerUpdate(program: Command): void {
               waitPid: opts.waitPid ? Number(opts.waitPid) : process.ppid,
               command: shellCommand(opts.restart),
               cwd: dir,
+              watchDir: dir,
               ...(opts.restartLog ? { logFile: resolve(opts.restartLog) } : {}),
             });
           }

@@ -1,4 +1,4 @@
-/** `updraft helper --wait-pid PID -- CMD…`: internal; the detached restart helper. */
+/** `updraft helper --wait-pid PID [--watch DIR] [--apply-prepared DIR] -- CMD…`: internal; the detached restart helper. */
 import type { Command } from "commander";
 import { runRestartHelper } from "../../client/helper.js";
 import { runCommand } from "../output.js";
@@ -7,15 +7,24 @@ import { runCommand } from "../output.js";
 export function registerHelper(program: Command): void {
   program
     .command("helper", { hidden: true })
-    .description("internal: wait for a process to exit, then start a command")
+    .description("internal: wait for a process to exit, then start a command and watch its probation")
     .requiredOption("--wait-pid <pid>", "process to wait for")
     .option("--cwd <dir>", "working folder of the command", process.cwd())
+    .option("--watch <dir>", "install folder whose new version's probation to watch")
+    .option("--apply-prepared <dir>", "app folder with a prepared in-place install to apply first")
     .argument("<command...>", "program and arguments")
-    .action(async (command: string[], opts: { waitPid: string; cwd: string }) => {
-      await runCommand({}, async () => {
-        const pid = await runRestartHelper({ waitPid: Number(opts.waitPid), command, cwd: opts.cwd });
-        process.stderr.write(`updraft helper: restarted the app as PID ${pid}\n`);
-        return { result: { pid } };
-      });
-    });
+    .action(
+      async (command: string[], opts: { waitPid: string; cwd: string; watch?: string; applyPrepared?: string }) => {
+        await runCommand({}, async () => {
+          const pid = await runRestartHelper({
+            waitPid: Number(opts.waitPid),
+            command,
+            cwd: opts.cwd,
+            ...(opts.watch ? { watchDir: opts.watch } : {}),
+            ...(opts.applyPrepared ? { applyPrepared: opts.applyPrepared } : {}),
+          });
+          return { result: { pid } };
+        });
+      },
+    );
 }

@@ -1,6 +1,7 @@
 /** Registers every subcommand; each lives in its own file in this folder. */
 import type { Command } from "commander";
 import { registerCheck } from "./client-check.js";
+import { registerHealth } from "./client-health.js";
 import { registerInstall } from "./client-install.js";
 import { registerStatus } from "./client-status.js";
 import { registerUpdate } from "./client-update.js";
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerCheck(program);
   registerUpdate(program);
   registerStatus(program);
+  registerHealth(program);
   registerHelper(program);
   registerDemo(program);
   registerServe(program);
