@@ -1,0 +1,64 @@
+/**
+ * Writes one archive entry's bytes to a new file inside the staging folder: never over an
+ * existing file (`wx`), never more bytes than the entry declared, hashed and fsynced.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, open, readdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { crc32 } from "node:zlib";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { safeJoin } from "../../core/fs.js";
+import { type EntryGuard, refuseArchive, type StagedFile } from "./guard.js";
+
+/** What is known of an entry before its bytes are read. */
+export interface EntryToWrite {
+  name: string;
+  /** Declared unpacked size. */
+  size: number;
+  executable: boolean;
+  /** Expected CRC-32 (zip), checked after the last byte. */
+  crc32?: number;
+}
+
+/** Streams `body` into `dest/<entry.name>`; returns the staged file. */
+export async function writeEntry(
+  source: string,
+  dest: string,
+  entry: EntryToWrite,
+  body: AsyncIterable<unknown>,
+  guard: EntryGuard,
+): Promise<StagedFile> {
+  const file = safeJoin(dest, entry.name);
+  await mkdir(dirname(file), { recursive: true });
+  const hash = createHash("sha256");
+  let crc = 0;
+  let size = 0;
+  const handle = await open(file, "wx", entry.executable ? 0o755 : 0o644);
+  try {
+    for await (const chunk of body) {
+      const bytes = chunk as Buffer;
+      size += bytes.length;
+      if (size > entry.size) refuseArchive(source, `"${entry.name}" holds more bytes than its declared ${entry.size}`);
+      guard.addBytes(bytes.length);
+      hash.update(bytes);
+      if (entry.crc32 !== undefined) crc = crc32(bytes, crc);
+      await handle.write(bytes);
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  if (size !== entry.size) refuseArchive(source, `"${entry.name}" holds ${size} bytes, not its declared ${entry.size}`);
+  if (entry.crc32 !== undefined && crc !== entry.crc32 >>> 0) {
+    refuseArchive(source, `"${entry.name}" fails its CRC-32 check (the download or the archive is damaged)`);
+  }
+  return { name: entry.name, file, size, sha256: hash.digest("hex"), executable: entry.executable };
+}
+
+/** Creates the staging folder, refusing one that already holds something. */
+export async function prepareDest(dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  if ((await readdir(dest)).length > 0) {
+    throw new UpdraftError(ErrorCodes.INTERNAL, `The staging folder ${dest} is not empty`);
+  }
+}
