@@ -1,7 +1,11 @@
 /**
  * Fault injection for the crash tests: when `UPDRAFT_FAULT_STEP` names a step, the process
- * SIGKILLs itself there, exactly like a power cut or a killed updater. Inert otherwise.
+ * SIGKILLs itself there, exactly like a power cut or a killed updater. When `UPDRAFT_PAUSE_STEP`
+ * names a step, the process writes the file `UPDRAFT_PAUSE_FILE` there and waits until it is
+ * deleted (so a test can start a second updater at a known moment). Inert otherwise.
  */
+import { writeFileSync } from "node:fs";
+import { access } from "node:fs/promises";
 
 /** Every step of the versioned install transaction, in order. */
 export const VERSIONED_STEPS = [
@@ -13,7 +17,7 @@ export const VERSIONED_STEPS = [
   "versioned:journal-removed",
 ] as const;
 
-/** Every step of the in-place install transaction, in order (`swap-N` after the N-th file). */
+/** Every step of the in-place install transaction for a three-file release, in order. */
 export const IN_PLACE_STEPS = [
   "in-place:prepared",
   "in-place:journal-written",
@@ -21,12 +25,27 @@ export const IN_PLACE_STEPS = [
   "in-place:swap-1",
   "in-place:backup-2",
   "in-place:swap-2",
+  "in-place:backup-3",
+  "in-place:swap-3",
   "in-place:swapped",
   "in-place:state-written",
   "in-place:journal-removed",
 ] as const;
 
-/** Kills this process with SIGKILL if `UPDRAFT_FAULT_STEP` equals `step`. */
-export function faultPoint(step: string): void {
+/** Kills this process with SIGKILL, or pauses it, if the environment names `step`. */
+export async function faultPoint(step: string): Promise<void> {
   if (process.env.UPDRAFT_FAULT_STEP === step) process.kill(process.pid, "SIGKILL");
+  const pauseFile = process.env.UPDRAFT_PAUSE_FILE;
+  if (process.env.UPDRAFT_PAUSE_STEP === step && pauseFile) {
+    writeFileSync(pauseFile, String(process.pid));
+    // Bounded: a paused updater gives up waiting after 60 s.
+    for (let i = 0; i < 600; i++) {
+      try {
+        await access(pauseFile);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

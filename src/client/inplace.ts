@@ -126,7 +126,7 @@ export async function prepareInPlace(
       await removePath(p.staged);
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Staging ${release.version}`);
     }
-    faultPoint("in-place:prepared");
+    await faultPoint("in-place:prepared");
   });
 }
 
@@ -184,7 +184,7 @@ export async function applyPreparedInPlace(
       startedAt: new Date().toISOString(),
     };
     await writeJournal(layout, journal);
-    faultPoint("in-place:journal-written");
+    await faultPoint("in-place:journal-written");
     try {
       let n = 0;
       for (const f of files) {
@@ -195,12 +195,12 @@ export async function applyPreparedInPlace(
           await mkdir(dirname(backup), { recursive: true });
           await rename(target, backup);
         }
-        faultPoint(`in-place:backup-${n}`);
+        await faultPoint(`in-place:backup-${n}`);
         if (!f.remove) {
           await mkdir(dirname(target), { recursive: true });
           await rename(safeJoin(p.staged, f.path), target);
         }
-        faultPoint(`in-place:swap-${n}`);
+        await faultPoint(`in-place:swap-${n}`);
       }
       await syncFolders(layout.dir, files);
       await syncFolders(
@@ -212,7 +212,7 @@ export async function applyPreparedInPlace(
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Replacing the files of ${plan.version}`);
     }
     await writeJournal(layout, { ...journal, phase: "swapped" });
-    faultPoint("in-place:swapped");
+    await faultPoint("in-place:swapped");
     await finishInPlace(layout, { ...journal, phase: "swapped" }, options.probation);
     return {
       version: plan.version,
@@ -260,7 +260,7 @@ export async function finishInPlace(
         : {}),
     }));
   }
-  faultPoint("in-place:state-written");
+  await faultPoint("in-place:state-written");
   if (await exists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
@@ -274,7 +274,7 @@ export async function finishInPlace(
   await removePath(p.plan);
   await removePath(p.staged);
   await removeJournal(layout);
-  faultPoint("in-place:journal-removed");
+  await faultPoint("in-place:journal-removed");
 }
 
 /** Puts the old set back from an interrupted (`swapping`) transaction: idempotent. */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ErrorCodes, toUpdraftError } from "../core/errors.js";
 import { fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
 import type { ReleaseManifest } from "../formats/native.js";
+import { assertFreeSpace, diskFullWhileStaging } from "./disk.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "./extract.js";
 import { faultPoint } from "./fault.js";
 import { readJournal, removeJournal, type VersionedJournal, writeJournal } from "./journal.js";
@@ -28,6 +29,24 @@ export interface InstallOutcome {
 export interface ProbationPolicy {
   timeoutMs: number;
   maxLaunches: number;
+}
+
+/** Options of {@link installRelease}. */
+export interface InstallOptions {
+  /** Put the new version on probation (it must confirm it works). */
+  probation?: ProbationPolicy;
+  /** The installed release, whose unchanged files need no new disk space. */
+  installed?: ReleaseManifest;
+  /** Check free space before staging (default true). */
+  checkSpace?: boolean;
+}
+
+/** Bytes an install writes: the new release's files minus those it can hard-link from the installed one. */
+export function bytesToWrite(manifest: ReleaseManifest, installed: ReleaseManifest | undefined): number {
+  const reusable = new Set((installed?.files ?? []).map((f) => `${f.path}\0${f.sha256}\0${f.mode}`));
+  let total = 0;
+  for (const f of manifest.files) if (!reusable.has(`${f.path}\0${f.sha256}\0${f.mode}`)) total += f.size;
+  return total;
 }
 
 /** Files of the installed release that a new release may reuse, keyed by path. */
@@ -68,23 +87,30 @@ export async function installRelease(
   layout: InstallLayout,
   manifest: ReleaseManifest,
   produce: StageProducer,
-  probation?: ProbationPolicy,
+  options: InstallOptions = {},
 ): Promise<InstallOutcome> {
+  const { probation } = options;
   const to = manifest.version;
   const staging = join(layout.stagingDir, `${VERSION_DIR_PREFIX}${to}-${randomSuffix()}`);
   const finalDir = layout.versionDir(to);
   const from = await readCurrentVersion(layout);
   let stats: ExtractStats;
+  const needed = bytesToWrite(manifest, options.installed);
   try {
     await removePath(layout.stagingDir);
     await mkdir(layout.stagingDir, { recursive: true });
+    if (options.checkSpace !== false) await assertFreeSpace(layout.stagingDir, needed, `installing ${to}`);
     stats = await produce(staging);
     await writeJsonAtomic(layout.manifestFile(to), manifest);
   } catch (err) {
     await removePath(staging).catch(() => {});
-    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`);
+    await removePath(layout.stagingDir).catch(() => {});
+    throw (
+      diskFullWhileStaging(err, layout.stagingDir, needed) ??
+      toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`)
+    );
   }
-  faultPoint("versioned:staged");
+  await faultPoint("versioned:staged");
   const journal: VersionedJournal = {
     schema: 1,
     mode: "versioned",
@@ -93,14 +119,14 @@ export async function installRelease(
     startedAt: new Date().toISOString(),
   };
   await writeJournal(layout, journal);
-  faultPoint("versioned:journal-written");
+  await faultPoint("versioned:journal-written");
   try {
     if (from !== to) await removePath(finalDir);
     await rename(staging, finalDir);
     await fsyncDir(layout.dir);
-    faultPoint("versioned:folder-in-place");
+    await faultPoint("versioned:folder-in-place");
     await switchCurrent(layout, to);
-    faultPoint("versioned:pointer-switched");
+    await faultPoint("versioned:pointer-switched");
   } catch (err) {
     await recoverVersioned(layout);
     throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
@@ -131,9 +157,9 @@ async function finishVersioned(layout: InstallLayout, journal: VersionedJournal,
       return next;
     });
   }
-  faultPoint("versioned:state-written");
+  await faultPoint("versioned:state-written");
   await removeJournal(layout);
-  faultPoint("versioned:journal-removed");
+  await faultPoint("versioned:journal-removed");
 }
 
 /**

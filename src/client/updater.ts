@@ -28,6 +28,7 @@ import {
   recordSuccess,
   type Skipped,
 } from "./backoff.js";
+import { assertFreeSpace } from "./disk.js";
 import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
 import { type FetchFunction, HttpClient, type TrafficStats } from "./http.js";
@@ -66,6 +67,8 @@ export interface UpdaterOptions {
   maxLaunches?: number;
   /** How long a failed version is not retried (ms). Default 2 hours. */
   backoffMs?: number;
+  /** Check free disk space before downloading and staging (default true; turn off where free space is misreported). */
+  checkDiskSpace?: boolean;
 }
 
 /** A release newer than the installed one. */
@@ -317,6 +320,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       let fetched = 0;
       const have = await hashFile(dest).catch(() => undefined);
       if (have?.sha256 !== pending.artifact.sha256) {
+        if (this.options.checkDiskSpace !== false) {
+          await assertFreeSpace(
+            this.layout.downloadsDir,
+            pending.artifact.size,
+            `downloading ${pending.manifest.version}`,
+          );
+        }
         ({ fetched } = await downloadArtifact(this.http, {
           url: pending.artifactUrl,
           dest,
@@ -361,7 +371,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             this.layout,
             pending.manifest,
             fromFullArchive(this.layout, pending.manifest, pending.downloadedPath!, installedManifest),
-            { timeoutMs: this.options.healthTimeoutMs ?? 60_000, maxLaunches: this.options.maxLaunches ?? 3 },
+            {
+              probation: {
+                timeoutMs: this.options.healthTimeoutMs ?? 60_000,
+                maxLaunches: this.options.maxLaunches ?? 3,
+              },
+              ...(installedManifest ? { installed: installedManifest } : {}),
+              checkSpace: this.options.checkDiskSpace !== false,
+            },
           );
         } catch (err) {
           await recordFailure(this.layout, pending.manifest.version, `install failed: ${(err as Error).message}`);
