@@ -1,26 +1,29 @@
 /**
  * Downloads one signed artifact to disk: streamed, capped at its signed length, hashed on the fly,
- * resumed with `Range` + `If-Range` when a previous attempt left a partial file, and renamed into
- * place only once its length and sha256 match the signed metadata.
+ * resumed with `Range` + `If-Range` after a cut (in this run, after a retry with back-off, or in a
+ * later run from the `.part` file), restarted cleanly when the server ignores the range or the
+ * file changed, and renamed into place only once its length and sha256 match the signed metadata.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { writeJsonAtomic } from "../core/fs.js";
-import type { HttpClient } from "./http.js";
+import type { Deadline } from "./deadline.js";
+import type { HttpClient, OpenedResponse } from "./http.js";
+import { redactUrl } from "./url-policy.js";
 
 /** Progress of a download. */
 export interface DownloadProgress {
-  /** Bytes of the artifact on disk so far (resumed bytes included). */
+  /** Bytes of the artifact on disk so far (resumed bytes included). Never decreases, except on an event with `restarted`. */
   transferred: number;
   total: number;
   /** 0–100. */
   percent: number;
   /** Average speed of this attempt, bytes per second. */
   bytesPerSecond: number;
-  /** True on the first event after the download had to start over from byte 0. */
+  /** True on the first event after the download had to start over below what was already reported. */
   restarted?: boolean;
 }
 
@@ -34,27 +37,87 @@ export interface ArtifactDownload {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
+/** What a download did. */
+export interface DownloadOutcome {
+  /** Bytes received from the network by this call (all attempts). */
+  fetched: number;
+  /** HTTP responses used (1 when nothing went wrong). */
+  attempts: number;
+}
+
 interface PartialInfo {
   url: string;
   validator: string;
 }
 
-async function hashPrefix(path: string, hash: ReturnType<typeof createHash>): Promise<void> {
+/** Shared across the attempts of one call. */
+interface RunState {
+  fetched: number;
+  /** Highest `transferred` reported so far (-1 before the first event). */
+  reported: number;
+  attempts: number;
+  /** Set once the file was rebuilt from zero after a hash mismatch of a resumed file. */
+  rebuiltAfterMismatch: boolean;
+  /** True when the current `.part` was assembled from more than one response. */
+  assembled: boolean;
+}
+
+async function hashPrefix(path: string, hash: Hash): Promise<void> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
 }
 
-/** Downloads and verifies an artifact; returns the number of bytes fetched from the network. */
-export async function downloadArtifact(http: HttpClient, job: ArtifactDownload): Promise<{ fetched: number }> {
+/** Parses `Content-Range: bytes START-END/TOTAL` (TOTAL may be `*`). */
+export function parseContentRange(value: string | null): { start: number; end: number; total?: number } | undefined {
+  const m = value?.match(/^bytes (\d+)-(\d+)\/(\d+|\*)$/);
+  if (!m) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), ...(m[3] !== "*" ? { total: Number(m[3]) } : {}) };
+}
+
+/** Downloads and verifies an artifact, retrying within the client's policy. */
+export async function downloadArtifact(http: HttpClient, job: ArtifactDownload): Promise<DownloadOutcome> {
+  http.checkUrl(job.url);
   await mkdir(dirname(job.dest), { recursive: true });
+  const deadline = http.newDeadline();
+  const state: RunState = { fetched: 0, reported: -1, attempts: 0, rebuiltAfterMismatch: false, assembled: false };
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await attemptOnce(http, job, deadline, state);
+        return { fetched: state.fetched, attempts: state.attempts };
+      } catch (err) {
+        const e = toUpdraftError(err, ErrorCodes.NETWORK, `Downloading ${redactUrl(job.url)}`);
+        if (e.code === ErrorCodes.TARGET_MISMATCH && e.details?.rebuild === true && !state.rebuiltAfterMismatch) {
+          // A resumed file can hide a bad piece from an earlier response: rebuild once from zero.
+          state.rebuiltAfterMismatch = true;
+          continue;
+        }
+        if (!(await http.backoff(e, attempt, job.url, job.signal, deadline))) throw e;
+      }
+    }
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/** One HTTP response's worth of work: resume or start, stream to `.part`, verify when complete. */
+async function attemptOnce(
+  http: HttpClient,
+  job: ArtifactDownload,
+  deadline: Deadline,
+  state: RunState,
+): Promise<void> {
   const part = `${job.dest}.part`;
   const partInfoFile = `${job.dest}.part.json`;
-  const hash = createHash("sha256");
+  const discard = async () => {
+    await rm(part, { force: true });
+    await rm(partInfoFile, { force: true });
+  };
   let offset = 0;
   let validator: string | undefined;
   try {
     const info = JSON.parse(await readFile(partInfoFile, "utf8")) as PartialInfo;
     const size = (await stat(part)).size;
-    if (info.url === job.url && info.validator && size > 0 && size < job.length) {
+    if (info.url === job.url && typeof info.validator === "string" && size > 0 && size < job.length) {
       offset = size;
       validator = info.validator;
     }
@@ -62,82 +125,135 @@ export async function downloadArtifact(http: HttpClient, job: ArtifactDownload):
     // No usable partial download: start from zero.
   }
   if (offset === 0) await rm(part, { force: true });
-  else await hashPrefix(part, hash);
+  // Bytes already on disk were reported by an earlier attempt or call: going below them is a restart.
+  state.reported = Math.max(state.reported, offset);
 
-  const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-`, "if-range": validator! } : {};
-  const res = await http.get(job.url, { headers, ...(job.signal ? { signal: job.signal } : {}) });
-  let restarted = false;
-  if (offset > 0 && res.status !== 206) {
-    // The server ignored the range, or the file changed: start over cleanly.
-    offset = 0;
-    restarted = true;
-    hash.destroy();
-    return downloadFresh();
-  }
-  return writeBody(offset, hash);
-
-  async function downloadFresh(): Promise<{ fetched: number }> {
-    await rm(part, { force: true });
-    return writeBody(0, createHash("sha256"));
-  }
-
-  async function writeBody(start: number, h: ReturnType<typeof createHash>): Promise<{ fetched: number }> {
-    const newValidator = res.headers.get("etag") ?? res.headers.get("last-modified");
-    if (newValidator && !/^W\//.test(newValidator)) {
-      await writeJsonAtomic(partInfoFile, { url: job.url, validator: newValidator } satisfies PartialInfo);
-    }
-    const handle = await open(part, start > 0 ? "a" : "w");
-    const began = Date.now();
-    let written = start;
-    let fetched = 0;
-    try {
-      for await (const chunk of res.body) {
-        if (written + chunk.length > job.length) {
-          throw new UpdraftError(
-            ErrorCodes.TARGET_MISMATCH,
-            `${job.url} sent more than its signed length of ${job.length} bytes`,
-            { hint: "The server or a mirror is sending altered data. Nothing was installed." },
-          );
-        }
-        h.update(chunk);
-        await handle.write(chunk);
-        written += chunk.length;
-        fetched += chunk.length;
-        const seconds = Math.max((Date.now() - began) / 1000, 0.001);
-        job.onProgress?.({
-          transferred: written,
-          total: job.length,
-          percent: job.length === 0 ? 100 : (written / job.length) * 100,
-          bytesPerSecond: fetched / seconds,
-          ...(restarted ? { restarted: true } : {}),
-        });
-        restarted = false;
-      }
-      await handle.sync();
-    } catch (err) {
-      const e = toUpdraftError(err, ErrorCodes.NETWORK, `Downloading ${job.url}`);
-      if (e.code === ErrorCodes.TARGET_MISMATCH) await rm(part, { force: true });
-      throw e;
-    } finally {
-      await handle.close();
-    }
-    if (written !== job.length) {
-      throw new UpdraftError(ErrorCodes.NETWORK, `${job.url} ended after ${written} of ${job.length} bytes`, {
-        hint: "The connection was cut; run the update again to resume.",
+  const headers: Record<string, string> = validator ? { range: `bytes=${offset}-`, "if-range": validator } : {};
+  let res: OpenedResponse;
+  try {
+    res = await http.get(job.url, {
+      headers,
+      deadline,
+      retry: false,
+      ...(job.signal ? { signal: job.signal } : {}),
+    });
+  } catch (err) {
+    if (err instanceof UpdraftError && err.code === ErrorCodes.HTTP_STATUS && err.details?.status === 416) {
+      await discard();
+      throw new UpdraftError(ErrorCodes.NETWORK, `${redactUrl(job.url)} refused the resume range; starting over`, {
+        cause: err,
+        details: { reason: "range-refused" },
       });
     }
-    const digest = h.digest("hex");
-    if (digest !== job.sha256) {
-      await rm(part, { force: true });
-      await rm(partInfoFile, { force: true });
+    throw err;
+  }
+  state.attempts++;
+
+  let start = offset;
+  if (res.status === 206) {
+    const range = parseContentRange(res.headers.get("content-range"));
+    if (offset === 0 || !range || range.start !== offset || (range.total !== undefined && range.total !== job.length)) {
+      res.cancel();
+      await discard();
       throw new UpdraftError(
-        ErrorCodes.TARGET_MISMATCH,
-        `${job.url} does not match its signed sha256 (got ${digest.slice(0, 16)}…, expected ${job.sha256.slice(0, 16)}…)`,
-        { hint: "The repository or a mirror is serving altered files. Nothing was installed." },
+        ErrorCodes.NETWORK,
+        `${redactUrl(job.url)} answered with an unexpected range; starting over`,
+        {
+          details: { reason: "bad-range", contentRange: res.headers.get("content-range") },
+        },
       );
     }
-    await rename(part, job.dest);
-    await rm(partInfoFile, { force: true });
-    return { fetched };
+  } else {
+    // 200: the whole file (the server ignored the range, or the file changed since the cut).
+    start = 0;
+    const type = res.headers.get("content-type") ?? "";
+    const announced = res.headers.get("content-length");
+    const wrongLength = announced !== null && /^\d+$/.test(announced) && Number(announced) !== job.length;
+    if (/^text\/html/i.test(type) || wrongLength) {
+      res.cancel();
+      await discard();
+      throw new UpdraftError(
+        ErrorCodes.TARGET_MISMATCH,
+        `${redactUrl(job.url)} answered with ${/^text\/html/i.test(type) ? "an HTML page" : `${announced} bytes`} instead of the signed ${job.length}-byte file`,
+        {
+          hint: "A CDN, proxy or captive portal is serving an error page instead of the update. Nothing was installed; try again later.",
+          details: { contentType: type, contentLength: announced },
+        },
+      );
+    }
   }
+  state.assembled = start > 0;
+
+  const hash = createHash("sha256");
+  if (start > 0) await hashPrefix(part, hash);
+  const newValidator = res.headers.get("etag") ?? res.headers.get("last-modified");
+  if (start === 0) {
+    if (newValidator && !/^W\//.test(newValidator)) {
+      await writeJsonAtomic(partInfoFile, { url: job.url, validator: newValidator } satisfies PartialInfo);
+    } else await rm(partInfoFile, { force: true });
+  }
+
+  // Starting below what was already reported: the first event of this response says so.
+  let restartPending = start < state.reported;
+  const handle = await open(part, start > 0 ? "a" : "w");
+  const began = Date.now();
+  let written = start;
+  let fetchedNow = 0;
+  try {
+    for await (const chunk of res.body) {
+      if (written + chunk.length > job.length) {
+        throw new UpdraftError(
+          ErrorCodes.TARGET_MISMATCH,
+          `${redactUrl(job.url)} sent more than its signed length of ${job.length} bytes`,
+          { hint: "The server or a mirror is sending altered or endless data. Nothing was installed." },
+        );
+      }
+      hash.update(chunk);
+      await handle.write(chunk);
+      written += chunk.length;
+      fetchedNow += chunk.length;
+      state.fetched += chunk.length;
+      const restarted = restartPending;
+      restartPending = false;
+      state.reported = written;
+      const seconds = Math.max((Date.now() - began) / 1000, 0.001);
+      job.onProgress?.({
+        transferred: written,
+        total: job.length,
+        percent: job.length === 0 ? 100 : (written / job.length) * 100,
+        bytesPerSecond: fetchedNow / seconds,
+        ...(restarted ? { restarted: true } : {}),
+      });
+    }
+    await handle.sync();
+  } catch (err) {
+    const e = toUpdraftError(err, ErrorCodes.NETWORK, `Downloading ${redactUrl(job.url)}`);
+    if (e.code === ErrorCodes.TARGET_MISMATCH) {
+      await handle.close().catch(() => {});
+      await discard();
+    }
+    throw e;
+  } finally {
+    await handle.close().catch(() => {});
+  }
+  if (written !== job.length) {
+    throw new UpdraftError(ErrorCodes.NETWORK, `${redactUrl(job.url)} ended after ${written} of ${job.length} bytes`, {
+      hint: "The connection was cut; run the update again to resume.",
+      details: { reason: "short", received: written, length: job.length },
+    });
+  }
+  const digest = hash.digest("hex");
+  if (digest !== job.sha256) {
+    await discard();
+    throw new UpdraftError(
+      ErrorCodes.TARGET_MISMATCH,
+      `${redactUrl(job.url)} does not match its signed sha256 (got ${digest.slice(0, 16)}…, expected ${job.sha256.slice(0, 16)}…)`,
+      {
+        hint: "The repository or a mirror is serving altered files. Nothing was installed.",
+        details: { rebuild: state.assembled },
+      },
+    );
+  }
+  await rename(part, job.dest);
+  await rm(partInfoFile, { force: true });
 }

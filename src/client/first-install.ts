@@ -8,7 +8,7 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { removePath } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN, metadataPath, NATIVE_SCHEMA } from "../formats/native.js";
-import { HttpClient } from "./http.js";
+import { HttpClient, networkOptionsOf } from "./http.js";
 import { installLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
 import { readConfig, writeConfig } from "./state.js";
@@ -63,12 +63,12 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     if (options.root) {
       rootBytes = Buffer.from(options.root);
     } else {
-      const http = new HttpClient({
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.headers ? { headers: options.headers } : {}),
-      });
+      const http = new HttpClient(networkOptionsOf(options));
       const url = `${repoUrl.replace(/\/+$/, "")}/${metadataPath(app)}/1.root.json`;
-      rootBytes = await http.getBytes(url, 512 * 1024);
+      rootBytes = await http.getBytes(url, 512 * 1024, undefined, {
+        tooLarge: () =>
+          new UpdraftError(ErrorCodes.METADATA_TOO_LARGE, `${metadataPath(app)}/1.root.json is over 512 kB`),
+      });
       trustedOnFirstUse = options.rootSha256 === undefined;
     }
     const rootFingerprint = sha256Hex(rootBytes);

@@ -1,21 +1,64 @@
 /**
  * The client's only door to the network. Every request goes through an injectable
- * {@link FetchFunction} (the global `fetch` by default), with a stall timeout that fires when no
- * byte arrives for a while (separate from any overall deadline) and errors mapped to stable codes.
+ * {@link FetchFunction} (by default the global `fetch`, or undici with a proxy / extra CAs) and gets:
+ * a stall timeout (no byte for a while) separate from an overall deadline, redirects followed by
+ * hand up to a limit (custom headers and tokens stay with the origin they were meant for, https is
+ * never downgraded), plain `http://` refused for non-loopback hosts unless opted in, bounded
+ * retries with back-off, jitter and `Retry-After`, and errors mapped to stable codes.
  */
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { Deadline } from "./deadline.js";
+import { createDispatchingFetch, type DispatchOptions, needsDispatcher } from "./proxy.js";
+import { nextRetry, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
+import { assertTransportAllowed, parseHttpUrl, redactUrl, sameOrigin } from "./url-policy.js";
 
-/** The subset of the WHATWG `fetch` Updraft needs; inject your own for proxies or custom TLS. */
+/** The subset of the WHATWG `fetch` Updraft needs; inject your own for tests or exotic transports. */
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
-/** Options of {@link HttpClient}. */
-export interface HttpClientOptions {
+/** Network settings shared by the library (`Updater`, `installFromRepository`) and the CLI. */
+export interface NetworkOptions extends DispatchOptions {
+  /** Inject a fetch. When given, `proxy`, `ca` and `caFile` are not applied (the fetch owns transport). */
   fetch?: FetchFunction;
-  /** Extra request headers (for example an authorization token). Never logged. */
+  /** Extra request headers (e.g. authorization). Never logged; sent only to the origin of each request, not after a redirect to another host. */
   headers?: Record<string, string>;
+  /** Bearer token for a private repository: sent as `authorization: Bearer …`, with the same rules as `headers`. */
+  token?: string;
   /** Abort a response when no byte arrived for this long (ms). Default 30 s. */
   stallTimeoutMs?: number;
+  /** Overall limit of one operation (a metadata file, an artifact with its retries), in ms. Default: none. */
+  deadlineMs?: number;
+  /** Retry attempts and back-off. */
+  retry?: RetryOptions;
+  /** Redirects followed per request (default 5). */
+  maxRedirects?: number;
+  /** Allow plain `http://` to hosts other than loopback (default false). */
+  allowInsecureHttp?: boolean;
+}
+
+/** Options of {@link HttpClient}. */
+export interface HttpClientOptions extends NetworkOptions {
   userAgent?: string;
+}
+
+/** Keeps only the network settings of a larger options object (e.g. `UpdaterOptions`). */
+export function networkOptionsOf(o: NetworkOptions): NetworkOptions {
+  const keys = [
+    "fetch",
+    "headers",
+    "token",
+    "stallTimeoutMs",
+    "deadlineMs",
+    "retry",
+    "maxRedirects",
+    "allowInsecureHttp",
+    "proxy",
+    "env",
+    "ca",
+    "caFile",
+  ] as const satisfies readonly (keyof NetworkOptions)[];
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out as NetworkOptions;
 }
 
 /** Counters of what the client sent and received, for `status` and benchmarks. */
@@ -28,36 +71,199 @@ export interface TrafficStats {
 export interface OpenedResponse {
   status: number;
   headers: Headers;
+  /** The URL that answered (after redirects), redacted for messages. */
+  url: string;
   /** Body chunks; the stall timer restarts on each one. */
   body: AsyncIterable<Uint8Array>;
+  /** Drops the body unread and closes the connection. */
+  cancel(): void;
 }
 
-/** HTTP GETs with stall detection and clear errors. */
+/** Per-request options of {@link HttpClient.get}. */
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** Cancels the request (code `ABORTED`). */
+  signal?: AbortSignal;
+  /** Shared deadline of a larger operation; by default each call gets one of `deadlineMs`. */
+  deadline?: Deadline;
+  /** Retry failures to open the response (default true). */
+  retry?: boolean;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_STALL_MS = 30_000;
+const DEFAULT_MAX_REDIRECTS = 5;
+
+function statusHint(status: number): string {
+  if (status === 404) return "Check the repository URL and the app name.";
+  if (status === 401 || status === 403)
+    return "The repository refused access: give a token (--token, token) or headers if it is private.";
+  if (status === 407) return "The proxy needs credentials: put them in the proxy URL (http://user:pass@host:port).";
+  return "The server is failing; try again later.";
+}
+
+/** HTTP GETs with stall detection, deadlines, redirects, retries and clear errors. */
 export class HttpClient {
   readonly stats: TrafficStats = { requests: 0, bytes: 0 };
+  /** The retry policy every operation of this client follows. */
+  readonly retryPolicy: RetryPolicy;
   private readonly fetchFn: FetchFunction;
-  private readonly headers: Record<string, string>;
+  private readonly secretHeaders: Record<string, string>;
+  private readonly userAgent: string;
   private readonly stallTimeoutMs: number;
+  private readonly deadlineMs: number | undefined;
+  private readonly maxRedirects: number;
+  private readonly allowInsecureHttp: boolean;
 
   constructor(options: HttpClientOptions = {}) {
-    this.fetchFn = options.fetch ?? ((url, init) => fetch(url, init));
-    this.headers = { "user-agent": options.userAgent ?? "updraft", ...options.headers };
-    this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
+    this.fetchFn =
+      options.fetch ?? (needsDispatcher(options) ? createDispatchingFetch(options) : (url, init) => fetch(url, init));
+    this.secretHeaders = { ...options.headers };
+    if (options.token !== undefined) this.secretHeaders.authorization = `Bearer ${options.token}`;
+    this.userAgent = options.userAgent ?? "updraft";
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_MS;
+    this.deadlineMs = options.deadlineMs;
+    this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    this.allowInsecureHttp = options.allowInsecureHttp === true;
+    this.retryPolicy = retryPolicy(options.retry);
+  }
+
+  /** A new deadline of this client's `deadlineMs` (never expiring when unset). */
+  newDeadline(): Deadline {
+    return new Deadline(this.deadlineMs);
+  }
+
+  /** Throws `INSECURE_TRANSPORT` / `USAGE` if this client would refuse `url`; use before any work. */
+  checkUrl(url: string): void {
+    assertTransportAllowed(parseHttpUrl(url), this.allowInsecureHttp);
+  }
+
+  /**
+   * Waits before the next attempt after `err` failed attempt `attempt`; returns false (no wait)
+   * when the error is final. Cancellation and the deadline interrupt the wait with their codes.
+   */
+  async backoff(
+    err: unknown,
+    attempt: number,
+    url: string,
+    signal?: AbortSignal,
+    deadline?: Deadline,
+  ): Promise<boolean> {
+    const next = nextRetry(err, attempt, this.retryPolicy);
+    if (!next) return false;
+    this.retryPolicy.onRetry?.({ attempt, ...next, error: err as UpdraftError });
+    const signals = [signal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
+    try {
+      await sleep(next.delayMs, signals.length > 0 ? AbortSignal.any(signals) : undefined);
+    } catch (cause) {
+      throw this.abortError(url, signal, deadline, cause);
+    }
+    return true;
   }
 
   /**
    * GETs `url`. Resolves once headers arrived; the caller must consume or cancel `body`.
-   * Statuses outside 2xx throw `HTTP_STATUS` with `details.status`.
+   * Statuses outside 2xx throw `HTTP_STATUS` with `details.status` (after retries for 5xx/429).
    */
-  async get(
+  async get(url: string, options: RequestOptions = {}): Promise<OpenedResponse> {
+    const own = options.deadline ? undefined : this.newDeadline();
+    const deadline = options.deadline ?? own!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.open(url, options, deadline, () => own?.dispose());
+      } catch (err) {
+        if (options.retry === false || !(await this.backoff(err, attempt, url, options.signal, deadline))) {
+          own?.dispose();
+          throw err;
+        }
+      }
+    }
+  }
+
+  /**
+   * GETs a small document whole, refusing more than `maxBytes` (throws `tooLarge()` if given, else
+   * `TARGET_MISMATCH`). A body cut mid-way is fetched again within the retry policy.
+   */
+  async getBytes(
     url: string,
-    options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+    maxBytes: number,
+    signal?: AbortSignal,
+    options: { tooLarge?: () => Error } = {},
+  ): Promise<Buffer> {
+    const deadline = this.newDeadline();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const res = await this.get(url, { deadline, retry: false, ...(signal ? { signal } : {}) });
+          const chunks: Uint8Array[] = [];
+          let total = 0;
+          for await (const chunk of res.body) {
+            total += chunk.length;
+            if (total > maxBytes) {
+              throw (
+                options.tooLarge?.() ??
+                new UpdraftError(
+                  ErrorCodes.TARGET_MISMATCH,
+                  `${redactUrl(url)} is larger than the allowed ${maxBytes} bytes`,
+                  {
+                    hint: "The server sent more data than expected; it may be misbehaving or hostile.",
+                  },
+                )
+              );
+            }
+            chunks.push(chunk);
+          }
+          return Buffer.concat(chunks);
+        } catch (err) {
+          if (!(await this.backoff(err, attempt, url, signal, deadline))) throw err;
+        }
+      }
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private abortError(url: string, signal: AbortSignal | undefined, deadline: Deadline | undefined, cause: unknown) {
+    if (signal?.aborted) {
+      return new UpdraftError(ErrorCodes.ABORTED, `Download of ${redactUrl(url)} cancelled`, { cause });
+    }
+    if (deadline?.expired) {
+      return new UpdraftError(
+        ErrorCodes.TIMEOUT,
+        `${redactUrl(url)} did not finish within ${(deadline.ms ?? 0) / 1000} s`,
+        {
+          cause,
+          hint: "The network is too slow for the configured deadline; try again or raise deadlineMs.",
+          details: { url: redactUrl(url), deadlineMs: deadline.ms },
+        },
+      );
+    }
+    return undefined;
+  }
+
+  private headersFor(origin: URL, target: URL, perRequest: Record<string, string> | undefined): Record<string, string> {
+    return {
+      "user-agent": this.userAgent,
+      ...(sameOrigin(origin, target) ? this.secretHeaders : {}),
+      ...perRequest,
+    };
+  }
+
+  /** One attempt: follows redirects by hand, checks the status, returns the body being read. */
+  private async open(
+    url: string,
+    options: RequestOptions,
+    deadline: Deadline,
+    onFinished: () => void,
   ): Promise<OpenedResponse> {
-    const controller = new AbortController();
+    const start = parseHttpUrl(url);
     const outer = options.signal;
-    const onOuterAbort = () => controller.abort(outer?.reason);
-    if (outer?.aborted) throw new UpdraftError(ErrorCodes.ABORTED, `Download of ${url} cancelled`);
-    outer?.addEventListener("abort", onOuterAbort, { once: true });
+    const early = this.abortError(url, outer, deadline, undefined);
+    if (early) throw early;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(new Error("aborted"));
+    outer?.addEventListener("abort", onAbort, { once: true });
+    deadline.signal.addEventListener("abort", onAbort, { once: true });
     let stalled = false;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -68,49 +274,110 @@ export class HttpClient {
       }, this.stallTimeoutMs);
       timer.unref?.();
     };
+    let cleaned = false;
     const cleanup = () => {
+      if (cleaned) return;
+      cleaned = true;
       clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
+      outer?.removeEventListener("abort", onAbort);
+      deadline.signal.removeEventListener("abort", onAbort);
+      onFinished();
     };
-    const fail = (err: unknown): never => {
+    const convert = (err: unknown, at: URL): UpdraftError => {
       cleanup();
-      if (err instanceof UpdraftError) throw err;
-      if (outer?.aborted) throw new UpdraftError(ErrorCodes.ABORTED, `Download of ${url} cancelled`, { cause: err });
+      const aborted = this.abortError(at.href, outer, deadline, err);
+      if (aborted) return aborted;
+      if (err instanceof UpdraftError) return err;
       if (stalled) {
-        throw new UpdraftError(ErrorCodes.NETWORK, `No data from ${url} for ${this.stallTimeoutMs / 1000} s`, {
-          cause: err,
-          hint: "The connection stalled; check the network and try again.",
-        });
+        return new UpdraftError(
+          ErrorCodes.NETWORK,
+          `No data from ${redactUrl(at)} for ${this.stallTimeoutMs / 1000} s`,
+          {
+            cause: err,
+            hint: "The connection stalled; check the network and try again.",
+            details: { reason: "stalled", url: redactUrl(at) },
+          },
+        );
       }
       const reason = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UpdraftError(
+      return new UpdraftError(
         ErrorCodes.NETWORK,
-        `Cannot reach ${url}: ${reason?.code ?? reason?.message ?? (err as Error).message}`,
-        { cause: err, hint: "Check the repository URL and the network connection." },
+        `Cannot reach ${redactUrl(at)}: ${reason?.code ?? reason?.message ?? (err as Error).message}`,
+        {
+          cause: err,
+          hint: "Check the repository URL, the proxy settings and the network connection.",
+          details: { reason: reason?.code ?? "connection", url: redactUrl(at) },
+        },
       );
     };
-    arm();
-    this.stats.requests++;
+
+    let current = start;
     let response: Response;
+    const visited = new Set([start.href]);
     try {
-      response = await this.fetchFn(url, {
-        headers: { ...this.headers, ...options.headers },
-        signal: controller.signal,
-        redirect: "follow",
-      });
+      arm();
+      for (let hops = 0; ; hops++) {
+        assertTransportAllowed(current, this.allowInsecureHttp);
+        this.stats.requests++;
+        response = await this.fetchFn(current.href, {
+          headers: this.headersFor(start, current, options.headers),
+          signal: controller.signal,
+          redirect: "manual",
+        });
+        if (!REDIRECTS.has(response.status)) break;
+        const location = response.headers.get("location");
+        await response.body?.cancel().catch(() => {});
+        if (!location) {
+          throw new UpdraftError(ErrorCodes.HTTP_STATUS, `${redactUrl(current)} redirected without a Location`, {
+            details: { status: response.status, url: redactUrl(current) },
+            hint: "The server is misconfigured; tell the repository's operator.",
+          });
+        }
+        const next = parseHttpUrl(new URL(location, current).href);
+        if (hops + 1 > this.maxRedirects || visited.has(next.href)) {
+          throw new UpdraftError(
+            ErrorCodes.TOO_MANY_REDIRECTS,
+            `${redactUrl(start)} redirected ${visited.has(next.href) ? "in a loop" : `more than ${this.maxRedirects} times`}`,
+            {
+              hint: "The server or a CDN in front of it is misconfigured; tell the repository's operator.",
+              details: { url: redactUrl(start), redirects: hops + 1 },
+            },
+          );
+        }
+        if (current.protocol === "https:" && next.protocol !== "https:" && !this.allowInsecureHttp) {
+          throw new UpdraftError(
+            ErrorCodes.INSECURE_TRANSPORT,
+            `${redactUrl(current)} redirected to plain http:// (${redactUrl(next)}); refusing the downgrade`,
+            { hint: "Fix the server's redirect, or pass --allow-insecure-http to accept the risk." },
+          );
+        }
+        visited.add(next.href);
+        current = next;
+        arm();
+      }
     } catch (err) {
-      return fail(err);
+      throw convert(err, current);
     }
+
     if (response.status < 200 || response.status > 299) {
       cleanup();
       await response.body?.cancel().catch(() => {});
-      throw new UpdraftError(ErrorCodes.HTTP_STATUS, `${url} answered HTTP ${response.status}`, {
-        details: { status: response.status, url },
-        hint: response.status === 404 ? "Check the repository URL and the app name." : "Try again later.",
+      const retryAfterMs =
+        response.status === 429 || response.status >= 500
+          ? parseRetryAfter(response.headers.get("retry-after"))
+          : undefined;
+      throw new UpdraftError(ErrorCodes.HTTP_STATUS, `${redactUrl(current)} answered HTTP ${response.status}`, {
+        details: {
+          status: response.status,
+          url: redactUrl(current),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        },
+        hint: statusHint(response.status),
       });
     }
     const stats = this.stats;
     const bodyStream = response.body;
+    const at = current;
     async function* iterate(): AsyncGenerator<Uint8Array> {
       if (!bodyStream) {
         cleanup();
@@ -119,7 +386,12 @@ export class HttpClient {
       const reader = bodyStream.getReader();
       try {
         while (true) {
-          const step = await reader.read().catch(fail);
+          let step: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            step = await reader.read();
+          } catch (err) {
+            throw convert(err, at);
+          }
           if (step.done) break;
           arm();
           stats.bytes += step.value.length;
@@ -127,25 +399,14 @@ export class HttpClient {
         }
       } finally {
         cleanup();
-        reader.releaseLock();
         if (!controller.signal.aborted) controller.abort();
+        reader.releaseLock();
       }
     }
-    return { status: response.status, headers: response.headers, body: iterate() };
-  }
-
-  /** GETs a small document whole, refusing more than `maxBytes`. */
-  async getBytes(url: string, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
-    const res = await this.get(url, signal ? { signal } : {});
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for await (const chunk of res.body) {
-      total += chunk.length;
-      if (total > maxBytes) {
-        throw new UpdraftError(ErrorCodes.TARGET_MISMATCH, `${url} is larger than the allowed ${maxBytes} bytes`);
-      }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
+    const cancel = () => {
+      cleanup();
+      if (!controller.signal.aborted) controller.abort();
+    };
+    return { status: response.status, headers: response.headers, url: redactUrl(current), body: iterate(), cancel };
   }
 }

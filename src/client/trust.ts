@@ -3,11 +3,12 @@
  * trusted root, since tuf-js writes its files non-atomically), refreshes, and fetches small signed
  * targets (channel pointers, manifests) whole.
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TargetFile } from "@tufjs/models";
 import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
-import { DownloadHTTPError } from "tuf-js/dist/error.js";
+import { DownloadHTTPError, DownloadLengthMismatchError } from "tuf-js/dist/error.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 import { metadataPath, targetsPath } from "../formats/native.js";
@@ -17,9 +18,19 @@ import { mapTufError } from "./tuf-errors.js";
 const ROOT_FILE = "root.json";
 const SAFE_ROOT_FILE = "trusted-root.json";
 
-/** Adapts {@link HttpClient} to tuf-js, turning HTTP statuses into the errors tuf-js expects. */
+/**
+ * Adapts {@link HttpClient} to tuf-js: each file is fetched whole with the client's retries,
+ * stall timeout and deadline, capped at the length tuf-js allows; HTTP statuses become the errors
+ * tuf-js expects, and the last transport failure is kept so its code survives tuf-js's wrapping.
+ */
 class TufFetcher extends BaseFetcher {
-  constructor(private readonly http: HttpClient) {
+  /** The last network error (cleared on each new file), for {@link mapTufError}. */
+  lastFailure: UpdraftError | undefined;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly tmpDir: string,
+  ) {
     super();
   }
 
@@ -28,11 +39,39 @@ class TufFetcher extends BaseFetcher {
       const res = await this.http.get(url);
       return ReadableStream.from(res.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
     } catch (err) {
-      if (err instanceof UpdraftError && err.code === ErrorCodes.HTTP_STATUS) {
-        throw new DownloadHTTPError(err.message, Number(err.details?.status));
-      }
-      throw err;
+      throw this.translate(err);
     }
+  }
+
+  override async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+    this.lastFailure = undefined;
+    let bytes: Buffer;
+    try {
+      bytes = await this.http.getBytes(url, maxLength, undefined, {
+        tooLarge: () => new DownloadLengthMismatchError(`Max length reached: ${url} is larger than ${maxLength} bytes`),
+      });
+    } catch (err) {
+      throw this.translate(err);
+    }
+    await mkdir(this.tmpDir, { recursive: true });
+    const file = join(this.tmpDir, `.fetch-${randomBytes(6).toString("hex")}`);
+    try {
+      await writeFile(file, bytes);
+      return await handler(file);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private translate(err: unknown): unknown {
+    if (!(err instanceof UpdraftError)) return err;
+    this.lastFailure = err;
+    if (err.code === ErrorCodes.HTTP_STATUS) {
+      const wrapped = new DownloadHTTPError(err.message, Number(err.details?.status));
+      wrapped.cause = err;
+      return wrapped;
+    }
+    return err;
   }
 }
 
@@ -40,6 +79,10 @@ class TufFetcher extends BaseFetcher {
 export interface TrustLocation {
   repoUrl: string;
   app: string;
+  /** Metadata base URL, when not `<repoUrl>/<app>/metadata` (the tuf-conformance client). */
+  metadataUrl?: string;
+  /** Targets base URL, when not `<repoUrl>/<app>/targets`. */
+  targetsUrl?: string;
 }
 
 function joinUrl(base: string, path: string): string {
@@ -68,6 +111,7 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
 /** One refresh of an app's signed metadata, and access to its targets. */
 export class TrustSession {
   private tuf: TufUpdater | undefined;
+  private fetcher: TufFetcher | undefined;
 
   constructor(
     private readonly location: TrustLocation,
@@ -116,18 +160,21 @@ export class TrustSession {
       await writeFileAtomic(rootPath, safe!);
     }
     const repo = this.location.repoUrl;
+    this.http.checkUrl(this.metadataBaseUrl());
+    const fetcher = new TufFetcher(this.http, this.cacheDir);
+    this.fetcher = fetcher;
     try {
       this.tuf = new TufUpdater({
         metadataDir: this.metadataDir,
-        metadataBaseUrl: joinUrl(repo, metadataPath(this.location.app)),
-        targetBaseUrl: joinUrl(repo, `${targetsPath(this.location.app)}/`),
+        metadataBaseUrl: this.metadataBaseUrl(),
+        targetBaseUrl: `${this.targetsBaseUrl()}/`,
         targetDir: this.cacheDir,
-        fetcher: new TufFetcher(this.http),
+        fetcher,
         config: { fetchRetries: 0 },
       });
       await this.tuf.refresh();
     } catch (err) {
-      throw mapTufError(err, repo);
+      throw mapTufError(err, repo, fetcher.lastFailure);
     }
     // Keep the safe copy in step with a root that tuf-js verified and persisted.
     const after = await readIfExists(rootPath);
@@ -136,13 +183,24 @@ export class TrustSession {
       await writeFileAtomic(safePath, after);
   }
 
+  private metadataBaseUrl(): string {
+    return this.location.metadataUrl ?? joinUrl(this.location.repoUrl, metadataPath(this.location.app));
+  }
+
+  private targetsBaseUrl(): string {
+    return (this.location.targetsUrl ?? joinUrl(this.location.repoUrl, targetsPath(this.location.app))).replace(
+      /\/+$/,
+      "",
+    );
+  }
+
   /** The signed description (length, hashes, custom) of a target, or undefined if not listed. */
   async targetInfo(name: string): Promise<TargetFile | undefined> {
     if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
     try {
       return await this.tuf.getTargetInfo(name);
     } catch (err) {
-      throw mapTufError(err, this.location.repoUrl);
+      throw mapTufError(err, this.location.repoUrl, this.fetcher?.lastFailure);
     }
   }
 
@@ -167,7 +225,7 @@ export class TrustSession {
     const dir = slash >= 0 ? `${info.path.slice(0, slash)}/` : "";
     const base = info.path.slice(slash + 1);
     const sha = info.hashes.sha256;
-    return joinUrl(this.location.repoUrl, `${targetsPath(this.location.app)}/${dir}${sha}.${base}`);
+    return joinUrl(this.targetsBaseUrl(), `${dir}${sha}.${base}`);
   }
 
   /**
@@ -187,7 +245,9 @@ export class TrustSession {
     } catch (err) {
       await rm(cached, { force: true });
       if (err instanceof UpdraftError) throw err;
+      const transport = this.fetcher?.lastFailure;
       const message = (err as Error).message ?? String(err);
+      if (transport && message.includes(transport.message)) throw transport;
       if (/length|hash/i.test(message) || (err as Error).constructor?.name === "LengthOrHashMismatchError") {
         throw new UpdraftError(
           ErrorCodes.MANIFEST_MISMATCH,

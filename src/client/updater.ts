@@ -31,22 +31,28 @@ import {
 import { assertFreeSpace } from "./disk.js";
 import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
-import { type FetchFunction, HttpClient, type TrafficStats } from "./http.js";
+import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
 import { fromFullArchive, type InstallOutcome, installRelease } from "./installer.js";
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
 import { confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
+import { scheduleJittered } from "./schedule.js";
 import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
 import { TrustSession } from "./trust.js";
 
 export type { Skipped } from "./backoff.js";
 export type { DownloadProgress } from "./download.js";
-export type { FetchFunction, TrafficStats } from "./http.js";
+export type { FetchFunction, NetworkOptions, TrafficStats } from "./http.js";
 export type { RecoveryReport } from "./recover.js";
 
-/** Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration. */
-export interface UpdaterOptions {
+/**
+ * Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration.
+ * Network settings (proxy, CA, token, retries, deadlines, `allowInsecureHttp`): see {@link NetworkOptions}.
+ */
+export interface UpdaterOptions extends NetworkOptions {
+  /** Offer and install a release lower than the installed one when the channel points to it (default false). */
+  allowDowngrade?: boolean;
   /** The install folder (holds `current`, the version folders and `.updraft/`). */
   installDir: string;
   /** Repository base URL; defaults to the install's `updraft.json`. */
@@ -55,12 +61,6 @@ export interface UpdaterOptions {
   app?: string;
   /** Channel to follow; defaults to the install's `updraft.json`, else `stable`. */
   channel?: string;
-  /** Inject a fetch (proxies, custom TLS, tests). Defaults to the global `fetch`. */
-  fetch?: FetchFunction;
-  /** Extra request headers, e.g. `{ authorization: "Bearer …" }`. Never logged. */
-  headers?: Record<string, string>;
-  /** Abort when no byte arrives for this long (ms). Default 30 s. */
-  stallTimeoutMs?: number;
   /** Time a new version has to call `confirm()` before it is rolled back (ms). Default 60 s. */
   healthTimeoutMs?: number;
   /** Launches a new version may make without confirming before it is rolled back. Default 3. */
@@ -153,6 +153,33 @@ export interface RestartOptions {
   env?: Record<string, string>;
 }
 
+/** Options of {@link Updater.startAutoCheck}. */
+export interface AutoCheckOptions {
+  /** Wanted interval between checks (ms); default 6 hours, never below `minimumInterval`. */
+  interval?: number;
+  /** Floor of the interval (ms); default 1 hour. Lower it only on purpose (tests, private repositories). */
+  minimumInterval?: number;
+  /** Fraction each delay varies by, 0–0.5 (default 0.2). */
+  jitter?: number;
+  /** Delay before the first check (ms); default a random point within the first jitter window. */
+  firstDelay?: number;
+  /** Also download an available update (default false). */
+  download?: boolean;
+}
+
+const TRANSPORT_CODES: ReadonlySet<string> = new Set([
+  ErrorCodes.NETWORK,
+  ErrorCodes.HTTP_STATUS,
+  ErrorCodes.TIMEOUT,
+  ErrorCodes.ABORTED,
+  ErrorCodes.TOO_MANY_REDIRECTS,
+]);
+
+/** True for failures of the network path rather than of the release itself. */
+function isTransportFailure(err: unknown): boolean {
+  return err instanceof UpdraftError && TRANSPORT_CODES.has(err.code);
+}
+
 /** Errors already emitted, so nested operations (install → download → check) emit each once. */
 const reported = new WeakSet<UpdraftError>();
 
@@ -183,16 +210,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   readonly layout: InstallLayout;
   private readonly http: HttpClient;
   private pending: PendingUpdate | undefined;
+  /** The version the channel offered at the last check when it was lower than the installed one. */
+  private lowerOffered: string | undefined;
 
   constructor(private readonly options: UpdaterOptions) {
     super();
     this.layout = installLayout(options.installDir);
-    this.http = new HttpClient({
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.headers ? { headers: options.headers } : {}),
-      ...(options.stallTimeoutMs ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
-      userAgent: "updraft-client",
-    });
+    this.http = new HttpClient({ ...networkOptionsOf(options), userAgent: "updraft-client" });
   }
 
   /** Requests and bytes this updater has fetched so far. */
@@ -232,7 +256,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Channel pointer names ${pointer.app}/${pointer.channel}`);
       }
       const currentVersion = await this.currentVersion();
-      if (currentVersion !== undefined && compareVersions(pointer.version, currentVersion) <= 0) {
+      const order = currentVersion === undefined ? 1 : compareVersions(pointer.version, currentVersion);
+      this.lowerOffered = order < 0 ? pointer.version : undefined;
+      if (order === 0 || (order < 0 && !this.options.allowDowngrade)) {
         this.pending = undefined;
         const result: CheckResult = {
           updateAvailable: false,
@@ -314,6 +340,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.report(async () => {
       if (!this.pending) await this.check();
       const pending = this.pending;
+      if (!pending && this.lowerOffered !== undefined) {
+        throw new UpdraftError(
+          ErrorCodes.DOWNGRADE_REFUSED,
+          `The channel offers ${this.lowerOffered}, lower than the installed ${await this.currentVersion()}; not downgrading`,
+          {
+            hint: "If the publisher withdrew a release on purpose, pass allowDowngrade (--allow-downgrade) to install it.",
+          },
+        );
+      }
       if (!pending)
         throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
       const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
@@ -338,7 +373,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             this.emit("download-progress", p);
           },
         }).catch(async (err: unknown) => {
-          await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
+          // A cut connection or a failing server says nothing about the release: resume next time.
+          if (!isTransportFailure(err))
+            await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
           throw err;
         }));
       }
@@ -364,6 +401,17 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         const pending = this.pending!;
         await recordAttempt(this.layout, pending.manifest.version);
         const current = await this.currentVersion();
+        if (
+          current !== undefined &&
+          !this.options.allowDowngrade &&
+          compareVersions(pending.manifest.version, current) < 0
+        ) {
+          throw new UpdraftError(
+            ErrorCodes.DOWNGRADE_REFUSED,
+            `${current} was installed meanwhile; not replacing it with the older ${pending.manifest.version}`,
+            { hint: "Run the update again; pass allowDowngrade (--allow-downgrade) to go back on purpose." },
+          );
+        }
         const installedManifest = current ? await this.installedManifest(current) : undefined;
         let outcome: InstallOutcome;
         try {
@@ -401,6 +449,31 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         if (!options.lock) await lock.release();
       }
     });
+  }
+
+  /**
+   * Checks in the background every `interval` (ms; raised to a 1 hour floor unless
+   * `minimumInterval` lowers it), with random jitter and never aligned to the clock. Results go to
+   * the usual events (`update-available`, `error`…); with `download: true` an available update is
+   * also downloaded (not installed). Returns the function that stops the checks.
+   */
+  startAutoCheck(options: AutoCheckOptions = {}): () => void {
+    return scheduleJittered(
+      {
+        intervalMs: options.interval ?? 6 * 60 * 60 * 1000,
+        ...(options.minimumInterval !== undefined ? { minimumIntervalMs: options.minimumInterval } : {}),
+        ...(options.jitter !== undefined ? { jitter: options.jitter } : {}),
+        ...(options.firstDelay !== undefined ? { firstDelayMs: options.firstDelay } : {}),
+      },
+      async () => {
+        try {
+          const result = await this.check();
+          if (result.updateAvailable && options.download) await this.download();
+        } catch {
+          // Already reported through the `error` event; the next check tries again.
+        }
+      },
+    );
   }
 
   /**
