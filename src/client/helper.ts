@@ -60,6 +60,9 @@ export async function spawnRestartHelper(plan: RestartPlan): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The exit status of apps the helper started, recorded from the moment they start. */
+const exitCodes = new WeakMap<ChildProcess, number>();
+
 function startApp(plan: RestartPlan): Promise<ChildProcess> {
   const [program, ...args] = plan.command;
   const child = spawn(program!, args, {
@@ -68,6 +71,7 @@ function startApp(plan: RestartPlan): Promise<ChildProcess> {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, ...plan.env },
   });
+  child.once("exit", (code, sig) => exitCodes.set(child, code ?? (sig ? 128 : 0)));
   return new Promise((resolve, reject) => {
     child.once("spawn", () => resolve(child));
     child.once("error", (err) =>
@@ -124,22 +128,19 @@ export async function watchProbation(dir: string, child: ChildProcess, plan: Res
         }
       : s,
   );
-  let exitCode: number | null | undefined;
-  child.once("exit", (code, sig) => {
-    exitCode = code ?? (sig ? 128 : 0);
-  });
   let reason: string | undefined;
   let restartPrevious = true;
   // Bounded: the loop ends at the deadline at the latest.
   while (Date.now() <= deadline + 500) {
     const state = await readState(layout);
     if (!state.probation || state.probation.version !== p.version) return "confirmed";
+    const exitCode = exitCodes.get(child);
     if (exitCode !== undefined && exitCode !== 0) {
       reason = `${p.version} exited with code ${exitCode} before confirming it works`;
       break;
     }
     if (Date.now() > deadline) {
-      const running = exitCode === undefined;
+      const running = exitCodes.get(child) === undefined;
       reason = `${p.version} did not confirm it works within ${Math.round(timeoutMs / 1000)} s`;
       restartPrevious = running;
       if (running) await stopApp(child);

@@ -24,6 +24,7 @@ export function registerUpdate(program: Command): void {
     .option("--restart <command>", "command line that starts the app again once it has exited")
     .option("--wait-pid <pid>", "PID of the app to wait for before restarting (default: the caller)")
     .option("--restart-log <file>", "file the restarted app's output is appended to")
+    .option("--health-timeout <seconds>", "time the new version has to confirm it works", "60")
     .option("--json", "print one JSON document")
     .action(
       async (opts: {
@@ -32,11 +33,16 @@ export function registerUpdate(program: Command): void {
         restart?: string;
         waitPid?: string;
         restartLog?: string;
+        healthTimeout?: string;
         json?: boolean;
       }) => {
         await runCommand(opts, async () => {
           const dir = resolve(opts.dir);
-          const updater = new Updater({ installDir: dir, ...(opts.channel ? { channel: opts.channel } : {}) });
+          const updater = new Updater({
+            installDir: dir,
+            healthTimeoutMs: Number(opts.healthTimeout ?? 60) * 1000,
+            ...(opts.channel ? { channel: opts.channel } : {}),
+          });
           const started = Date.now();
           const check = await updater.check();
           if (!check.updateAvailable) {
