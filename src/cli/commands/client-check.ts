@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { Updater } from "../../client/updater.js";
 import { ExitCodes } from "../../core/errors.js";
+import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { runCommand } from "../output.js";
 
 /** Registers `check`. */
@@ -13,10 +14,11 @@ export function registerCheck(program: Command): void {
     .requiredOption("--dir <dir>", "install folder")
     .option("--channel <channel>", "channel to check (default: the install's)")
     .option("--json", "print one JSON document")
-    .action(async (opts: { dir: string; channel?: string; json?: boolean }) => {
+    .action(async (opts: { dir: string; channel?: string; json?: boolean } & NetworkFlags) => {
       await runCommand(opts, async () => {
         const updater = new Updater({
           installDir: resolve(opts.dir),
+          ...networkOptionsFromFlags(opts),
           ...(opts.channel ? { channel: opts.channel } : {}),
         });
         const result = await updater.check();

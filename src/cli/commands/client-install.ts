@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { installFromRepository } from "../../client/first-install.js";
+import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
 import { progressBar } from "../progress.js";
 
@@ -21,7 +22,14 @@ export function registerInstall(program: Command): void {
     .action(
       async (
         url: string,
-        opts: { app: string; dir: string; channel: string; root?: string; rootSha256?: string; json?: boolean },
+        opts: {
+          app: string;
+          dir: string;
+          channel: string;
+          root?: string;
+          rootSha256?: string;
+          json?: boolean;
+        } & NetworkFlags,
       ) => {
         await runCommand(opts, async () => {
           const bar = progressBar(!opts.json);
@@ -31,6 +39,7 @@ export function registerInstall(program: Command): void {
             app: opts.app,
             installDir: resolve(opts.dir),
             channel: opts.channel,
+            ...networkOptionsFromFlags(opts),
             ...(opts.root ? { root: await readFile(opts.root) } : {}),
             ...(opts.rootSha256 ? { rootSha256: opts.rootSha256 } : {}),
           }).finally(bar.stop);

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { spawnRestartHelper } from "../../client/helper.js";
 import { Updater } from "../../client/updater.js";
+import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
 import { progressBar } from "../progress.js";
 
@@ -27,19 +28,22 @@ export function registerUpdate(program: Command): void {
     .option("--health-timeout <seconds>", "time the new version has to confirm it works", "60")
     .option("--json", "print one JSON document")
     .action(
-      async (opts: {
-        dir: string;
-        channel?: string;
-        restart?: string;
-        waitPid?: string;
-        restartLog?: string;
-        healthTimeout?: string;
-        json?: boolean;
-      }) => {
+      async (
+        opts: {
+          dir: string;
+          channel?: string;
+          restart?: string;
+          waitPid?: string;
+          restartLog?: string;
+          healthTimeout?: string;
+          json?: boolean;
+        } & NetworkFlags,
+      ) => {
         await runCommand(opts, async () => {
           const dir = resolve(opts.dir);
           const updater = new Updater({
             installDir: dir,
+            ...networkOptionsFromFlags(opts),
             healthTimeoutMs: Number(opts.healthTimeout ?? 60) * 1000,
             ...(opts.channel ? { channel: opts.channel } : {}),
           });

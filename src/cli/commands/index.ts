@@ -1,5 +1,6 @@
 /** Registers every subcommand; each lives in its own file in this folder. */
 import type { Command } from "commander";
+import { addNetworkFlags } from "../network-flags.js";
 import { registerCheck } from "./client-check.js";
 import { registerHealth } from "./client-health.js";
 import { registerInstall } from "./client-install.js";
@@ -27,4 +28,5 @@ export function registerCommands(program: Command): void {
   registerInit(program);
   registerPublish(program);
   registerRefreshTimestamp(program);
+  addNetworkFlags(program);
 }

@@ -1,0 +1,89 @@
+/**
+ * The network flags shared by the client commands (`install`, `check`, `update`): proxy, extra CA,
+ * token, timeouts, retries, and the opt-ins `--allow-insecure-http` and `--allow-downgrade`.
+ * Tokens are read from the environment only (a command line is visible to every user via `ps`).
+ */
+import type { Command } from "commander";
+import type { NetworkOptions } from "../client/http.js";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+
+/** Client commands that talk to a repository. */
+const CLIENT_COMMANDS = new Set(["install", "check", "update"]);
+
+/** Default environment variable holding a bearer token for a private repository. */
+export const TOKEN_ENV = "UPDRAFT_TOKEN";
+
+/** What the flags parse to (commander's camel-cased option names). */
+export interface NetworkFlags {
+  allowInsecureHttp?: boolean;
+  allowDowngrade?: boolean;
+  proxy?: string | boolean;
+  caFile?: string;
+  tokenEnv?: string;
+  timeout?: string;
+  stallTimeout?: string;
+  retries?: string;
+}
+
+/** Adds the network flags to every client command of `program` (call after registering them). */
+export function addNetworkFlags(program: Command): void {
+  for (const cmd of program.commands) {
+    if (!CLIENT_COMMANDS.has(cmd.name())) continue;
+    cmd
+      .option(
+        "--allow-insecure-http",
+        "allow plain http:// to hosts other than this machine (RISK: anyone on the network sees what you run and can block updates)",
+      )
+      .option("--proxy <url>", "proxy for every request (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)")
+      .option("--no-proxy", "ignore the proxy environment variables")
+      .option("--ca-file <pem>", "extra trusted CA certificates (PEM), added to the system's")
+      .option("--token-env <name>", `environment variable holding a bearer token (default ${TOKEN_ENV})`)
+      .option("--timeout <seconds>", "overall limit of each download, retries included")
+      .option("--stall-timeout <seconds>", "give up on a connection silent this long (default 30)")
+      .option("--retries <n>", "retries after a network failure (default 3)");
+    if (cmd.name() !== "install")
+      cmd.option("--allow-downgrade", "install the channel's release even when it is older");
+  }
+}
+
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new UpdraftError(ErrorCodes.USAGE, `${flag} needs a positive number of seconds, not "${value}"`);
+  }
+  return Math.round(n * 1000);
+}
+
+/** Turns parsed flags (and the environment) into library options. */
+export function networkOptionsFromFlags(
+  flags: NetworkFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): NetworkOptions & { allowDowngrade?: boolean } {
+  const tokenVar = flags.tokenEnv ?? TOKEN_ENV;
+  const token = env[tokenVar];
+  if (flags.tokenEnv !== undefined && !token) {
+    throw new UpdraftError(ErrorCodes.USAGE, `--token-env ${tokenVar}: the variable is not set`, {
+      hint: `Export ${tokenVar} with the repository token before running the command.`,
+    });
+  }
+  let retries: number | undefined;
+  if (flags.retries !== undefined) {
+    retries = Number(flags.retries);
+    if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+      throw new UpdraftError(ErrorCodes.USAGE, `--retries needs a whole number from 0 to 20, not "${flags.retries}"`);
+    }
+  }
+  const deadlineMs = seconds(flags.timeout, "--timeout");
+  const stallTimeoutMs = seconds(flags.stallTimeout, "--stall-timeout");
+  return {
+    ...(flags.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+    ...(flags.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(typeof flags.proxy === "string" || flags.proxy === false ? { proxy: flags.proxy } : {}),
+    ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}),
+    ...(token ? { token } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    ...(stallTimeoutMs !== undefined ? { stallTimeoutMs } : {}),
+    ...(retries !== undefined ? { retry: { attempts: retries + 1 } } : {}),
+  };
+}
