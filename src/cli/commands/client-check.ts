@@ -5,16 +5,18 @@ import { Updater } from "../../client/updater.js";
 import { ExitCodes } from "../../core/errors.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { runCommand } from "../output.js";
+import { addSaauOptions, type SaauCliOptions, saauCheck } from "./saau.js";
 
 /** Registers `check`. */
 export function registerCheck(program: Command): void {
-  program
+  const command = program
     .command("check")
     .description("Check for a newer release (exit 10 if one is available, 0 if current)")
     .requiredOption("--dir <dir>", "install folder")
     .option("--channel <channel>", "channel to check (default: the install's)")
     .option("--json", "print one JSON document")
-    .action(async (opts: { dir: string; channel?: string; json?: boolean } & NetworkFlags) => {
+    .action(async (opts: { dir: string; channel?: string; json?: boolean } & NetworkFlags & SaauCliOptions) => {
+      if (opts.saau) return runCommand(opts, () => saauCheck(opts, networkOptionsFromFlags(opts)));
       await runCommand(opts, async () => {
         const updater = new Updater({
           installDir: resolve(opts.dir),
@@ -31,4 +33,5 @@ export function registerCheck(program: Command): void {
         };
       });
     });
+  addSaauOptions(command, false);
 }

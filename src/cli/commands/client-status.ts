@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { Updater } from "../../client/updater.js";
 import { runCommand } from "../output.js";
+import { legacyStatus } from "./saau.js";
 
 /** Registers `status`. */
 export function registerStatus(program: Command): void {
@@ -13,6 +14,8 @@ export function registerStatus(program: Command): void {
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; json?: boolean }) => {
       await runCommand(opts, async () => {
+        const legacy = await legacyStatus(opts.dir);
+        if (legacy) return legacy;
         const status = await new Updater({ installDir: resolve(opts.dir) }).status();
         const lines = [
           `app:       ${status.app} (channel ${status.channel})`,

@@ -9,6 +9,7 @@ import { Updater } from "../../client/updater.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
 import { progressBar } from "../progress.js";
+import { addSaauOptions, type SaauCliOptions, saauUpdate } from "./saau.js";
 
 /** The platform shell command that runs `command` (a command line string). */
 export function shellCommand(command: string): string[] {
@@ -17,7 +18,7 @@ export function shellCommand(command: string): string[] {
 
 /** Registers `update`. */
 export function registerUpdate(program: Command): void {
-  program
+  const command = program
     .command("update")
     .description("Download, verify and install the newest release; optionally restart the app")
     .requiredOption("--dir <dir>", "install folder")
@@ -37,8 +38,10 @@ export function registerUpdate(program: Command): void {
           restartLog?: string;
           healthTimeout?: string;
           json?: boolean;
-        } & NetworkFlags,
+        } & NetworkFlags &
+          SaauCliOptions,
       ) => {
+        if (opts.saau) return runCommand(opts, () => saauUpdate(opts, networkOptionsFromFlags(opts)));
         await runCommand(opts, async () => {
           const dir = resolve(opts.dir);
           const updater = new Updater({
@@ -89,4 +92,5 @@ export function registerUpdate(program: Command): void {
         });
       },
     );
+  addSaauOptions(command, true);
 }
