@@ -1,8 +1,10 @@
 /** The repository server: headers, validators, conditional requests, HEAD, caching rules, 404s. */
 import assert from "node:assert/strict";
 import { mkdir, rename, stat, utimes, writeFile } from "node:fs/promises";
+import { Agent, get, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
+import { createRepositoryServer } from "../src/server/index.js";
 import { startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -265,7 +267,6 @@ test("close() stops the server, and listen() reports a missing root as REPO_NOT_
   await server.close();
   await assert.rejects(fetch(`${server.url}notes.txt`));
 
-  const { createRepositoryServer } = await import("../src/server/index.js");
   await assert.rejects(createRepositoryServer({ root: join(root, "missing") }).listen(), { code: "REPO_NOT_FOUND" });
   await assert.rejects(createRepositoryServer({ root: join(root, "notes.txt") }).listen(), { code: "REPO_NOT_FOUND" });
   assert.throws(() => createRepositoryServer({ root, port: 70000 }), { code: "USAGE" });
@@ -274,6 +275,48 @@ test("close() stops the server, and listen() reports a missing root as REPO_NOT_
 test("listen() on a port in use fails with USAGE", async (t) => {
   const root = await tempDir(t);
   const first = await startServer(t, root);
-  const { createRepositoryServer } = await import("../src/server/index.js");
   await assert.rejects(createRepositoryServer({ root, port: first.port }).listen(), { code: "USAGE" });
+});
+
+test("close() drops idle keep-alive connections at once and cuts a stalled download after the grace period", async (t) => {
+  const root = await tempDir(t);
+  await writeFile(join(root, "big.bin"), Buffer.alloc(32 * 1024 * 1024, 1));
+  await writeFile(join(root, "small.txt"), "small");
+
+  const idle = createRepositoryServer({ root });
+  const { url } = await idle.listen();
+  const agent = new Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  await new Promise<void>((resolve, reject) =>
+    get(`${url}small.txt`, { agent }, (res) => res.resume().on("end", resolve)).on("error", reject),
+  );
+  let started = Date.now();
+  await idle.close();
+  assert.ok(Date.now() - started < 2_000, "did not wait for the keep-alive timeout");
+
+  const stalled = createRepositoryServer({ root, closeTimeoutMs: 200 });
+  const second = await stalled.listen();
+  const response = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${second.url}big.bin`, resolve).on("error", reject),
+  );
+  let received = 0;
+  response.once("data", (chunk: Buffer) => {
+    received += chunk.length;
+    response.pause();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  started = Date.now();
+  await stalled.close();
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 150 && elapsed < 2_000, `closed after ${elapsed} ms`);
+  // A paused response only reports the cut once read again.
+  const outcome = await new Promise<string>((resolve) => {
+    response.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    response.on("error", () => resolve("cut"));
+    response.on("end", () => resolve("ended"));
+    response.resume();
+  });
+  assert.ok(received < 32 * 1024 * 1024, `${outcome} after ${received} bytes: the download was not cut`);
 });

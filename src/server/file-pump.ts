@@ -81,16 +81,17 @@ export function pumpFile(
       }
       position += bytesRead;
       remaining -= bytesRead;
+      const last = remaining === 0;
       // The chunk is reused only once the socket has taken (or dropped) its bytes.
       res.write(bytesRead === CHUNK_BYTES ? chunk : chunk.subarray(0, bytesRead), () => {
         held--;
         giveBack(chunk);
-        readNext();
+        // Ending after the last flush: see endAfterFlush.
+        if (last) res.end();
+        else readNext();
       });
-      if (remaining === 0) {
-        closeFd();
-        res.end();
-      } else readNext();
+      if (last) closeFd();
+      else readNext();
     });
   };
   readNext();

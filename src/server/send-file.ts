@@ -11,12 +11,23 @@ import type { ResponsePlan } from "./response-plan.js";
 import type { SmallFileCache } from "./small-file-cache.js";
 import type { Validators } from "./validators.js";
 
+/**
+ * Ends `res` once the socket has taken all its bytes. Node's `server.close()` destroys every
+ * connection whose response has been ended (`res.finished`), flushed or not; ending only after
+ * the flush keeps a graceful shutdown from cutting a response that is still being sent.
+ */
+export function endAfterFlush(res: ServerResponse): void {
+  res.end();
+}
+
 /** Sends `plan` with bytes from a cached copy of the whole file. */
 export function sendFromMemory(res: ServerResponse, plan: ResponsePlan, body: Buffer): void {
   res.writeHead(plan.status, plan.headers);
   if (!plan.withBody) res.end();
-  else if (plan.start === 0 && plan.end === body.length - 1) res.end(body);
-  else res.end(body.subarray(plan.start, plan.end + 1));
+  else {
+    const bytes = plan.start === 0 && plan.end === body.length - 1 ? body : body.subarray(plan.start, plan.end + 1);
+    res.write(bytes, () => endAfterFlush(res));
+  }
 }
 
 /**

@@ -65,6 +65,11 @@ const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** A connection on which nothing moves (no byte read or written) for this long is dropped. */
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** Status lines for request errors Node reports before a request exists. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout",
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+};
 /** While closing, how often connections whose responses have ended are closed. */
 const IDLE_SWEEP_MS = 20;
 
@@ -160,10 +165,14 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
       });
       created.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       created.timeout = SOCKET_IDLE_TIMEOUT_MS;
-      // Malformed requests: answer 400 when possible, never echo anything back.
-      created.on("clientError", (_err, socket: Socket) => {
-        if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-        else socket.destroy();
+      // Malformed or too slow requests: answer with a bare status when possible, never echo anything back.
+      created.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+        if (!socket.writable || err.code === "ECONNRESET") {
+          socket.destroy();
+          return;
+        }
+        const status = CLIENT_ERROR_STATUS[err.code ?? ""] ?? "400 Bad Request";
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       server = created;
       await new Promise<void>((resolveListen, reject) => {

@@ -1,0 +1,117 @@
+/** `updraft serve` as a real child process: URL on stdout, logging, errors, graceful shutdown. */
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { get, type IncomingMessage } from "node:http";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { CLI, runCli } from "./helpers/cli.js";
+import { tempDir } from "./helpers/tmp.js";
+
+interface ServeProcess {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `updraft serve` and waits for its "Serving … at URL" line. */
+async function startServe(t: TestContext, args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, "serve", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      const match = /^Serving .* at (http:\/\/\S+\/)\n/m.exec(stdout);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void exited.then(({ code }) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr, exited };
+}
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+test("updraft serve prints its URL, serves files, logs with --verbose, and exits 0 on SIGINT", async (t) => {
+  const root = await tempDir(t);
+  await writeFile(join(root, "hello.json"), '{"hello":1}\n');
+  const serve = await startServe(t, [root, "--port", "0", "--host", "127.0.0.1", "--verbose"]);
+  assert.match(serve.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.notEqual(serve.url, "http://127.0.0.1:0/");
+  const res = await fetch(`${serve.url}hello.json`);
+  assert.equal(await res.text(), '{"hello":1}\n');
+  serve.child.kill("SIGINT");
+  assert.deepEqual(await serve.exited, { code: 0, signal: null });
+  assert.match(serve.stderr(), /GET "\/hello\.json" 200/);
+});
+
+test("updraft serve logs nothing without --verbose", async (t) => {
+  const root = await tempDir(t);
+  await writeFile(join(root, "a.txt"), "a");
+  const serve = await startServe(t, [root, "--port", "0"]);
+  await (await fetch(`${serve.url}a.txt`)).text();
+  serve.child.kill("SIGTERM");
+  assert.deepEqual(await serve.exited, { code: 0, signal: null });
+  assert.equal(serve.stderr(), "");
+});
+
+test("SIGTERM lets a large download in progress finish, refuses new connections, and exits 0", async (t) => {
+  const root = await tempDir(t);
+  const big = randomBytes(48 * 1024 * 1024);
+  await writeFile(join(root, "big.bin"), big);
+  const serve = await startServe(t, [root, "--port", "0"]);
+
+  const res = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${serve.url}big.bin`, resolve).on("error", reject),
+  );
+  assert.equal(res.statusCode, 200);
+  const chunks: Buffer[] = [];
+  // Take the first bytes, then stop reading so that the download is surely still in progress.
+  await new Promise<void>((resolve) => {
+    res.once("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      res.pause();
+      resolve();
+    });
+  });
+  serve.child.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(serve.child.exitCode, null, "still running while the download is in progress");
+  await assert.rejects(fetch(`${serve.url}big.bin`), "no new connections once stopping");
+
+  const done = new Promise<void>((resolve, reject) => {
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("end", resolve);
+    res.on("error", reject);
+  });
+  res.resume();
+  await done;
+  const body = Buffer.concat(chunks);
+  assert.equal(body.length, big.length);
+  assert.equal(sha256(body), sha256(big));
+  assert.deepEqual(await serve.exited, { code: 0, signal: null });
+});
+
+test("updraft serve on a missing folder fails with REPO_NOT_FOUND; a bad port is a usage error", async (t) => {
+  const root = await tempDir(t);
+  const missing = await runCli(["serve", join(root, "nope"), "--port", "0"]);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /REPO_NOT_FOUND/);
+  assert.equal(missing.stdout, "");
+  const badPort = await runCli(["serve", root, "--port", "99999"]);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.stderr, /USAGE/);
+});
