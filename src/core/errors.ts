@@ -79,6 +79,10 @@ export const ErrorCodes = {
   METADATA_MISMATCH: "METADATA_MISMATCH",
   /** The offered release is older than the installed one and downgrades were not allowed. */
   DOWNGRADE_REFUSED: "DOWNGRADE_REFUSED",
+  /** A delta artifact is malformed or does not produce the release it claims. */
+  DELTA_INVALID: "DELTA_INVALID",
+  /** The installed files differ from the release a delta applies to (modified locally, or missing). */
+  DELTA_BASE_MISMATCH: "DELTA_BASE_MISMATCH",
 } as const;
 
 /** One of the stable codes of {@link ErrorCodes}. */
@@ -206,9 +210,11 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.METADATA_TOO_LARGE:
     case ErrorCodes.METADATA_MISMATCH:
     case ErrorCodes.DOWNGRADE_REFUSED:
+    case ErrorCodes.DELTA_INVALID:
       return ExitCodes.SECURITY;
     case ErrorCodes.INSTALL_FAILED:
     case ErrorCodes.SERVICE_FAILED:
+    case ErrorCodes.DELTA_BASE_MISMATCH:
       return ExitCodes.INSTALL;
     case ErrorCodes.LOCKED:
       return ExitCodes.LOCKED;

@@ -1,0 +1,328 @@
+/**
+ * Updraft's delta artifact format (docs/format.md, "Deltas"): pure encode/decode, no I/O.
+ *
+ * A delta turns the installed tree of release `from` into release `to`:
+ * - files of `to` whose sha256 already exists in `from` are copied from the installed tree;
+ * - every other file of `to` ("needed" files, in manifest order) is produced from the delta's
+ *   payload. Their concatenation, the *needed stream*, is cut into segments; each segment is
+ *   decoded against a *reference*: the concatenation of spans of installed files (or of files
+ *   of `to` already produced), which is the zstd dictionary or the bsdiff old image.
+ *
+ * Layout: `UDLT`, format version (1 byte), header length (varint), header, payloads (one per
+ * segment, in order). Limits bound the reference and output size of every segment, which bounds
+ * the client's memory whatever the release size.
+ */
+import { createHash } from "node:crypto";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import type { ManifestFile } from "./native.js";
+
+/** First bytes of every delta file. */
+export const DELTA_MAGIC = Buffer.from("UDLT", "latin1");
+/** Version of the layout below; readers refuse another. */
+export const DELTA_FORMAT_VERSION = 1;
+
+/** Per-file deltas: one segment per changed file, decoded against its best old match. */
+export const DELTA_KIND_FILES = "delta-files";
+/** Whole-tree deltas: the needed stream as few segments, each against a broad reference. */
+export const DELTA_KIND_TREE = "delta-tree";
+/** Every delta kind this version of Updraft reads and writes. */
+export const DELTA_KINDS: readonly string[] = [DELTA_KIND_FILES, DELTA_KIND_TREE];
+
+/** How a segment's payload encodes its output. */
+export type SegmentMethod = "zstd" | "bsdiff";
+const METHOD_CODES: readonly SegmentMethod[] = ["zstd", "bsdiff"];
+
+/**
+ * Sizes that bound a client's memory while applying a delta: a segment holds at most
+ * `maxReferenceBytes` of reference (zstd keeps one more copy of it as its dictionary) and
+ * produces at most `maxSegmentBytes`. Peak ≈ 2 × reference + 2 × segment, about 128 MiB.
+ */
+export const DELTA_LIMITS = {
+  maxReferenceBytes: 48 * 1024 * 1024,
+  maxSegmentBytes: 16 * 1024 * 1024,
+  maxHeaderBytes: 16 * 1024 * 1024,
+  maxSegments: 1 << 20,
+  maxSpansPerSegment: 1 << 20,
+  /** zstd window the decoder accepts (2^27 = 128 MiB covers reference + segment). */
+  zstdWindowLogMax: 27,
+} as const;
+
+/** One span of a segment's reference: bytes of an installed (`old`) or already produced (`new`) file. */
+export interface RefSpan {
+  source: "old" | "new";
+  /** Index into the `from` (old) or `to` (new) manifest's `files`. */
+  file: number;
+  offset: number;
+  length: number;
+}
+
+/** One segment: a slice of the needed stream and how to decode it. */
+export interface DeltaSegment {
+  method: SegmentMethod;
+  /** Bytes of the needed stream this segment produces. */
+  outputLength: number;
+  /** Bytes of payload in the delta file. */
+  payloadLength: number;
+  /** The reference, in order. */
+  refs: RefSpan[];
+}
+
+/** The header of a delta file. */
+export interface DeltaHeader {
+  kind: string;
+  /** {@link treeId} of the `from` release the delta applies to. */
+  baseTreeId: string;
+  segments: DeltaSegment[];
+}
+
+/** A decoded header and where the first payload starts in the file. */
+export interface DecodedDelta {
+  header: DeltaHeader;
+  payloadStart: number;
+}
+
+/** Sizes of the files a delta refers to, to resolve whole-file spans and check bounds. */
+export interface DeltaSizes {
+  old: readonly number[];
+  new: readonly number[];
+}
+
+function invalid(message: string): never {
+  throw new UpdraftError(ErrorCodes.DELTA_INVALID, `Invalid delta: ${message}`, {
+    hint: "The delta does not match the format; the client falls back to the full archive.",
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Varints (unsigned LEB128, up to 2^53)
+
+/** Appends unsigned LEB128 bytes of `value` to `out`. */
+export function pushVarint(out: number[], value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`varint out of range: ${value}`);
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+/** Reads varints from a buffer, refusing truncation and values above 2^53. */
+export class VarintReader {
+  pos: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    start = 0,
+    private readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  /** True when every byte was read. */
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** The next varint. */
+  next(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) invalid("truncated number");
+      const byte = this.buf[this.pos++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (!Number.isSafeInteger(value)) invalid("number too large");
+        return value;
+      }
+      scale *= 0x80;
+    }
+    return invalid("number too long");
+  }
+
+  /** The next `n` raw bytes. */
+  bytes(n: number): Uint8Array {
+    if (this.pos + n > this.end) invalid("truncated header");
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}
+
+/** Zigzag mapping of a signed integer to an unsigned one (for bsdiff seeks). */
+export function zigzag(n: number): number {
+  return n < 0 ? -2 * n - 1 : 2 * n;
+}
+
+/** Inverse of {@link zigzag}. */
+export function unzigzag(n: number): number {
+  return n % 2 === 1 ? -(n + 1) / 2 : n / 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trees
+
+/** A tree's identity for deltas: 16 bytes (hex) of sha256 over every file's path and sha256, in manifest order. */
+export function treeId(files: readonly Pick<ManifestFile, "path" | "sha256">[]): string {
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(`${f.path}\0${f.sha256}\n`);
+  return hash.digest("hex").slice(0, 32);
+}
+
+/**
+ * Indices (into `newFiles`) of the files a delta must produce: those whose content (sha256) is
+ * not among `oldFiles`. Everything else is copied from the installed tree.
+ */
+export function neededFiles(
+  oldFiles: readonly Pick<ManifestFile, "sha256">[],
+  newFiles: readonly Pick<ManifestFile, "sha256">[],
+): number[] {
+  const have = new Set(oldFiles.map((f) => f.sha256));
+  const out: number[] = [];
+  newFiles.forEach((f, i) => {
+    if (!have.has(f.sha256)) out.push(i);
+  });
+  return out;
+}
+
+/** TUF target name of a delta from `from` to `version`. */
+export function deltaTarget(version: string, from: string, kind: string): string {
+  return `releases/${version}/deltas/${from}.${kind}.udelta`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header
+
+/**
+ * Serializes a header with the magic and format version in front. Spans covering a whole file
+ * are written without offset and length (tag bit 1).
+ */
+export function encodeDeltaHeader(header: DeltaHeader, sizes: DeltaSizes): Buffer {
+  const body: number[] = [];
+  const kindIndex = DELTA_KINDS.indexOf(header.kind);
+  if (kindIndex < 0) throw new RangeError(`unknown delta kind ${header.kind}`);
+  pushVarint(body, kindIndex);
+  const id = Buffer.from(header.baseTreeId, "hex");
+  if (id.length !== 16) throw new RangeError("baseTreeId must be 16 bytes of hex");
+  body.push(...id);
+  pushVarint(body, header.segments.length);
+  for (const s of header.segments) {
+    pushVarint(body, METHOD_CODES.indexOf(s.method));
+    pushVarint(body, s.outputLength);
+    pushVarint(body, s.payloadLength);
+    pushVarint(body, s.refs.length);
+    for (const r of s.refs) {
+      const size = (r.source === "old" ? sizes.old : sizes.new)[r.file];
+      if (size === undefined) throw new RangeError(`span names missing ${r.source} file ${r.file}`);
+      const whole = r.offset === 0 && r.length === size;
+      pushVarint(body, r.file * 4 + (whole ? 2 : 0) + (r.source === "new" ? 1 : 0));
+      if (!whole) {
+        pushVarint(body, r.offset);
+        pushVarint(body, r.length);
+      }
+    }
+  }
+  const head: number[] = [];
+  pushVarint(head, body.length);
+  return Buffer.concat([DELTA_MAGIC, Buffer.from([DELTA_FORMAT_VERSION]), Buffer.from(head), Buffer.from(body)]);
+}
+
+/** Bytes to read from the start of a delta file to be sure the header length is known. */
+export const DELTA_PREAMBLE_BYTES = DELTA_MAGIC.length + 1 + 8;
+
+/**
+ * Reads the header length from the first bytes of a delta file: returns where the header body
+ * starts and its length, so the caller can read exactly that many bytes.
+ */
+export function readDeltaPreamble(first: Uint8Array): { bodyStart: number; bodyLength: number } {
+  if (first.length < DELTA_MAGIC.length + 2 || !Buffer.from(first.subarray(0, 4)).equals(DELTA_MAGIC)) {
+    invalid("not an Updraft delta (bad magic)");
+  }
+  if (first[4] !== DELTA_FORMAT_VERSION) invalid(`format version ${first[4]} is not supported`);
+  const reader = new VarintReader(first, 5);
+  const bodyLength = reader.next();
+  if (bodyLength > DELTA_LIMITS.maxHeaderBytes) invalid("header too large");
+  return { bodyStart: reader.pos, bodyLength };
+}
+
+/**
+ * Decodes and checks a header body: kinds, methods, spans inside their files, segment sizes
+ * within {@link DELTA_LIMITS}, and segment outputs adding up to `neededBytes`.
+ */
+export function decodeDeltaHeader(
+  body: Uint8Array,
+  sizes: DeltaSizes,
+  neededBytes: number,
+  payloadStart: number,
+): DecodedDelta {
+  const r = new VarintReader(body);
+  const kind = DELTA_KINDS[r.next()] ?? invalid("unknown kind");
+  const baseTreeId = Buffer.from(r.bytes(16)).toString("hex");
+  const count = r.next();
+  if (count > DELTA_LIMITS.maxSegments) invalid("too many segments");
+  const segments: DeltaSegment[] = [];
+  let output = 0;
+  for (let i = 0; i < count; i++) {
+    const method = METHOD_CODES[r.next()] ?? invalid(`segment ${i} has an unknown method`);
+    const outputLength = r.next();
+    const payloadLength = r.next();
+    const spanCount = r.next();
+    if (outputLength > DELTA_LIMITS.maxSegmentBytes) invalid(`segment ${i} output exceeds the limit`);
+    if (spanCount > DELTA_LIMITS.maxSpansPerSegment) invalid(`segment ${i} has too many spans`);
+    const refs: RefSpan[] = [];
+    let refBytes = 0;
+    for (let j = 0; j < spanCount; j++) {
+      const tag = r.next();
+      const source = tag % 2 === 1 ? "new" : "old";
+      const whole = Math.floor(tag / 2) % 2 === 1;
+      const file = Math.floor(tag / 4);
+      const size = (source === "old" ? sizes.old : sizes.new)[file];
+      if (size === undefined) invalid(`segment ${i} refers to a missing ${source} file ${file}`);
+      const offset = whole ? 0 : r.next();
+      const length = whole ? size : r.next();
+      if (offset + length > size) invalid(`segment ${i} reads past the end of ${source} file ${file}`);
+      refBytes += length;
+      refs.push({ source, file, offset, length });
+    }
+    if (refBytes > DELTA_LIMITS.maxReferenceBytes) invalid(`segment ${i} reference exceeds the limit`);
+    output += outputLength;
+    segments.push({ method, outputLength, payloadLength, refs });
+  }
+  if (!r.done) invalid("extra bytes after the header");
+  if (output !== neededBytes) invalid(`segments produce ${output} bytes, the release needs ${neededBytes}`);
+  return { header: { kind, baseTreeId, segments }, payloadStart };
+}
+
+// ---------------------------------------------------------------------------------------------
+// bsdiff payloads
+
+/**
+ * A bsdiff segment's payload: `ctrl` (varint triples: add length, copy length, zigzag seek),
+ * `diff` (bytes added to the old image) and `extra` (new bytes), each one zstd frame, preceded
+ * by the compressed lengths of `ctrl` and `diff`.
+ */
+export interface BsdiffPayloadLayout {
+  ctrlLength: number;
+  diffLength: number;
+  extraLength: number;
+  /** Offset of the ctrl frame inside the payload. */
+  start: number;
+}
+
+/** Prefix of a bsdiff payload holding the frame lengths. */
+export function encodeBsdiffPrefix(ctrlLength: number, diffLength: number): Buffer {
+  const out: number[] = [];
+  pushVarint(out, ctrlLength);
+  pushVarint(out, diffLength);
+  return Buffer.from(out);
+}
+
+/** Reads the frame lengths at the start of a bsdiff payload of `payloadLength` bytes. */
+export function decodeBsdiffPrefix(first: Uint8Array, payloadLength: number): BsdiffPayloadLayout {
+  const r = new VarintReader(first, 0, Math.min(first.length, payloadLength));
+  const ctrlLength = r.next();
+  const diffLength = r.next();
+  const extraLength = payloadLength - r.pos - ctrlLength - diffLength;
+  if (extraLength < 0) invalid("bsdiff frame lengths exceed the payload");
+  return { ctrlLength, diffLength, extraLength, start: r.pos };
+}
