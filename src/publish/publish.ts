@@ -28,7 +28,7 @@ import {
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
-import { type PackProgress, scanBuild, writeArchive } from "./pack.js";
+import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
 import {
   appPaths,
   assertKeysMatchRoot,
@@ -151,6 +151,8 @@ export interface PublishOptions {
   url?: string;
   /** zstd level, default 19. */
   level?: number;
+  /** Files added to the release from memory (e.g. SAAU's `versao.txt`), beside the build's. */
+  extraFiles?: readonly ExtraFile[];
   /** targets, snapshot and timestamp keys (the root key is not needed). */
   keys: KeySet;
   now?: Date;
@@ -254,6 +256,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const contents = await scanBuild(buildDir, [
       { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
       { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
+      ...(options.extraFiles ?? []),
     ]);
     const tScan = performance.now();
     const archiveName = fullArchiveTarget(app, version);

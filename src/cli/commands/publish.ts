@@ -6,7 +6,15 @@ import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { loadKeys, ONLINE_ROLES, type PublishProgress, publishRelease } from "../../publish/index.js";
+import {
+  loadKeys,
+  ONLINE_ROLES,
+  type PublishOptions,
+  type PublishProgress,
+  publishRelease,
+} from "../../publish/index.js";
+import { publishSaau } from "../../publish/saau.js";
+import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, runCommand } from "../output.js";
 
 /** Options of `updraft publish`. */
@@ -20,6 +28,8 @@ interface PublishCliOptions extends CommonOptions {
   force?: boolean;
   level?: string;
   keys?: string;
+  format?: string;
+  zipExtra?: string[];
 }
 
 function parseLevel(text: string | undefined): number | undefined {
@@ -31,6 +41,18 @@ function parseLevel(text: string | undefined): number | undefined {
     });
   }
   return level;
+}
+
+/** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
+function publishInFormat(format: string, zipExtras: string[] | undefined, options: PublishOptions) {
+  if (format === "saau") return publishSaau({ ...options, ...(zipExtras ? { zipExtras } : {}) });
+  if (format === "update-json") return publishUpdateJson(options);
+  if (format !== "native") {
+    throw new UpdraftError(ErrorCodes.USAGE, `Unknown --format "${format}"`, {
+      hint: "Use native, saau or update-json.",
+    });
+  }
+  return publishRelease(options);
 }
 
 async function readNotes(path: string | undefined): Promise<string | undefined> {
@@ -91,6 +113,11 @@ export function registerPublish(program: Command): void {
     .option("--force", "replace an existing version, and move the channel even to a lower version")
     .option("--level <n>", "zstd compression level, 1–22 (default 19)")
     .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
+    .option("--format <format>", "also write a legacy package: saau (versao.txt + zip) or update-json", "native")
+    .option(
+      "--zip-extra <file...>",
+      "with --format saau: files added to the zip only (e.g. usleep.exe for old clients)",
+    )
     .option("--json", "print one JSON document")
     .action(async (buildDir: string, opts: PublishCliOptions) => {
       await runCommand(opts, async () => {
@@ -100,7 +127,7 @@ export function registerPublish(program: Command): void {
         const reporter = progressReporter(opts);
         let result: Awaited<ReturnType<typeof publishRelease>>;
         try {
-          result = await publishRelease({
+          result = await publishInFormat(opts.format ?? "native", opts.zipExtra, {
             repoDir: opts.repo,
             app: opts.app,
             version: opts.version,

@@ -4,7 +4,7 @@
  * {@link TrustSession} as native installs, then unpacked for the in-place engine. Once an app has
  * a trusted root it never falls back to the unsigned label.
  */
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, isUpdraftError, UpdraftError } from "../../core/errors.js";
 import { safeJoin } from "../../core/fs.js";
@@ -161,6 +161,7 @@ export async function stageSignedRelease(
     sha256: release.artifact.sha256,
   });
   const dest = join(workDir, "signed");
+  await mkdir(workDir, { recursive: true });
   try {
     await extractRelease(archive, release.manifest, dest);
   } finally {
