@@ -320,3 +320,41 @@ test("close() drops idle keep-alive connections at once and cuts a stalled downl
   });
   assert.ok(received < 32 * 1024 * 1024, `${outcome} after ${received} bytes: the download was not cut`);
 });
+
+/** How many of this process's descriptors are open on `path` (Linux only). */
+async function openDescriptors(path: string): Promise<number> {
+  const { readdir, readlink } = await import("node:fs/promises");
+  let count = 0;
+  for (const fd of await readdir("/proc/self/fd")) {
+    try {
+      if ((await readlink(`/proc/self/fd/${fd}`)) === path) count++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return count;
+}
+
+test("a client leaving mid-download gets its file descriptor closed", {
+  skip: process.platform !== "linux",
+}, async (t) => {
+  const root = await tempDir(t);
+  const { realpath } = await import("node:fs/promises");
+  const path = join(await realpath(root), "big.bin");
+  await writeFile(path, Buffer.alloc(16 * 1024 * 1024, 3));
+  const { url } = await startServer(t, root);
+  const responses: IncomingMessage[] = [];
+  for (let i = 0; i < 3; i++) {
+    responses.push(
+      await new Promise<IncomingMessage>((resolve, reject) => get(`${url}big.bin`, resolve).on("error", reject)),
+    );
+  }
+  for (const res of responses) await new Promise((resolve) => res.once("data", resolve));
+  assert.ok((await openDescriptors(path)) >= 1, "downloads in progress hold the file open");
+  for (const res of responses) res.destroy();
+  const deadline = Date.now() + 3_000;
+  while ((await openDescriptors(path)) > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(await openDescriptors(path), 0);
+});

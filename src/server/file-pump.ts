@@ -86,7 +86,7 @@ export function pumpFile(
       res.write(bytesRead === CHUNK_BYTES ? chunk : chunk.subarray(0, bytesRead), () => {
         held--;
         giveBack(chunk);
-        // Ending after the last flush: see endAfterFlush.
+        // End only once flushed: see writeThenEnd in send-file.ts.
         if (last) res.end();
         else readNext();
       });

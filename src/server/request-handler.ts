@@ -1,6 +1,7 @@
 /**
- * The request listener: method check, path check, open, then {@link sendFile}. Error answers
- * carry a fixed text body: never a stack trace, an errno or a local path.
+ * The request listener: method and path checks, one `stat`, then the answer from a kept copy of
+ * a small file or from the file itself. Error answers carry a fixed text body: never a stack
+ * trace, an errno or a local path.
  */
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
 import { closeQuietly, openRepositoryFile, pathInRoot, type RepositoryRoot, statPath } from "./open-file.js";
@@ -92,13 +93,15 @@ export function createRequestHandler(
   return (req, res) => {
     if (logRequest) {
       const started = performance.now();
+      // Read now: once the connection is closed, the socket no longer knows its peer.
+      const remoteAddress = req.socket.remoteAddress ?? "";
       res.once("close", () => {
         logRequest({
           method: req.method ?? "",
           url: req.url ?? "",
           status: res.headersSent ? res.statusCode : 0,
           durationMs: Math.round(performance.now() - started),
-          remoteAddress: req.socket.remoteAddress ?? "",
+          remoteAddress,
           aborted: !res.writableFinished,
         });
       });

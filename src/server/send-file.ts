@@ -12,22 +12,20 @@ import type { SmallFileCache } from "./small-file-cache.js";
 import type { Validators } from "./validators.js";
 
 /**
- * Ends `res` once the socket has taken all its bytes. Node's `server.close()` destroys every
- * connection whose response has been ended (`res.finished`), flushed or not; ending only after
- * the flush keeps a graceful shutdown from cutting a response that is still being sent.
+ * Writes `bytes` and ends `res` only once the socket has taken them. Node's `server.close()`
+ * destroys every connection whose response has been ended (`res.finished`), flushed or not, so
+ * ending after the flush keeps a graceful shutdown from cutting a response still being sent.
  */
-export function endAfterFlush(res: ServerResponse): void {
-  res.end();
+export function writeThenEnd(res: ServerResponse, bytes: Buffer): void {
+  res.write(bytes, () => res.end());
 }
 
 /** Sends `plan` with bytes from a cached copy of the whole file. */
 export function sendFromMemory(res: ServerResponse, plan: ResponsePlan, body: Buffer): void {
   res.writeHead(plan.status, plan.headers);
   if (!plan.withBody) res.end();
-  else {
-    const bytes = plan.start === 0 && plan.end === body.length - 1 ? body : body.subarray(plan.start, plan.end + 1);
-    res.write(bytes, () => endAfterFlush(res));
-  }
+  else if (plan.start === 0 && plan.end === body.length - 1) writeThenEnd(res, body);
+  else writeThenEnd(res, body.subarray(plan.start, plan.end + 1));
 }
 
 /**
