@@ -229,6 +229,30 @@ export class TrustSession {
   }
 
   /**
+   * Downloads a target to `filePath` (length and hashes checked by tuf-js before the copy), unless
+   * a verified copy is already there. Returns whether the file was already present.
+   */
+  async downloadTargetTo(info: TargetFile, filePath: string): Promise<{ cached: boolean }> {
+    if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
+    try {
+      if (await this.tuf.findCachedTarget(info, filePath)) return { cached: true };
+      await this.tuf.downloadTarget(info, filePath);
+      return { cached: false };
+    } catch (err) {
+      const transport = this.fetcher?.lastFailure;
+      const message = (err as Error).message ?? String(err);
+      if (transport && message.includes(transport.message)) throw transport;
+      if (/length|hash/i.test(message)) {
+        throw new UpdraftError(ErrorCodes.TARGET_MISMATCH, `${info.path} does not match its signed length and hash`, {
+          cause: err,
+          hint: "The repository or a mirror is serving altered files.",
+        });
+      }
+      throw mapTufError(err, this.location.repoUrl, transport);
+    }
+  }
+
+  /**
    * Downloads a small signed document (channel pointer, release manifest) whole (from the local cache when it is already there and verifies),
    * checked by tuf-js against its signed length and hashes.
    */
