@@ -14,6 +14,7 @@
  * ```
  * @packageDocumentation
  */
+export { Autoupdate, type AutoupdateOptions } from "./client/autoupdate.js";
 export {
   type FirstInstallOptions,
   type FirstInstallResult,
