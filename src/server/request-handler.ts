@@ -119,7 +119,10 @@ export function createRequestHandler(
       return;
     }
     const path = pathInRoot(root, target.relPath);
-    // One stat per request, always: a copy is only used if it is still the same file.
+    // One stat per request, always: a copy is only used if it is still the same file. Copies are
+    // only made of files that passed openRepositoryFile's checks (inside the root once resolved,
+    // not hidden); a path that now resolves to the same unchanged inode (same ctime: no rename,
+    // link or write since) reaches that same file, so the checks need not run again.
     statPath(path).then(
       (stats) => {
         if (stats === undefined) {
