@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { SaauClient } from "../src/client/saau/client.js";
@@ -94,7 +94,7 @@ test("update without --restart swaps at once; --current-version replaces a missi
   const v1 = tsprintFiles("10.0.1.0");
   const v2 = tsprintFiles("10.0.2.0");
   await installByHand(appDir, "10.0.1.0", v1);
-  await (await import("node:fs/promises")).rm(join(appDir, "versao.txt"));
+  await rm(join(appDir, "versao.txt"));
   await publishByHand(repo, "10.0.2.0", v2);
   const server = await serveStatic(repo);
   t.after(() => server.close());
