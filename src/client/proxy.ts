@@ -29,7 +29,7 @@ function defaultPort(protocol: string): string {
 
 /**
  * True if `NO_PROXY` (comma or space separated: `*`, `host`, `.domain`, `*.domain`, `host:port`,
- * IP addresses) says `url` goes direct.
+ * IP addresses) says `url` goes direct. A name covers itself and its subdomains.
  */
 export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
   if (!noProxy) return false;
@@ -45,9 +45,11 @@ export function bypassesProxy(url: URL, noProxy: string | undefined): boolean {
       entry = m[1]!;
       entryPort = m[2];
     }
-    entry = entry.replace(/^\[|\]$/g, "").replace(/^\*?\./, ".");
+    entry = entry.replace(/^\[|\]$/g, "").replace(/^\*?\./, "");
     if (entryPort !== undefined && entryPort !== port) continue;
-    if (entry.startsWith(".") ? host === entry.slice(1) || host.endsWith(entry) : host === entry) return true;
+    // A name matches itself and its subdomains (curl's rule), never a longer name: "example.com"
+    // covers "a.example.com" but not "badexample.com".
+    if (host === entry || host.endsWith(`.${entry}`)) return true;
   }
   return false;
 }
