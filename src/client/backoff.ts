@@ -5,6 +5,7 @@
  * tried at once.
  */
 import type { InstallLayout } from "./layout.js";
+import { lockHolder } from "./lock.js";
 import { readState, updateState } from "./state.js";
 
 /** Default back-off window: 2 hours. */
@@ -54,6 +55,8 @@ export async function backoffFor(
 ): Promise<Skipped | undefined> {
   const attempt = (await readState(layout)).attempts?.[version];
   if (!attempt || attempt.outcome === "succeeded") return undefined;
+  // A pending attempt whose updater still runs is in progress, not failed.
+  if (attempt.outcome === "pending" && (await lockHolder(layout.lockFile))) return undefined;
   const windowMs = options.windowMs ?? DEFAULT_BACKOFF_MS;
   const retryAt = Date.parse(attempt.at) + windowMs;
   const now = (options.now ?? new Date()).getTime();

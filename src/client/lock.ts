@@ -17,6 +17,16 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** The live process holding the lock at `path`, if any. */
+export async function lockHolder(path: string): Promise<{ pid: number } | undefined> {
+  try {
+    const holder = JSON.parse(await readFile(path, "utf8")) as { pid?: number };
+    return holder.pid !== undefined && processAlive(holder.pid) ? { pid: holder.pid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A held lock; call `release()` when done. */
 export interface HeldLock {
   release(): Promise<void>;

@@ -1,0 +1,152 @@
+/**
+ * A real full disk (a small tmpfs mounted by the test) and two updaters at once on one install.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { access, mkdir, mkdtemp, readdir, readlink, rm, statfs } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { installFromRepository } from "../src/client/first-install.js";
+import { Updater } from "../src/client/updater.js";
+import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
+import { createRepositoryServer } from "../src/server/static-server.js";
+import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
+import { tempDir } from "./helpers/tmp.js";
+
+const run = promisify(execFile);
+
+async function repoWithUpdate(
+  t: import("node:test").TestContext,
+  installDir: (work: string) => Promise<string>,
+  big: number,
+) {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work);
+  const server = createRepositoryServer({ root: repo.repoDir });
+  const { url } = await server.listen();
+  t.after(() => server.close());
+  await publish(repo, work, "1.0.0", { "app.txt": "1.0.0\n" });
+  const appDir = await installDir(work);
+  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+  // Zeros compress to almost nothing, so the download fits but the unpacked release does not.
+  await publish(repo, work, "1.1.0", { "app.txt": "1.1.0\n", "big.bin": Buffer.alloc(big) });
+  return { work, repo, appDir };
+}
+
+async function mountTmpfs(dir: string, size: string): Promise<string | undefined> {
+  await mkdir(dir, { recursive: true });
+  try {
+    await run("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
+    return undefined;
+  } catch (err) {
+    return `cannot mount a tmpfs here (${(err as Error).message.split("\n")[0]})`;
+  }
+}
+
+async function assertUntouched(appDir: string, repo: Awaited<ReturnType<typeof createTestRepo>>) {
+  assert.equal(await readlink(join(appDir, "current")), "app-1.0.0");
+  assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.0.0")));
+  assert.deepEqual((await readdir(appDir)).sort(), [".updraft", "app-1.0.0", "current"]);
+  assert.deepEqual(await readdir(join(appDir, ".updraft", "staging")).catch(() => []), [], "staging cleaned");
+}
+
+test("a full disk (real ENOSPC on a small tmpfs): refused up front, or cleaned up mid-staging; the installed version is untouched", async (t) => {
+  let mountPoint = "";
+  const { repo, appDir } = await repoWithUpdate(
+    t,
+    async (work) => {
+      // Outside the test's temporary folder, so it is unmounted before that folder is removed.
+      mountPoint = await mkdtemp(join(tmpdir(), "updraft-small-disk-"));
+      const why = await mountTmpfs(mountPoint, "6m");
+      if (why) {
+        await rm(mountPoint, { recursive: true, force: true });
+        mountPoint = "";
+      } else {
+        t.after(async () => {
+          await run("umount", [mountPoint]).catch(() => run("umount", ["-l", mountPoint]));
+          await rm(mountPoint, { recursive: true, force: true });
+        });
+      }
+      return join(mountPoint || work, "install");
+    },
+    10 << 20,
+  );
+  if (!mountPoint) {
+    t.skip("SKIPPED: cannot mount a tmpfs on this machine (needs root); the ENOSPC test did not run");
+    return;
+  }
+  const freeBefore = Number((await statfs(mountPoint)).bavail);
+
+  // With the free-space check: refused before anything is staged, saying how much is needed.
+  const checked = new Updater({ installDir: appDir });
+  await assert.rejects(
+    async () => {
+      await checked.check();
+      await checked.install();
+    },
+    (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.DISK_FULL && /needed/.test(e.message),
+  );
+  await assertUntouched(appDir, repo);
+
+  // Without it (file systems that misreport free space): the real ENOSPC while unpacking.
+  const unchecked = new Updater({ installDir: appDir, checkDiskSpace: false, backoffMs: 1 });
+  await assert.rejects(
+    async () => {
+      await unchecked.check();
+      await unchecked.install();
+    },
+    (e: unknown) =>
+      e instanceof UpdraftError && e.code === ErrorCodes.DISK_FULL && /filled up while staging/.test(e.message),
+  );
+  await assertUntouched(appDir, repo);
+  const freeAfter = Number((await statfs(mountPoint)).bavail);
+  assert.ok(
+    freeAfter >= freeBefore - 16,
+    `the space used by staging was given back (${freeBefore} -> ${freeAfter} blocks)`,
+  );
+  const status = parseJson(await runCli(["status", "--dir", appDir, "--json"]));
+  assert.equal(status.currentVersion, "1.0.0");
+});
+
+test("two updaters at once: one proceeds, the other reports the lock, nothing is corrupted", async (t) => {
+  const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
+  const pauseFile = join(work, "paused");
+  const first = spawn(process.execPath, [CLI, "update", "--dir", appDir, "--json"], {
+    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let firstOut = "";
+  first.stdout.on("data", (d: Buffer) => {
+    firstOut += d.toString();
+  });
+  // Bounded wait for the first updater to reach its pause point while holding the lock.
+  for (let i = 0; i < 300; i++) {
+    if (
+      await access(pauseFile).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await access(pauseFile);
+
+  const second = await runCli(["update", "--dir", appDir, "--json"]);
+  assert.equal(second.code, 7, second.stdout + second.stderr);
+  assert.equal((parseJson(second).error as { code: string }).code, "LOCKED");
+  const rollback = await runCli(["rollback", "--dir", appDir, "--json"]);
+  assert.equal((parseJson(rollback).error as { code: string }).code, "LOCKED");
+
+  await rm(pauseFile);
+  const [code] = (await once(first, "exit")) as [number];
+  assert.equal(code, 0, firstOut);
+  assert.equal(JSON.parse(firstOut).version, "1.1.0");
+  assert.equal(await readlink(join(appDir, "current")), "app-1.1.0");
+  assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.1.0")));
+  assert.deepEqual(await treeDigest(join(appDir, "app-1.0.0")), manifestDigest(await signedManifest(repo, "1.0.0")));
+});
