@@ -20,6 +20,7 @@ import {
   parseReleaseManifest,
   type ReleaseManifest,
 } from "../formats/native.js";
+import { chooseUpdateArtifact, type DeltaFallback } from "./artifact-choice.js";
 import {
   backoffFor,
   DEFAULT_BACKOFF_MS,
@@ -28,11 +29,12 @@ import {
   recordSuccess,
   type Skipped,
 } from "./backoff.js";
+import { deltaWithFallback, recordingTree } from "./delta/producer.js";
 import { assertFreeSpace } from "./disk.js";
 import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
-import { fromFullArchive, type InstallOutcome, installRelease } from "./installer.js";
+import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./installer.js";
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
@@ -81,7 +83,7 @@ export interface UpdateInfo {
   critical?: boolean;
   /** Bytes to download (the smallest artifact this install can apply). */
   downloadSize: number;
-  /** Kind of that artifact (`full` for now). */
+  /** Kind of that artifact: `full`, or a delta kind (`delta-files`, `delta-tree`). */
   artifactKind: string;
 }
 
@@ -136,6 +138,8 @@ export interface UpdaterEvents {
   "update-available": [UpdateInfo];
   "update-not-available": [CheckResult];
   "download-progress": [DownloadProgress];
+  /** A delta was passed over or abandoned; the full archive is used instead. */
+  "delta-fallback": [DeltaFallback];
   downloaded: [DownloadResult];
   installed: [InstallResult];
   error: [UpdraftError];
@@ -187,6 +191,9 @@ interface PendingUpdate {
   manifest: ReleaseManifest;
   artifact: ArtifactRef;
   artifactUrl: string;
+  /** When `artifact` is a delta: the full archive to fall back to, and the installed release's manifest. */
+  fallback?: { artifact: ArtifactRef; artifactUrl: string };
+  installed?: ReleaseManifest;
   pointer: ChannelPointer;
   downloadedPath?: string;
 }
@@ -300,7 +307,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           `The manifest and the targets metadata disagree on ${artifact.target}`,
         );
       }
-      this.pending = { manifest, artifact, artifactUrl: trust.targetUrl(artifactInfo), pointer };
+      this.pending = {
+        manifest,
+        pointer,
+        ...(await chooseUpdateArtifact(
+          { layout: this.layout, trust, currentVersion, onFallback: (f) => this.emit("delta-fallback", f) },
+          manifest,
+          artifact,
+          trust.targetUrl(artifactInfo),
+        )),
+      };
       const update: UpdateInfo = {
         version: manifest.version,
         currentVersion,
@@ -308,8 +324,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         releasedAt: manifest.releasedAt,
         ...(manifest.notes !== undefined ? { notes: manifest.notes } : {}),
         ...(manifest.critical !== undefined ? { critical: manifest.critical } : {}),
-        downloadSize: artifact.size,
-        artifactKind: artifact.kind,
+        downloadSize: this.pending.artifact.size,
+        artifactKind: this.pending.artifact.kind,
       };
       this.emit("update-available", update);
       return {
@@ -351,8 +367,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       }
       if (!pending)
         throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
+      const deltaFetched = pending.fallback ? await this.downloadDeltaOrFallBack(pending, options) : 0;
       const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
-      let fetched = 0;
+      let fetched = deltaFetched;
       const have = await hashFile(dest).catch(() => undefined);
       if (have?.sha256 !== pending.artifact.sha256) {
         if (this.options.checkDiskSpace !== false) {
@@ -418,7 +435,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           outcome = await installRelease(
             this.layout,
             pending.manifest,
-            fromFullArchive(this.layout, pending.manifest, pending.downloadedPath!, installedManifest),
+            this.stageProducer(pending, installedManifest),
             {
               probation: {
                 timeoutMs: this.options.healthTimeoutMs ?? 60_000,
@@ -547,6 +564,67 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   private get backoffMs(): number {
     return this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
+  }
+
+  /**
+   * Downloads the chosen delta; on any failure but a cancellation, reports it and switches the
+   * pending update to the full archive (which the caller then downloads).
+   */
+  private async downloadDeltaOrFallBack(
+    pending: PendingUpdate,
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
+  ): Promise<number> {
+    const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
+    try {
+      const have = await hashFile(dest).catch(() => undefined);
+      if (have?.sha256 === pending.artifact.sha256) return 0;
+      const { fetched } = await downloadArtifact(this.http, {
+        url: pending.artifactUrl,
+        dest,
+        length: pending.artifact.size,
+        sha256: pending.artifact.sha256,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (p) => {
+          options.onProgress?.(p);
+          this.emit("download-progress", p);
+        },
+      });
+      return fetched;
+    } catch (err) {
+      const e = toUpdraftError(err);
+      if (e.code === ErrorCodes.ABORTED) throw e;
+      this.emit("delta-fallback", { from: pending.artifact.from ?? "", reason: `download failed: ${e.message}` });
+      pending.artifact = pending.fallback!.artifact;
+      pending.artifactUrl = pending.fallback!.artifactUrl;
+      delete pending.fallback;
+      return 0;
+    }
+  }
+
+  /** The producer for the pending artifact: a delta that falls back to the full archive, or the full archive. */
+  private stageProducer(pending: PendingUpdate, installed: ReleaseManifest | undefined): StageProducer {
+    const fromFull = (path: string) =>
+      recordingTree(this.layout, pending.manifest, fromFullArchive(this.layout, pending.manifest, path, installed));
+    const fallback = pending.fallback;
+    if (!fallback) return fromFull(pending.downloadedPath!);
+    return deltaWithFallback({
+      layout: this.layout,
+      installed: installed?.version === pending.artifact.from ? installed : undefined,
+      manifest: pending.manifest,
+      deltaPath: pending.downloadedPath!,
+      kind: pending.artifact.kind,
+      onFallback: (reason) => this.emit("delta-fallback", { from: pending.artifact.from ?? "", reason }),
+      full: async () => {
+        const deltaPath = pending.downloadedPath!;
+        pending.artifact = fallback.artifact;
+        pending.artifactUrl = fallback.artifactUrl;
+        delete pending.fallback;
+        delete pending.downloadedPath;
+        await this.downloadUnlocked();
+        await rm(deltaPath, { force: true });
+        return fromFull(pending.downloadedPath!);
+      },
+    });
   }
 
   /** This process's command line, with paths inside a version folder rewritten to `current`. */

@@ -193,10 +193,16 @@ export function deltaTarget(version: string, from: string, kind: string): string
 // ---------------------------------------------------------------------------------------------
 // Header
 
-/**
- * Serializes a header with the magic and format version in front. Spans covering a whole file
- * are written without offset and length (tag bit 1).
+/*
+ * A span is written as a tag, `file * 8 + code`, then its fields:
+ * code 0/1: part of an old/new file (offset, length follow); 2/3: a whole old/new file;
+ * 4/5: a run of whole old/new files `file … file + count - 1` (count follows).
  */
+const SPAN_PART = 0;
+const SPAN_WHOLE = 2;
+const SPAN_RUN = 4;
+
+/** Serializes a header with the magic and format version in front; consecutive whole files become runs. */
 export function encodeDeltaHeader(header: DeltaHeader, sizes: DeltaSizes): Buffer {
   const body: number[] = [];
   const kindIndex = DELTA_KINDS.indexOf(header.kind);
@@ -210,17 +216,34 @@ export function encodeDeltaHeader(header: DeltaHeader, sizes: DeltaSizes): Buffe
     pushVarint(body, METHOD_CODES.indexOf(s.method));
     pushVarint(body, s.outputLength);
     pushVarint(body, s.payloadLength);
-    pushVarint(body, s.refs.length);
-    for (const r of s.refs) {
-      const size = (r.source === "old" ? sizes.old : sizes.new)[r.file];
-      if (size === undefined) throw new RangeError(`span names missing ${r.source} file ${r.file}`);
-      const whole = r.offset === 0 && r.length === size;
-      pushVarint(body, r.file * 4 + (whole ? 2 : 0) + (r.source === "new" ? 1 : 0));
-      if (!whole) {
-        pushVarint(body, r.offset);
-        pushVarint(body, r.length);
+    const tags: number[] = [];
+    let count = 0;
+    for (let i = 0; i < s.refs.length; ) {
+      const r = s.refs[i]!;
+      const sourceBit = r.source === "new" ? 1 : 0;
+      const sizeOf = (x: RefSpan) => (x.source === "old" ? sizes.old : sizes.new)[x.file];
+      if (sizeOf(r) === undefined) throw new RangeError(`span names missing ${r.source} file ${r.file}`);
+      const whole = (x: RefSpan) => x.offset === 0 && x.length === sizeOf(x);
+      if (!whole(r)) {
+        pushVarint(tags, r.file * 8 + SPAN_PART + sourceBit);
+        pushVarint(tags, r.offset);
+        pushVarint(tags, r.length);
+        i++;
+      } else {
+        let run = 1;
+        for (let j = i + 1; j < s.refs.length; j++) {
+          const next = s.refs[j]!;
+          if (next.source !== r.source || next.file !== r.file + run || !whole(next)) break;
+          run++;
+        }
+        pushVarint(tags, r.file * 8 + (run > 1 ? SPAN_RUN : SPAN_WHOLE) + sourceBit);
+        if (run > 1) pushVarint(tags, run);
+        i += run;
       }
+      count++;
     }
+    pushVarint(body, count);
+    for (const b of tags) body.push(b);
   }
   const head: number[] = [];
   pushVarint(head, body.length);
@@ -274,17 +297,24 @@ export function decodeDeltaHeader(
     for (let j = 0; j < spanCount; j++) {
       const tag = r.next();
       const source = tag % 2 === 1 ? "new" : "old";
-      const whole = Math.floor(tag / 2) % 2 === 1;
-      const file = Math.floor(tag / 4);
-      const size = (source === "old" ? sizes.old : sizes.new)[file];
-      if (size === undefined) invalid(`segment ${i} refers to a missing ${source} file ${file}`);
-      const offset = whole ? 0 : r.next();
-      const length = whole ? size : r.next();
-      if (offset + length > size) invalid(`segment ${i} reads past the end of ${source} file ${file}`);
-      refBytes += length;
-      refs.push({ source, file, offset, length });
+      const code = (tag % 8) - (tag % 2);
+      const first = Math.floor(tag / 8);
+      const files = source === "old" ? sizes.old : sizes.new;
+      const run = code === SPAN_RUN ? r.next() : 1;
+      if (code > SPAN_RUN || run < 1 || refs.length + run > DELTA_LIMITS.maxSpansPerSegment) {
+        invalid(`segment ${i} has a bad span`);
+      }
+      for (let file = first; file < first + run; file++) {
+        const size = files[file];
+        if (size === undefined) invalid(`segment ${i} refers to a missing ${source} file ${file}`);
+        const offset = code === SPAN_PART ? r.next() : 0;
+        const length = code === SPAN_PART ? r.next() : size;
+        if (offset + length > size) invalid(`segment ${i} reads past the end of ${source} file ${file}`);
+        refBytes += length;
+        if (refBytes > DELTA_LIMITS.maxReferenceBytes) invalid(`segment ${i} reference exceeds the limit`);
+        refs.push({ source, file, offset, length });
+      }
     }
-    if (refBytes > DELTA_LIMITS.maxReferenceBytes) invalid(`segment ${i} reference exceeds the limit`);
     output += outputLength;
     segments.push({ method, outputLength, payloadLength, refs });
   }

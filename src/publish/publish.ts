@@ -27,6 +27,8 @@ import {
   serializeDocument,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
+import { type BuildDeltasResult, buildReleaseDeltas } from "./delta/build-deltas.js";
+import type { PoolProgress } from "./delta/pool.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
 import {
@@ -129,9 +131,11 @@ export async function initApp(options: InitAppOptions): Promise<InitAppResult> {
 
 /** Progress of {@link publishRelease}. */
 export interface PublishProgress {
-  phase: "scan" | "pack" | "sign" | "done";
+  phase: "scan" | "pack" | "delta" | "sign" | "done";
   /** During `pack`: uncompressed bytes packed so far and in all. */
   pack?: PackProgress;
+  /** During `delta`: bytes of changed files encoded so far and in all, over every delta being built. */
+  delta?: PoolProgress;
 }
 
 /** Options of {@link publishRelease}. */
@@ -151,6 +155,8 @@ export interface PublishOptions {
   url?: string;
   /** zstd level, default 19. */
   level?: number;
+  /** Build deltas from this many previous releases of the channel (default 3; 0 for none). */
+  deltas?: number;
   /** Files added to the release from memory (e.g. SAAU's `versao.txt`), beside the build's. */
   extraFiles?: readonly ExtraFile[];
   /** targets, snapshot and timestamp keys (the root key is not needed). */
@@ -178,6 +184,8 @@ export interface PublishResult {
   manifest: { target: string; size: number; sha256: string };
   fileCount: number;
   symlinkCount: number;
+  /** Deltas published with this release (and those skipped, with the reason). */
+  deltas: BuildDeltasResult;
   /** Sum of the release's file sizes, uncompressed. */
   totalBytes: number;
   /** TUF target names written (or re-listed) by this publish. */
@@ -274,6 +282,18 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     }
     const tPack = performance.now();
 
+    // 1b. Deltas from the channel's previous releases, built in worker threads.
+    const deltas = await buildReleaseDeltas({
+      paths,
+      targets: current,
+      version,
+      channel,
+      files: contents.files,
+      fullSize: archive.size,
+      ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
+      onProgress: (delta) => progress({ phase: "delta", delta }),
+    });
+
     // 2. Manifest and channel pointer as targets.
     progress({ phase: "sign" });
     const releasedAt = isoSeconds(now);
@@ -286,7 +306,10 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
       files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
       symlinks: contents.symlinks,
-      artifacts: [{ kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 }],
+      artifacts: [
+        { kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 },
+        ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
+      ],
     });
     const manifestName = manifestTarget(version);
     const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
@@ -301,6 +324,10 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       channel,
     });
     const written = [archiveName, manifestName];
+    for (const d of deltas.deltas) {
+      next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from });
+      written.push(d.target);
+    }
 
     const pointerName = channelTarget(channel);
     const previous = updraftCustom(current[pointerName])?.version;
@@ -354,6 +381,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
       fileCount: contents.files.length,
       symlinkCount: contents.symlinks.length,
+      deltas,
       totalBytes: contents.totalBytes,
       targets: written,
       metadata,
