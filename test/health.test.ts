@@ -140,3 +140,31 @@ test("manual rollback goes back to the previous version and status shows why", a
   const again = await runCli(["rollback", "--dir", appDir, "--json"]);
   assert.notEqual(again.code, 0, "nothing older is kept to roll back to");
 });
+
+test("a new version that keeps starting without confirming is rolled back after its launch budget", async (t) => {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work);
+  const server = createRepositoryServer({ root: repo.repoDir });
+  const { url } = await server.listen();
+  t.after(() => server.close());
+  await publish(repo, work, "1.0.0", good("1.0.0"));
+  const appDir = join(work, "install");
+  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+  await publish(repo, work, "1.1.0", good("1.1.0"));
+  const { Updater } = await import("../src/client/updater.js");
+  const updater = new Updater({ installDir: appDir, maxLaunches: 2, healthTimeoutMs: 3_600_000 });
+  await updater.check();
+  await updater.install();
+  const launches = [];
+  for (let i = 0; i < 3; i++) launches.push(await new Updater({ installDir: appDir }).recover({ launch: true }));
+  assert.equal(launches[0]!.rolledBack, undefined);
+  assert.equal(launches[1]!.rolledBack, undefined);
+  assert.deepEqual(launches[2]!.rolledBack, {
+    from: "1.1.0",
+    to: "1.0.0",
+    reason: "it started 3 times without confirming it works",
+  });
+  assert.equal(await readlink(join(appDir, "current")), "app-1.0.0");
+  const check = await new Updater({ installDir: appDir }).check();
+  assert.equal(check.skipped?.version, "1.1.0");
+});
