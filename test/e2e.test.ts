@@ -69,7 +69,7 @@ for (const [label, start] of [
     assert.equal(upToDate.code, 0, upToDate.stderr);
     assert.equal(parseJson(upToDate).updateAvailable, false);
 
-    await publish(repo, work, "1.1.0", files("1.1.0"));
+    await publish(repo, work, "1.1.0", files("1.1.0"), undefined, 3);
     const check = await runCli(["check", "--dir", appDir, "--json"]);
     assert.equal(check.code, 10, check.stderr);
     assert.equal(parseJson(check).latestVersion, "1.1.0");

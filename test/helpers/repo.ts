@@ -39,13 +39,17 @@ export async function writeBuild(dir: string, files: Record<string, string | Buf
   return dir;
 }
 
-/** Publishes `files` as `version`. */
+/**
+ * Publishes `files` as `version`. Without deltas unless `deltas` says how many previous releases
+ * to build them from, so tests that tamper with the full archive know what the client downloads.
+ */
 export async function publish(
   repo: TestRepo,
   workDir: string,
   version: string,
   files: Record<string, string | Buffer>,
   url?: string,
+  deltas = 0,
 ): Promise<void> {
   const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
   await publishRelease({
@@ -55,6 +59,7 @@ export async function publish(
     buildDir,
     keys: repo.keys,
     level: 3,
+    deltas,
     ...(url ? { url } : {}),
   });
 }
