@@ -189,9 +189,12 @@ test("an HTTPS repository with a private CA: refused without the CA bundle, inst
       app: repo.app,
       installDir: join(work, "no-ca"),
       rootSha256: repo.rootSha256,
-      retry: { attempts: 1 },
     }),
-    (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.NETWORK,
+    (e: unknown) =>
+      e instanceof UpdraftError &&
+      e.code === ErrorCodes.NETWORK &&
+      e.details?.retryable === false &&
+      /--ca-file/.test(e.hint ?? ""),
   );
   const appDir = join(work, "with-ca");
   await installFromRepository({

@@ -300,13 +300,18 @@ export class HttpClient {
         );
       }
       const reason = (err as { cause?: { code?: string; message?: string } }).cause;
+      const code = reason?.code ?? "connection";
+      // Certificate problems do not go away by retrying; they need a CA bundle or a fixed server.
+      const tls = /CERT|SELF_SIGNED|TLS|SSL|ALTNAME/i.test(code);
       return new UpdraftError(
         ErrorCodes.NETWORK,
         `Cannot reach ${redactUrl(at)}: ${reason?.code ?? reason?.message ?? (err as Error).message}`,
         {
           cause: err,
-          hint: "Check the repository URL, the proxy settings and the network connection.",
-          details: { reason: reason?.code ?? "connection", url: redactUrl(at) },
+          hint: tls
+            ? "The server's TLS certificate is not trusted: if the repository uses a private CA, pass --ca-file (caFile)."
+            : "Check the repository URL, the proxy settings and the network connection.",
+          details: { reason: code, url: redactUrl(at), ...(tls ? { retryable: false } : {}) },
         },
       );
     };

@@ -63,6 +63,7 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 5
 /** True if another attempt may succeed where this error failed. */
 export function isRetryable(err: unknown): boolean {
   if (!(err instanceof UpdraftError)) return false;
+  if (err.details?.retryable === false) return false;
   if (err.code === ErrorCodes.NETWORK) return true;
   if (err.code === ErrorCodes.HTTP_STATUS) return RETRYABLE_STATUSES.has(Number(err.details?.status));
   return false;
