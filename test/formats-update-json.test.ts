@@ -138,3 +138,36 @@ for (const c of BROKEN) {
     );
   });
 }
+
+test("any JSON value either parses or fails with LABEL_INVALID (property)", async () => {
+  const fc = (await import("fast-check")).default;
+  const file = fc.record(
+    {
+      filename: fc.oneof(fc.string(), fc.constant("a.zip")),
+      hash: fc.oneof(fc.string(), fc.constant(HASH)),
+      url: fc.oneof(fc.string(), fc.webUrl()),
+    },
+    { requiredKeys: [] },
+  );
+  const doc = fc.oneof(
+    fc.jsonValue(),
+    fc.record(
+      {
+        version: fc.oneof(fc.string(), fc.constant("1.0.1"), fc.integer()),
+        files: fc.oneof(fc.array(file), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  fc.assert(
+    fc.property(doc, (value) => {
+      try {
+        parseUpdateJson(JSON.stringify(value) ?? "null");
+      } catch (err) {
+        return err instanceof UpdraftError && err.code === ErrorCodes.LABEL_INVALID;
+      }
+      return true;
+    }),
+    { numRuns: 3000 },
+  );
+});

@@ -265,3 +265,33 @@ test("writeVersao refuses two files of the same name, naming the line", () => {
     /line 6: "a\.dll" is already listed on line 5/,
   );
 });
+
+test("any input either parses or fails with LABEL_INVALID (property)", async () => {
+  const fc = (await import("fast-check")).default;
+  const line = fc.oneof(
+    fc.string(),
+    fc.constantFrom("10.0.2.0", "11/02/2020", "a_v1.zip", "count=2", "file1=a.exe|.\\", "file2=b|..\\", "file1=x|C:\\"),
+  );
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), fc.constantFrom("\n", "\r\n"), (lines, eol) => {
+      try {
+        parseVersao(lines.join(eol));
+      } catch (err) {
+        return err instanceof UpdraftError && err.code === ErrorCodes.LABEL_INVALID;
+      }
+      return true;
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      try {
+        parseVersao(bytes);
+      } catch (err) {
+        return err instanceof UpdraftError && err.code === ErrorCodes.LABEL_INVALID;
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+});
