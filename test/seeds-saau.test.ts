@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFile, rm, stat } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { SaauClient } from "../src/client/saau/client.js";
@@ -148,4 +150,25 @@ test("plain http:// to another host is refused for unsigned updates unless the r
   ]);
   assert.equal(cli.code, 5);
   assert.equal((parseJson(cli).error as { code: string }).code, "INSECURE_TRANSPORT");
+});
+
+test("a SAAU server answering 200 with an error page for missing files still updates (no signed metadata there)", async (t) => {
+  const work = await tempDir(t);
+  const repo = join(work, "updates");
+  const appDir = join(work, "TSPrint");
+  await installByHand(appDir, "10.0.1.0", tsprintFiles("10.0.1.0"));
+  await publishByHand(repo, "10.0.2.0", tsprintFiles("10.0.2.0"));
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    const body = await readFile(join(repo, ...path.split("/").filter((p) => p && p !== ".."))).catch(() => undefined);
+    res.writeHead(200, { "content-type": body ? "application/octet-stream" : "text/html" });
+    res.end(body ?? "<html><body>Page not found</body></html>");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const run = await runCli(["update", "--dir", appDir, "--saau", url, "--app", "TSPrint", "--json"]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.equal(parseJson(run).signed, false);
+  assert.equal(await readFile(join(appDir, "TSImgCap.exe"), "utf8"), "TSImgCap 10.0.2.0\n");
 });

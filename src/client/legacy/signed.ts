@@ -60,13 +60,26 @@ export interface SignedRelease {
 
 async function fetchFirstRoot(o: SignedRepositoryOptions): Promise<Buffer | undefined> {
   const url = `${o.repoUrl.replace(/\/+$/, "")}/${metadataPath(o.app)}/1.root.json`;
+  let bytes: Buffer;
   try {
-    return await o.http.getBytes(url, 512 * 1024);
+    bytes = await o.http.getBytes(url, 512 * 1024);
   } catch (err) {
-    if (o.rootSha256 === undefined && isUpdraftError(err, ErrorCodes.HTTP_STATUS) && err.details?.status === 404) {
-      return undefined;
-    }
+    // Probing (nothing pinned): any 4xx means "no signed metadata here" (servers answer 403 too).
+    const status = isUpdraftError(err, ErrorCodes.HTTP_STATUS) ? Number(err.details?.status) : 0;
+    if (o.rootSha256 === undefined && status >= 400 && status < 500) return undefined;
     throw err;
+  }
+  // A server answering 200 with an error page for a missing file has no signed metadata either.
+  if (o.rootSha256 === undefined && !looksLikeRoot(bytes)) return undefined;
+  return bytes;
+}
+
+function looksLikeRoot(bytes: Buffer): boolean {
+  try {
+    const doc = JSON.parse(bytes.toString("utf8")) as { signed?: { _type?: unknown } };
+    return doc.signed?._type === "root";
+  } catch {
+    return false;
   }
 }
 
