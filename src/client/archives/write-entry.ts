@@ -1,6 +1,7 @@
 /**
  * Writes one archive entry's bytes to a new file inside the staging folder: never over an
- * existing file (`wx`), never more bytes than the entry declared, hashed and fsynced.
+ * existing file (`wx`), never more bytes than the entry declared, hashed. Not fsynced: these are
+ * temporary sources, and the in-place engine makes its own durable copies before any swap.
  */
 import { createHash } from "node:crypto";
 import { mkdir, open, readdir } from "node:fs/promises";
@@ -44,7 +45,6 @@ export async function writeEntry(
       if (entry.crc32 !== undefined) crc = crc32(bytes, crc);
       await handle.write(bytes);
     }
-    await handle.sync();
   } finally {
     await handle.close();
   }
