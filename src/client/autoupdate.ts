@@ -25,10 +25,11 @@ import { type InstallLayout, installLayout } from "./layout.js";
 import { beginLegacySession, type Candidate, isNewer, skippedVersion } from "./legacy/apply.js";
 import { latestSignedRelease, openSignedRepository, stageSignedRelease } from "./legacy/signed.js";
 import { writeSourceRecord } from "./legacy/source-record.js";
-import { assertUnsignedTransport, isLoopback, parseLegacyUrl } from "./legacy/transport.js";
+import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";
 import { acquireLock } from "./lock.js";
 import { updateState } from "./state.js";
 import { fetchUpdateJson, stageUpdateJson, updateJsonUrl } from "./update-json/source.js";
+import { isLoopbackHost } from "./url-policy.js";
 
 /** Options of {@link Autoupdate}, named as python-autoupdate's. */
 export interface AutoupdateOptions extends NetworkOptions {
@@ -136,7 +137,7 @@ export class Autoupdate {
     const segments = folder.pathname.split("/").filter(Boolean);
     if (segments.at(-1)?.toLowerCase() !== app) return undefined;
     const repoUrl = new URL("..", folder).toString();
-    const plainRemote = folder.protocol === "http:" && !isLoopback(folder.hostname);
+    const plainRemote = folder.protocol === "http:" && !isLoopbackHost(folder.hostname);
     const signed = await openSignedRepository({
       layout: this.layout,
       repoUrl,

@@ -3,19 +3,11 @@
  * nothing signed, the connection is the only protection, so plain `http://` is refused for any
  * host but loopback unless the user passes the flag that names the risk.
  */
-import { isIP } from "node:net";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { isLoopbackHost } from "../url-policy.js";
 
 /** The command-line flag that accepts unsigned updates over plain HTTP. */
 export const ALLOW_UNSIGNED_HTTP_FLAG = "--allow-unsigned-http";
-
-/** True for `localhost`, `*.localhost`, 127.0.0.0/8 and `::1`. */
-export function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  return host === "::1";
-}
 
 /** Parses an http(s) URL or throws `USAGE` naming `what`. */
 export function parseLegacyUrl(url: string, what: string): URL {
@@ -40,7 +32,7 @@ export function parseLegacyUrl(url: string, what: string): URL {
  * has no signatures, unless `allowUnsignedHttp`.
  */
 export function assertUnsignedTransport(url: URL, allowUnsignedHttp: boolean): void {
-  if (url.protocol === "https:" || allowUnsignedHttp || isLoopback(url.hostname)) return;
+  if (url.protocol === "https:" || allowUnsignedHttp || isLoopbackHost(url.hostname)) return;
   throw new UpdraftError(
     ErrorCodes.INSECURE_TRANSPORT,
     `Refusing an update without signatures over plain http:// from ${url.host}: anyone on the network path could replace the files this app runs`,

@@ -22,7 +22,8 @@ import {
 } from "../legacy/apply.js";
 import { latestSignedRelease, openSignedRepository, type RootSource, stageSignedRelease } from "../legacy/signed.js";
 import { writeSourceRecord } from "../legacy/source-record.js";
-import { assertUnsignedTransport, isLoopback, parseLegacyUrl } from "../legacy/transport.js";
+import { assertUnsignedTransport, parseLegacyUrl } from "../legacy/transport.js";
+import { isLoopbackHost } from "../url-policy.js";
 import { installedVersion } from "./installed.js";
 import { fetchSaauLabel, saauLabelUrl } from "./label.js";
 import { stageSaauPackage } from "./package.js";
@@ -121,7 +122,7 @@ export class SaauClient {
   private async find(forUpdate: boolean): Promise<Found> {
     const installed = await installedVersion(this.layout, this.options.currentVersion);
     await beginLegacySession(this.layout, installed.version);
-    const plainRemote = this.base.protocol === "http:" && !isLoopback(this.base.hostname);
+    const plainRemote = this.base.protocol === "http:" && !isLoopbackHost(this.base.hostname);
     const signed = await openSignedRepository({
       layout: this.layout,
       repoUrl: this.base.toString(),
