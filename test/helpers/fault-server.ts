@@ -222,7 +222,8 @@ export async function startFaultServer(
     }
     if (fault?.kind === "reset" || fault?.kind === "truncate") {
       await send(payload.subarray(0, Math.min(fault.atByte, payload.length)));
-      await new Promise((r) => setTimeout(r, 20));
+      // A TCP reset makes the receiver drop bytes it has not read yet: give a loaded client time to read them.
+      await new Promise((r) => setTimeout(r, 250));
       if (fault.kind === "reset") res.socket?.resetAndDestroy();
       else res.socket?.end();
       return;
