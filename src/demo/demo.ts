@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     print("8. Running the installed app; it finds 1.1.0, updates itself and restarts:");
     const started = Date.now();
     const child = spawn(process.execPath, [join(installDir, "current", "app.mjs")], {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "pipe", "inherit"],
       env: {
         ...process.env,
         UPDRAFT_LIBRARY: pathToFileURL(join(import.meta.dirname, "..", "index.js")).href,
@@ -113,7 +113,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         DEMO_LOG_FILE: logFile,
       },
     });
-    const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    let pendingOutput = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      pendingOutput += chunk;
+      const lines = pendingOutput.split("\n");
+      pendingOutput = lines.pop() ?? "";
+      for (const line of lines) print(line);
+    });
+    const exitCode = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    if (pendingOutput) print(pendingOutput);
     if (exitCode !== 0) throw new UpdraftError(ErrorCodes.INTERNAL, `The 1.0.0 app exited with ${exitCode}`);
     const final = JSON.parse(await waitForFile(resultFile, 60_000)) as { version: string; pid: number };
     const seconds = (Date.now() - started) / 1000;
