@@ -5,10 +5,12 @@
  * every file checked against the new signed manifest, and creates the symlinks. Any difference
  * throws; the caller falls back to the full archive.
  */
-import { copyFile, link, mkdir, open, symlink } from "node:fs/promises";
+import { linkSync, mkdirSync } from "node:fs";
+import { copyFile, mkdir, open, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { fsyncDir, safeJoin } from "../../core/fs.js";
+import { fsyncDir } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import {
   DELTA_PREAMBLE_BYTES,
@@ -24,8 +26,9 @@ import type { StageProducer } from "../installer.js";
 import type { InstallLayout } from "../layout.js";
 import { forEachLimited } from "./concurrency.js";
 import { NeededWriter } from "./needed-writer.js";
+import { underRoot } from "./paths.js";
 import { decodeBsdiffSegment, decodeZstdSegment, readReference } from "./segments.js";
-import { checkInstalledTree, type TreeCheckResult } from "./tree-check.js";
+import { BATCH, checkInstalledTree, type TreeCheckResult } from "./tree-check.js";
 
 /** What a delta install needs. */
 export interface DeltaApplyOptions {
@@ -75,16 +78,16 @@ export async function readDeltaHeader(
   }
 }
 
-/** Creates every folder the new tree needs; returns them (to fsync). */
-async function makeFolders(stagingDir: string, manifest: ReleaseManifest): Promise<string[]> {
+/** Creates every folder the new tree needs, parents first; returns them (to fsync). */
+function makeFolders(stagingDir: string, manifest: ReleaseManifest): string[] {
   const dirs = new Set<string>();
   for (const p of [...manifest.files.map((f) => f.path), ...manifest.symlinks.map((l) => l.path)]) {
-    for (let d = dirname(safeJoin(stagingDir, p)); d.length > stagingDir.length && !dirs.has(d); d = dirname(d)) {
+    for (let d = dirname(underRoot(stagingDir, p)); d.length > stagingDir.length && !dirs.has(d); d = dirname(d)) {
       dirs.add(d);
     }
   }
   const sorted = [...dirs].sort((a, b) => a.length - b.length);
-  for (const d of sorted) await mkdir(d, { recursive: true });
+  for (const d of sorted) mkdirSync(d);
   return [stagingDir, ...sorted];
 }
 
@@ -101,21 +104,28 @@ async function placeUnchanged(
   options.installed.files.forEach((f, i) => {
     if (check.good[i] && !source.has(f.sha256)) source.set(f.sha256, i);
   });
-  const jobs = options.manifest.files.filter((_, i) => !isNeeded[i]);
-  await forEachLimited(jobs, 16, async (file) => {
+  const copies: { file: (typeof options.manifest.files)[number]; src: string; dest: string }[] = [];
+  const files = options.manifest.files;
+  for (let i = 0; i < files.length; i++) {
+    if (isNeeded[i]) continue;
+    if (i % BATCH === BATCH - 1) await yieldToLoop();
+    const file = files[i]!;
     const from = source.get(file.sha256);
     if (from === undefined) baseMismatch(`No unmodified installed copy of "${file.path}" to reuse`);
     const old = options.installed.files[from]!;
-    const src = safeJoin(check.root, old.path);
-    const dest = safeJoin(stagingDir, file.path);
-    if (old.mode === file.mode) {
-      await link(src, dest);
-      const id = check.identities.get(old.path);
-      if (id !== undefined) identities.set(file.path, id);
-      stats.linked++;
-      return;
+    const src = underRoot(check.root, old.path);
+    const dest = underRoot(stagingDir, file.path);
+    if (old.mode !== file.mode) {
+      // Same content, other mode: a hard link would change the installed file's mode too.
+      copies.push({ file, src, dest });
+      continue;
     }
-    // Same content, other mode: a hard link would change the installed file's mode too.
+    linkSync(src, dest); // synchronous: microseconds each, and there are thousands
+    const id = check.identities.get(old.path);
+    if (id !== undefined) identities.set(file.path, id);
+    stats.linked++;
+  }
+  await forEachLimited(copies, 8, async ({ file, src, dest }) => {
     await copyFile(src, dest);
     const handle = await open(dest, "r+");
     try {
@@ -125,7 +135,7 @@ async function placeUnchanged(
       await handle.close();
     }
     const actual = await hashFile(dest);
-    if (actual.sha256 !== file.sha256) baseMismatch(`"${old.path}" changed while it was being copied`);
+    if (actual.sha256 !== file.sha256) baseMismatch(`"${file.path}" changed while it was being copied`);
     stats.written++;
     stats.bytesWritten += file.size;
   });
@@ -156,7 +166,7 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
       baseMismatch(`The delta starts from another build of ${installed.version} than the one installed`);
     }
     await mkdir(stagingDir, { recursive: false });
-    const dirs = await makeFolders(stagingDir, manifest);
+    const dirs = makeFolders(stagingDir, manifest);
     const needed = neededFiles(installed.files, manifest.files);
     const isNeeded = new Array<boolean>(manifest.files.length).fill(false);
     for (const n of needed) isNeeded[n] = true;
@@ -168,10 +178,11 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     try {
       let offset = payloadStart;
       for (const segment of header.segments) {
-        const reference = await readReference(segment, (span) => {
-          if (span.source === "old") return safeJoin(check.root, installed.files[span.file]!.path);
-          if (!isNeeded[span.file] || writer.isReady(span.file))
-            return safeJoin(stagingDir, manifest.files[span.file]!.path);
+        const reference = readReference(segment, (span) => {
+          if (span.source === "old") return underRoot(check.root, installed.files[span.file]!.path);
+          if (!isNeeded[span.file] || writer.isReady(span.file)) {
+            return underRoot(stagingDir, manifest.files[span.file]!.path);
+          }
           throw new UpdraftError(
             ErrorCodes.DELTA_INVALID,
             "Invalid delta: a segment refers to a file not produced yet",
@@ -183,13 +194,13 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
       }
       await writer.finish();
     } finally {
-      await writer.abort();
+      writer.abort();
     }
     for (const [path, id] of writer.identities) identities.set(path, id);
     stats.written += writer.filesDone;
     stats.bytesWritten += writer.position;
-    for (const l of manifest.symlinks) await symlink(l.target, safeJoin(stagingDir, l.path));
-    for (const d of dirs) await fsyncDir(d);
+    for (const l of manifest.symlinks) await symlink(l.target, underRoot(stagingDir, l.path));
+    await forEachLimited(dirs, 16, fsyncDir);
     options.onIdentities?.(identities);
     return stats;
   };

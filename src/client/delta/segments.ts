@@ -5,7 +5,7 @@
  * JavaScript and once inside zstd, plus zstd's window (≤ the segment's 16 MiB of output); for
  * bsdiff, the reference plus the decompressed diff and extra streams (each ≤ the output).
  */
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -36,18 +36,22 @@ async function readExactly(handle: FileHandle, into: Buffer, at: number, length:
   }
 }
 
-/** Reads a segment's reference into one buffer. */
-export async function readReference(segment: DeltaSegment, resolve: SpanResolver): Promise<Buffer> {
+/** Reads a segment's reference into one buffer (synchronous reads: many small files, page-cached). */
+export function readReference(segment: DeltaSegment, resolve: SpanResolver): Buffer {
   const total = segment.refs.reduce((sum, r) => sum + r.length, 0);
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   for (const span of segment.refs) {
     if (span.length > 0) {
-      const handle = await open(resolve(span), "r");
+      const fd = openSync(resolve(span), "r");
       try {
-        await readExactly(handle, out, at, span.length, span.offset);
+        for (let done = 0; done < span.length; ) {
+          const n = readSync(fd, out, at + done, span.length - done, span.offset + done);
+          if (n === 0) invalid("a reference file is shorter than its manifest says");
+          done += n;
+        }
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
     }
     at += span.length;

@@ -6,14 +6,17 @@
  * changed since is hashed again. Writing a file changes its mtime, replacing it changes its inode:
  * either makes it re-checked.
  */
-import { lstat, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { lstatSync } from "node:fs";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { exists, safeJoin, writeJsonAtomic } from "../../core/fs.js";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { exists, writeJsonAtomic } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { treeId } from "../../formats/delta.js";
 import type { ManifestFile, ReleaseManifest } from "../../formats/native.js";
 import type { InstallLayout } from "../layout.js";
 import { forEachLimited } from "./concurrency.js";
+import { underRoot } from "./paths.js";
 
 const CACHE_SCHEMA = 1;
 
@@ -47,15 +50,18 @@ export function treeCachePath(layout: InstallLayout, version: string): string {
   return join(layout.stateDir, "tree-cache", `${encodeURIComponent(version)}.json`);
 }
 
-/** The stat identity of a regular file, or undefined if `path` is not one. */
-export async function statIdentity(path: string): Promise<string | undefined> {
-  try {
-    const st = await lstat(path, { bigint: true });
-    return st.isFile() ? `${st.ino}:${st.size}:${st.mtimeNs}` : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The stat identity of a regular file, or undefined if `path` is not one. Synchronous: one
+ * lstat costs microseconds, far less than a round trip through libuv's thread pool, and trees
+ * have thousands of files; callers yield to the event loop between batches.
+ */
+export function statIdentity(path: string): string | undefined {
+  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  return st?.isFile() ? `${st.ino}:${st.size}:${st.mtimeNs}` : undefined;
 }
+
+/** Files handled between two yields to the event loop in synchronous loops. */
+export const BATCH = 256;
 
 async function readCache(layout: InstallLayout, manifest: ReleaseManifest): Promise<Record<string, string>> {
   try {
@@ -96,10 +102,11 @@ export async function writeTreeCache(
 /** Stat identities of the files of `manifest` under `root` (for a tree just verified file by file). */
 export async function identitiesOf(root: string, files: readonly ManifestFile[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  await forEachLimited(files, 32, async (f) => {
-    const id = await statIdentity(safeJoin(root, f.path));
-    if (id !== undefined) out.set(f.path, id);
-  });
+  for (let i = 0; i < files.length; i++) {
+    if (i % BATCH === BATCH - 1) await yieldToLoop();
+    const id = statIdentity(underRoot(root, files[i]!.path));
+    if (id !== undefined) out.set(files[i]!.path, id);
+  }
   return out;
 }
 
@@ -116,18 +123,20 @@ export async function checkInstalledTree(layout: InstallLayout, manifest: Releas
   const toHash: number[] = [];
   let fromCache = 0;
   let bytesHashed = 0;
-  await forEachLimited(manifest.files, 32, async (f, i) => {
-    const id = await statIdentity(safeJoin(root, f.path));
-    if (id === undefined) return;
+  for (let i = 0; i < manifest.files.length; i++) {
+    if (i % BATCH === BATCH - 1) await yieldToLoop();
+    const f = manifest.files[i]!;
+    const id = statIdentity(underRoot(root, f.path));
+    if (id === undefined) continue;
     identities.set(f.path, id);
     if (cache[f.path] === id) {
       good[i] = true;
       fromCache++;
     } else toHash.push(i);
-  });
+  }
   await forEachLimited(toHash, 4, async (i) => {
     const f = manifest.files[i]!;
-    const actual = await hashFile(safeJoin(root, f.path)).catch(() => undefined);
+    const actual = await hashFile(underRoot(root, f.path)).catch(() => undefined);
     bytesHashed += actual?.size ?? 0;
     if (actual?.sha256 === f.sha256 && actual.size === f.size) good[i] = true;
   });

@@ -4,11 +4,10 @@
  * - `delta-files`: one segment per file (chunks for large files), referencing its paired old
  *   file; runs of unpaired files share one segment with no reference;
  * - `delta-tree`: segments of up to the size limit across file boundaries, referencing the
- *   paired old files, then files already produced, then other old files, within the limit.
+ *   paired old files, then files already produced, then (when it fits) the rest of the old tree.
  * Every segment respects {@link DELTA_LIMITS}, which is what bounds the client's memory.
  */
 import { DELTA_LIMITS, type RefSpan } from "../../formats/delta.js";
-import { extensionOf } from "./pairing.js";
 import type { SourceFile } from "./sources.js";
 
 /** Segment limits used by the planner (tests use smaller ones). */
@@ -160,14 +159,13 @@ export function planTree(input: PlanInput): PlannedSegment[] {
       earlierBudget -= file.size;
       budget -= file.size;
     }
+    // The rest of the old tree when it all fits (a whole-tree patch); for larger trees the list
+    // of spans would cost more header bytes than the matches it offers (measured on next.js).
     const others: RefSpan[] = [];
     const wholeTreeFits = oldTotal - paired.reduce((s, r) => s + r.length, 0) <= budget;
-    const exts = new Set(cut.members.map((m) => extensionOf(input.newFiles[input.needed[m.k]!]!.path)));
     input.oldFiles.forEach((f, i) => {
-      if (usedOld.has(i) || f.size > budget) return; // empty files cost nothing and keep runs unbroken
-      if (!wholeTreeFits && !exts.has(extensionOf(f.path))) return;
+      if (!wholeTreeFits || usedOld.has(i)) return;
       others.push({ source: "old", file: i, offset: 0, length: f.size });
-      budget -= f.size;
     });
     segments.push({
       start: cut.start,
