@@ -1,0 +1,103 @@
+/** Turns measurements into the table's sections, with the issue's goals. */
+import type { PairMeasure } from "./pair.js";
+import { bestReference } from "./references.js";
+import { int, type Row, type Section } from "./table.js";
+
+const MB = 1024 * 1024;
+
+/** Sections for the release pairs: delta size (vs full, vs best tool), apply time, peak RSS, check. */
+export function pairSections(pairs: readonly PairMeasure[], applyGoalPair?: string): Section[] {
+  const vsFull: Row[] = [];
+  const vsTools: Row[] = [];
+  const apply: Row[] = [];
+  const rss: Row[] = [];
+  const check: Row[] = [];
+  for (const p of pairs) {
+    const bytes = p.update.fetched ?? 0;
+    const figure = `${int(bytes)} (${p.update.kind})`;
+    vsFull.push({
+      label: p.id,
+      figure,
+      reference: int(p.full.size),
+      ratio: bytes / p.full.size,
+      goal: "< 1",
+      met: bytes < p.full.size,
+    });
+    const best = bestReference(p.references);
+    if (best) {
+      const ratio = bytes / best.bytes!;
+      vsTools.push({
+        label: p.id,
+        figure,
+        reference: `${int(best.bytes!)} (${best.tool})`,
+        ratio,
+        goal: "≤ 1.25",
+        met: ratio <= 1.25,
+      });
+    }
+    const installMs = p.update.installMs ?? 0;
+    const applyRatio = installMs / p.cpMs;
+    apply.push({
+      label: p.id,
+      figure: `${int(installMs)} ms`,
+      reference: `${int(p.cpMs)} ms`,
+      ratio: applyRatio,
+      ...(p.id === applyGoalPair ? { goal: "≤ 0.2", met: applyRatio <= 0.2 } : {}),
+    });
+    const peak = p.update.maxRssKB / 1024;
+    rss.push({
+      label: p.id,
+      figure: `${peak.toFixed(0)} MB`,
+      reference: "256 MB (goal)",
+      ratio: peak / 256,
+      goal: "≤ 1",
+      met: peak <= 256,
+    });
+    check.push({
+      label: `${p.id} bytes`,
+      figure: int(p.current.checkBytes),
+      reference: int(p.update.checkBytes),
+      ratio: p.current.checkBytes / p.update.checkBytes,
+    });
+    check.push({
+      label: `${p.id} requests`,
+      figure: String(p.current.checkRequests),
+      reference: String(p.update.checkRequests),
+      ratio: p.current.checkRequests / p.update.checkRequests,
+    });
+  }
+  const sections: Section[] = [
+    { title: "Delta size (bytes)", figureHeader: "updraft download", referenceHeader: "full tar.zst", rows: vsFull },
+  ];
+  if (vsTools.length > 0) {
+    sections.push({
+      title: "Delta size vs tools",
+      figureHeader: "updraft download",
+      referenceHeader: "best of zstd/bsdiff/xdelta3",
+      rows: vsTools,
+    });
+  }
+  sections.push(
+    { title: "Apply time", figureHeader: "updraft install", referenceHeader: "cp -a new tree", rows: apply },
+    { title: "Client peak RSS", figureHeader: "updraft client", referenceHeader: "limit", rows: rss },
+    { title: "Check when current", figureHeader: "current", referenceHeader: "check finding the update", rows: check },
+  );
+  return sections;
+}
+
+/** Every reference tool's result, for the notes under the table. */
+export function referenceNotes(pairs: readonly PairMeasure[]): string[] {
+  return pairs.map(
+    (p) =>
+      `${p.id}: ${p.references
+        .map((r) => (r.bytes !== undefined ? `${r.tool} ${int(r.bytes)}` : `${r.tool} skipped (${r.skipped})`))
+        .join(
+          ", ",
+        )}; deltas published: ${p.deltas.deltas.map((d) => `${d.kind} ${int(d.size)}`).join(", ") || "none"}; publish ${(p.publishMs / 1000).toFixed(1)} s`,
+  );
+}
+
+/** Bytes per second as MB/s text. */
+export function mbps(bytesPerSec: number): string {
+  return `${(bytesPerSec / MB).toFixed(0)} MB/s`;
+}

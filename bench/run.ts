@@ -1,0 +1,138 @@
+/**
+ * `npm run bench`: Updraft against named references, on real release pairs from the npm registry
+ * (stand-in apps) and a 200 MB release. Prints one table, each figure next to its reference
+ * measured in this run, as a ratio. Installs the Debian reference tools when missing (as root),
+ * fetches the corpus with `npm pack` into `.bench-cache/`. `BENCH_PAIRS=esbuild,vite` limits the
+ * pairs; `BENCH_BIG_MB` sets the large release's size (default 200).
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRepo } from "./lib/app.js";
+import { cacheDir, PAIRS, packageTree } from "./lib/corpus.js";
+import { note } from "./lib/exec.js";
+import { measurePair, type PairMeasure } from "./lib/pair.js";
+import { mbps, pairSections, referenceNotes } from "./lib/report.js";
+import { startNginx, startUpdraftServe, wrk } from "./lib/servers.js";
+import { renderTable, type Section } from "./lib/table.js";
+import { downloadThroughput, publishBig } from "./lib/throughput.js";
+import { ensureTools } from "./lib/tools.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  await ensureTools();
+  const only = process.env.BENCH_PAIRS?.split(",").filter(Boolean);
+  const pairs = PAIRS.filter((p) => !only || only.includes(p.id));
+  const work = join(cacheDir(ROOT), "run");
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  const repo = await createRepo(work);
+  const serve = await startUpdraftServe(repo.repoDir);
+  const measures: PairMeasure[] = [];
+  const sections: Section[] = [];
+  try {
+    for (const pair of pairs) {
+      const fromDir = await packageTree(ROOT, pair.pkg, pair.from);
+      const toDir = await packageTree(ROOT, pair.pkg, pair.to);
+      measures.push(
+        await measurePair(repo, serve.url, work, {
+          id: pair.id,
+          label: `${pair.pkg} ${pair.from} → ${pair.to}`,
+          covers: pair.covers,
+          fromVersion: pair.from,
+          toVersion: pair.to,
+          fromDir,
+          toDir,
+          references: true,
+          cpRuns: 3,
+        }),
+      );
+    }
+    sections.push(...pairSections(measures, "next"));
+
+    const bigBytes = Number(process.env.BENCH_BIG_MB ?? 200) * 1024 * 1024;
+    const big = await publishBig(repo, serve.url, work, bigBytes);
+    const nginxDir = join(work, "nginx");
+    await mkdir(nginxDir, { recursive: true });
+    const nginx = await startNginx(repo.repoDir, nginxDir);
+    try {
+      note("download throughput: client vs curl (nginx), 3 runs each");
+      const dl = await downloadThroughput(big, nginx.url, work, 3);
+      sections.push({
+        title: `Download ${(big.bytes / 1e6).toFixed(0)} MB`,
+        figureHeader: "updraft client",
+        referenceHeader: "curl",
+        rows: [
+          {
+            label: "from nginx (median of 3)",
+            figure: mbps(dl.client),
+            reference: mbps(dl.curl),
+            ratio: dl.client / dl.curl,
+            goal: "≥ 0.9",
+            met: dl.client / dl.curl >= 0.9,
+          },
+          {
+            label: "client peak RSS",
+            figure: `${(dl.clientRssKB / 1024).toFixed(0)} MB`,
+            reference: "256 MB (goal)",
+            ratio: dl.clientRssKB / 1024 / 256,
+            goal: "≤ 1",
+            met: dl.clientRssKB / 1024 <= 256,
+          },
+        ],
+      });
+      note("wrk: updraft serve vs nginx, metadata and large file, 5 s each");
+      const metaUpdraft = await wrk(`${serve.url}${big.metadataPath}`, 5, 16);
+      const metaNginx = await wrk(`${nginx.url}${big.metadataPath}`, 5, 16);
+      const largeUpdraft = await wrk(`${serve.url}${big.archivePath}`, 5, 4);
+      const largeNginx = await wrk(`${nginx.url}${big.archivePath}`, 5, 4);
+      sections.push({
+        title: "Server (wrk -t2)",
+        figureHeader: "updraft serve",
+        referenceHeader: "nginx",
+        rows: [
+          {
+            label: "metadata req/s (16 conn)",
+            figure: metaUpdraft.requestsPerSec.toFixed(0),
+            reference: metaNginx.requestsPerSec.toFixed(0),
+            ratio: metaUpdraft.requestsPerSec / metaNginx.requestsPerSec,
+            goal: "≥ 0.5",
+            met: metaUpdraft.requestsPerSec / metaNginx.requestsPerSec >= 0.5,
+          },
+          {
+            label: "large file (4 conn)",
+            figure: mbps(largeUpdraft.bytesPerSec),
+            reference: mbps(largeNginx.bytesPerSec),
+            ratio: largeUpdraft.bytesPerSec / largeNginx.bytesPerSec,
+            goal: "≥ 0.8",
+            met: largeUpdraft.bytesPerSec / largeNginx.bytesPerSec >= 0.8,
+          },
+        ],
+      });
+    } finally {
+      await nginx.stop();
+    }
+  } finally {
+    await serve.stop();
+  }
+  const lines = [
+    "Corpus (npm packages as stand-in apps):",
+    ...measures.map((m) => `  ${m.id.padEnd(11)} ${m.label} — ${m.covers}`),
+    "",
+    renderTable(sections),
+    "Notes:",
+    "  updraft download = bytes of the artifact the client chose and fetched (signed metadata is under 'Check').",
+    "  Reference tools run on the uncompressed tar of each release (the full archive decompressed).",
+    ...referenceNotes(measures).map((n) => `  ${n}`),
+    `  Total bench time: ${((performance.now() - started) / 60000).toFixed(1)} min.`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  await rm(work, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
