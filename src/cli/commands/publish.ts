@@ -27,6 +27,7 @@ interface PublishCliOptions extends CommonOptions {
   url?: string;
   force?: boolean;
   level?: string;
+  deltas?: string;
   keys?: string;
   format?: string;
   zipExtra?: string[];
@@ -41,6 +42,16 @@ function parseLevel(text: string | undefined): number | undefined {
     });
   }
   return level;
+}
+
+function parseDeltas(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,2}$/.test(text)) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --deltas "${text}"`, {
+      hint: "Give how many previous releases of the channel to build deltas from (0 for none; the default is 3).",
+    });
+  }
+  return Number(text);
 }
 
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
@@ -91,9 +102,22 @@ function progressReporter(opts: CommonOptions): { onProgress: (p: PublishProgres
           bar.start(p.pack.bytesTotal, 0, { done: mb(0), size: mb(p.pack.bytesTotal) });
         } else info(opts, "Packing and compressing…");
       }
+      if (p.phase === "delta") {
+        if (process.stderr.isTTY && p.delta) {
+          bar = new cliProgress.SingleBar(
+            { stream: process.stderr, format: "  deltas  [{bar}] {percentage}% {done}/{size} MB", hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(Math.max(1, p.delta.bytesTotal), 0, { done: mb(0), size: mb(p.delta.bytesTotal) });
+        } else info(opts, "Building deltas from the channel's previous releases…");
+      }
       if (p.phase === "sign") info(opts, "Signing metadata…");
     }
     if (bar && p.pack) bar.update(p.pack.bytesDone, { done: mb(p.pack.bytesDone), size: mb(p.pack.bytesTotal) });
+    if (bar && p.delta) {
+      bar.setTotal(Math.max(1, p.delta.bytesTotal));
+      bar.update(p.delta.bytesDone, { done: mb(p.delta.bytesDone), size: mb(p.delta.bytesTotal) });
+    }
   };
   return { onProgress, stop };
 }
@@ -112,6 +136,7 @@ export function registerPublish(program: Command): void {
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)")
     .option("--force", "replace an existing version, and move the channel even to a lower version")
     .option("--level <n>", "zstd compression level, 1–22 (default 19)")
+    .option("--deltas <k>", "build deltas from the channel's last K releases (default 3; 0 for none)")
     .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
     .option("--format <format>", "also write a legacy package: saau (versao.txt + zip) or update-json", "native")
     .option(
@@ -122,6 +147,7 @@ export function registerPublish(program: Command): void {
     .action(async (buildDir: string, opts: PublishCliOptions) => {
       await runCommand(opts, async () => {
         const level = parseLevel(opts.level);
+        const deltas = parseDeltas(opts.deltas);
         const notes = await readNotes(opts.notes);
         const keys = await loadKeys({ ...(opts.keys ? { dir: opts.keys } : {}), roles: ONLINE_ROLES });
         const reporter = progressReporter(opts);
@@ -139,6 +165,7 @@ export function registerPublish(program: Command): void {
             ...(notes !== undefined ? { notes } : {}),
             ...(opts.url !== undefined ? { url: opts.url } : {}),
             ...(level !== undefined ? { level } : {}),
+            ...(deltas !== undefined ? { deltas } : {}),
           });
         } finally {
           reporter.stop();
@@ -148,6 +175,12 @@ export function registerPublish(program: Command): void {
             `archive ${(result.archive.size / 1e6).toFixed(2)} MB (${(result.totalBytes / 1e6).toFixed(2)} MB unpacked) ` +
             `in ${(result.timings.totalMs / 1000).toFixed(1)} s.`,
           result.channelNote,
+          ...result.deltas.deltas.map(
+            (d) =>
+              `Delta from ${d.from} (${d.kind}): ${(d.size / 1e3).toFixed(1)} kB, ` +
+              `${((100 * d.size) / result.archive.size).toFixed(2)}% of the archive.`,
+          ),
+          ...result.deltas.skipped.map((d) => `No ${d.kind} delta from ${d.from}: ${d.reason}.`),
           ...(result.url
             ? []
             : ["No repository URL is known: installs of this release cannot find updates (pass --url)."]),
