@@ -35,11 +35,12 @@ const METHOD_CODES: readonly SegmentMethod[] = ["zstd", "bsdiff"];
 /**
  * Sizes that bound a client's memory while applying a delta: a segment holds at most
  * `maxReferenceBytes` of reference (zstd keeps one more copy of it as its dictionary) and
- * produces at most `maxSegmentBytes`. Peak ≈ 2 × reference + 2 × segment, about 128 MiB.
+ * produces at most `maxSegmentBytes` (zstd's window; for bsdiff, the diff and extra streams).
+ * Peak for the delta itself ≈ 2 × 32 + 16 = 80 MiB, on top of the client's ~100 MiB baseline.
  */
 export const DELTA_LIMITS = {
-  maxReferenceBytes: 48 * 1024 * 1024,
-  maxSegmentBytes: 16 * 1024 * 1024,
+  maxReferenceBytes: 32 * 1024 * 1024,
+  maxSegmentBytes: 8 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024 * 1024,
   maxSegments: 1 << 20,
   maxSpansPerSegment: 1 << 20,

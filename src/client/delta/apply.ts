@@ -27,7 +27,7 @@ import type { InstallLayout } from "../layout.js";
 import { forEachLimited } from "./concurrency.js";
 import { NeededWriter } from "./needed-writer.js";
 import { underRoot } from "./paths.js";
-import { decodeBsdiffSegment, decodeZstdSegment, readReference } from "./segments.js";
+import { decodeBsdiffSegment, decodeZstdSegment, ReferenceReader } from "./segments.js";
 import { BATCH, checkInstalledTree, type TreeCheckResult } from "./tree-check.js";
 
 /** What a delta install needs. */
@@ -172,13 +172,16 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     for (const n of needed) isNeeded[n] = true;
     const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0 };
     const identities = new Map<string, string>();
-    await placeUnchanged(options, check, stagingDir, isNeeded, stats, identities);
-
+    // Links and decoding overlap: the link loop runs while zstd works in the thread pool.
+    const linked = placeUnchanged(options, check, stagingDir, isNeeded, stats, identities);
+    linked.catch(() => undefined); // awaited below
     const writer = new NeededWriter(stagingDir, manifest.files, needed);
-    try {
+    const decode = async () => {
       let offset = payloadStart;
+      const references = new ReferenceReader(header.segments);
       for (const segment of header.segments) {
-        const reference = readReference(segment, (span) => {
+        if (segment.refs.some((r) => r.source === "new" && !isNeeded[r.file])) await linked;
+        const reference = references.read(segment, (span) => {
           if (span.source === "old") return underRoot(check.root, installed.files[span.file]!.path);
           if (!isNeeded[span.file] || writer.isReady(span.file)) {
             return underRoot(stagingDir, manifest.files[span.file]!.path);
@@ -193,9 +196,11 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
         offset += segment.payloadLength;
       }
       await writer.finish();
-    } finally {
-      writer.abort();
-    }
+    };
+    const [links, decoded] = await Promise.allSettled([linked, decode()]);
+    writer.abort();
+    if (links.status === "rejected") throw links.reason;
+    if (decoded.status === "rejected") throw decoded.reason;
     for (const [path, id] of writer.identities) identities.set(path, id);
     stats.written += writer.filesDone;
     stats.bytesWritten += writer.position;

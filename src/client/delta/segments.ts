@@ -1,7 +1,7 @@
 /**
  * Decodes one delta segment into the needed stream: builds its reference from installed files
  * (verified beforehand) or files already produced, then runs zstd with the reference as
- * dictionary, or bspatch against it. Memory per segment: the reference (≤ 48 MiB) once in
+ * dictionary, or bspatch against it. Memory per segment: the reference (≤ 32 MiB) once in
  * JavaScript and once inside zstd, plus zstd's window (≤ the segment's 16 MiB of output); for
  * bsdiff, the reference plus the decompressed diff and extra streams (each ≤ the output).
  */
@@ -36,27 +36,39 @@ async function readExactly(handle: FileHandle, into: Buffer, at: number, length:
   }
 }
 
-/** Reads a segment's reference into one buffer (synchronous reads: many small files, page-cached). */
-export function readReference(segment: DeltaSegment, resolve: SpanResolver): Buffer {
-  const total = segment.refs.reduce((sum, r) => sum + r.length, 0);
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const span of segment.refs) {
-    if (span.length > 0) {
-      const fd = openSync(resolve(span), "r");
-      try {
-        for (let done = 0; done < span.length; ) {
-          const n = readSync(fd, out, at + done, span.length - done, span.offset + done);
-          if (n === 0) invalid("a reference file is shorter than its manifest says");
-          done += n;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
-    at += span.length;
+/**
+ * Reads segments' references into one buffer allocated once for the largest of them (freed
+ * memory of large buffers returns late, so reallocating per segment would stack them up).
+ * Reads are synchronous: many small page-cached files.
+ */
+export class ReferenceReader {
+  private readonly buffer: Buffer;
+
+  constructor(segments: readonly DeltaSegment[]) {
+    const largest = Math.max(0, ...segments.map((s) => s.refs.reduce((sum, r) => sum + r.length, 0)));
+    this.buffer = Buffer.allocUnsafe(largest);
   }
-  return out;
+
+  /** The reference of `segment` (a view valid until the next call). */
+  read(segment: DeltaSegment, resolve: SpanResolver): Buffer {
+    let at = 0;
+    for (const span of segment.refs) {
+      if (span.length > 0) {
+        const fd = openSync(resolve(span), "r");
+        try {
+          for (let done = 0; done < span.length; ) {
+            const n = readSync(fd, this.buffer, at + done, span.length - done, span.offset + done);
+            if (n === 0) invalid("a reference file is shorter than its manifest says");
+            done += n;
+          }
+        } finally {
+          closeSync(fd);
+        }
+      }
+      at += span.length;
+    }
+    return this.buffer.subarray(0, at);
+  }
 }
 
 /** Decodes a zstd segment whose payload is at [`offset`, `offset + length`) of `deltaPath`. */
@@ -89,6 +101,8 @@ export async function decodeZstdSegment(
   } catch (err) {
     if (err instanceof UpdraftError) throw err;
     invalid(`zstd: ${(err as Error).message}`);
+  } finally {
+    decoder.close(); // frees zstd's copy of the dictionary and its window now, not at some later GC
   }
   if (produced !== segment.outputLength) invalid("a segment decodes to fewer bytes than it declares");
 }

@@ -153,11 +153,17 @@ function search(I: Int32Array, old: Buffer, neu: Buffer, scan: number): { pos: n
 
 /**
  * Computes the bsdiff streams turning `old` into `neu`. `onProgress` receives bytes of `neu`
- * scanned so far. Time is O(n log n) for the suffix sort plus the scan; memory about 8 bytes per
+ * scanned so far; `index` is `suffixArray(old)` when the caller already has it (chunks of one
+ * large file share their reference). Time is O(n log n) for the suffix sort plus the scan; memory about 8 bytes per
  * old byte plus the new image.
  */
-export function bsdiff(old: Buffer, neu: Buffer, onProgress?: (scanned: number) => void): BsdiffStreams {
-  const I = suffixArray(old);
+export function bsdiff(
+  old: Buffer,
+  neu: Buffer,
+  onProgress?: (scanned: number) => void,
+  index: Int32Array = suffixArray(old),
+): BsdiffStreams {
+  const I = index;
   const oldSize = old.length;
   const newSize = neu.length;
   const ctrl: number[] = [];

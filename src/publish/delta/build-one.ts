@@ -14,6 +14,7 @@ import {
   type RefSpan,
   treeId,
 } from "../../formats/delta.js";
+import { suffixArray } from "./bsdiff.js";
 import { bsdiffSegment, zstdSegment } from "./encode.js";
 import { pairNeeded } from "./pairing.js";
 import { type PlanLimits, type PlannedSegment, planFiles, planTree } from "./plan.js";
@@ -114,6 +115,8 @@ export function buildDelta(job: DeltaJob, onProgress: DeltaJobProgress = () => u
   const segments: DeltaSegment[] = [];
   let bsdiffSegments = 0;
   let done = 0;
+  // Chunks of one large file share their reference: sort its suffixes once.
+  let suffixes: { key: string; index: Int32Array } | undefined;
   try {
     onProgress(0, neededBytes);
     for (const planned of plan) {
@@ -122,7 +125,9 @@ export function buildDelta(job: DeltaJob, onProgress: DeltaJobProgress = () => u
       let payload = zstdSegment(output, reference, job.level);
       let method: DeltaSegment["method"] = "zstd";
       if (planned.tryBsdiff && reference.length > 0) {
-        const alternative = bsdiffSegment(output, reference, job.level);
+        const key = JSON.stringify(planned.refs);
+        if (suffixes?.key !== key) suffixes = { key, index: suffixArray(reference) };
+        const alternative = bsdiffSegment(output, reference, job.level, suffixes.index);
         if (alternative.length < payload.length) {
           payload = alternative;
           method = "bsdiff";

@@ -33,9 +33,9 @@ export function zstdSegment(output: Buffer, reference: Buffer, level: number): B
   });
 }
 
-/** A bsdiff payload: frame lengths, then ctrl, diff and extra as zstd frames. */
-export function bsdiffSegment(output: Buffer, reference: Buffer, level: number): Buffer {
-  const streams = bsdiff(reference, output);
+/** A bsdiff payload: frame lengths, then ctrl, diff and extra as zstd frames. `index`: the reference's suffix array, if known. */
+export function bsdiffSegment(output: Buffer, reference: Buffer, level: number, index?: Int32Array): Buffer {
+  const streams = bsdiff(reference, output, undefined, index);
   const frame = (data: Buffer) => zstdCompressSync(data, { params: zstdParams(level, data.length) });
   const ctrl = frame(streams.ctrl);
   const diff = frame(streams.diff);

@@ -151,7 +151,7 @@ export function planTree(input: PlanInput): PlannedSegment[] {
     }
     // Files this delta already produced (newest first), then other old files.
     const earlier: RefSpan[] = [];
-    let earlierBudget = Math.min(budget, limits.maxSegmentBytes);
+    let earlierBudget = Math.min(budget, limits.maxReferenceBytes / 2);
     for (let i = produced.length - 1; i >= 0 && earlierBudget > 0; i--) {
       const file = input.newFiles[produced[i]!]!;
       if (file.size === 0 || file.size > earlierBudget) continue;
