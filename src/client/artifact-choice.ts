@@ -46,8 +46,6 @@ export interface ChosenArtifact {
   artifactUrl: string;
   /** Present when `artifact` is a delta. */
   fallback?: { artifact: ArtifactRef; artifactUrl: string };
-  /** The installed release's manifest, when `artifact` is a delta. */
-  installed?: ReleaseManifest;
 }
 
 /** What {@link chooseUpdateArtifact} needs from the updater. */
@@ -102,6 +100,5 @@ export async function chooseUpdateArtifact(
     artifact: delta,
     artifactUrl: ctx.trust.targetUrl(info),
     fallback: { artifact: full, artifactUrl: fullUrl },
-    installed,
   };
 }

@@ -191,9 +191,8 @@ interface PendingUpdate {
   manifest: ReleaseManifest;
   artifact: ArtifactRef;
   artifactUrl: string;
-  /** When `artifact` is a delta: the full archive to fall back to, and the installed release's manifest. */
+  /** When `artifact` is a delta: the full archive to fall back to. */
   fallback?: { artifact: ArtifactRef; artifactUrl: string };
-  installed?: ReleaseManifest;
   pointer: ChannelPointer;
   downloadedPath?: string;
 }
