@@ -7,10 +7,10 @@
  * either makes it re-checked.
  */
 import { lstatSync } from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { exists, writeJsonAtomic } from "../../core/fs.js";
+import { exists, randomSuffix } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { treeId } from "../../formats/delta.js";
 import type { ManifestFile, ReleaseManifest } from "../../formats/native.js";
@@ -91,7 +91,11 @@ export async function writeTreeCache(
   const doc: CacheDocument = { schema: CACHE_SCHEMA, version: manifest.version, treeId: treeId(manifest.files), files };
   const dir = join(layout.stateDir, "tree-cache");
   await mkdir(dir, { recursive: true });
-  await writeJsonAtomic(treeCachePath(layout, manifest.version), doc);
+  // A cache: written by rename (never half a file) but not fsynced; a lost or stale cache only
+  // means the next check hashes the files again.
+  const tmp = join(dir, `.${randomSuffix()}.tmp`);
+  await writeFile(tmp, JSON.stringify(doc));
+  await rename(tmp, treeCachePath(layout, manifest.version));
   for (const name of await readdir(dir)) {
     if (!name.endsWith(".json") || name === `${encodeURIComponent(manifest.version)}.json`) continue;
     const version = decodeURIComponent(name.slice(0, -5));
