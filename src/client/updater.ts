@@ -367,34 +367,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       if (!pending)
         throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
       const deltaFetched = pending.fallback ? await this.downloadDeltaOrFallBack(pending, options) : 0;
-      const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
-      let fetched = deltaFetched;
-      const have = await hashFile(dest).catch(() => undefined);
-      if (have?.sha256 !== pending.artifact.sha256) {
-        if (this.options.checkDiskSpace !== false) {
-          await assertFreeSpace(
-            this.layout.downloadsDir,
-            pending.artifact.size,
-            `downloading ${pending.manifest.version}`,
-          );
-        }
-        ({ fetched } = await downloadArtifact(this.http, {
-          url: pending.artifactUrl,
-          dest,
-          length: pending.artifact.size,
-          sha256: pending.artifact.sha256,
-          ...(options.signal ? { signal: options.signal } : {}),
-          onProgress: (p) => {
-            options.onProgress?.(p);
-            this.emit("download-progress", p);
-          },
-        }).catch(async (err: unknown) => {
+      const dest = this.artifactPath(pending);
+      const fetched =
+        deltaFetched +
+        (await this.fetchArtifact(pending, options).catch(async (err: unknown) => {
           // A cut connection or a failing server says nothing about the release: resume next time.
           if (!isTransportFailure(err))
             await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
           throw err;
         }));
-      }
       pending.downloadedPath = dest;
       const result: DownloadResult = {
         version: pending.manifest.version,
@@ -565,6 +546,39 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
   }
 
+  /** Where the pending artifact is downloaded to (named by its signed sha256). */
+  private artifactPath(pending: PendingUpdate): string {
+    return join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
+  }
+
+  /**
+   * Downloads and verifies the pending artifact unless it is already on disk; checks free space
+   * first. Returns the bytes fetched from the network.
+   */
+  private async fetchArtifact(
+    pending: PendingUpdate,
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
+  ): Promise<number> {
+    const dest = this.artifactPath(pending);
+    const have = await hashFile(dest).catch(() => undefined);
+    if (have?.sha256 === pending.artifact.sha256) return 0;
+    if (this.options.checkDiskSpace !== false) {
+      await assertFreeSpace(this.layout.downloadsDir, pending.artifact.size, `downloading ${pending.manifest.version}`);
+    }
+    const { fetched } = await downloadArtifact(this.http, {
+      url: pending.artifactUrl,
+      dest,
+      length: pending.artifact.size,
+      sha256: pending.artifact.sha256,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (p) => {
+        options.onProgress?.(p);
+        this.emit("download-progress", p);
+      },
+    });
+    return fetched;
+  }
+
   /**
    * Downloads the chosen delta; on any failure but a cancellation, reports it and switches the
    * pending update to the full archive (which the caller then downloads).
@@ -573,22 +587,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     pending: PendingUpdate,
     options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
   ): Promise<number> {
-    const dest = join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
     try {
-      const have = await hashFile(dest).catch(() => undefined);
-      if (have?.sha256 === pending.artifact.sha256) return 0;
-      const { fetched } = await downloadArtifact(this.http, {
-        url: pending.artifactUrl,
-        dest,
-        length: pending.artifact.size,
-        sha256: pending.artifact.sha256,
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (p) => {
-          options.onProgress?.(p);
-          this.emit("download-progress", p);
-        },
-      });
-      return fetched;
+      return await this.fetchArtifact(pending, options);
     } catch (err) {
       const e = toUpdraftError(err);
       if (e.code === ErrorCodes.ABORTED) throw e;
