@@ -9,14 +9,12 @@ import { appendFile, readdir, readFile, readlink, writeFile } from "node:fs/prom
 import { join } from "node:path";
 import { test } from "node:test";
 import { Metadata, MetadataKind } from "@tufjs/models";
-import { installFromRepository } from "../src/client/first-install.js";
 import { Updater } from "../src/client/updater.js";
 import { type ErrorCode, ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { roleKeyOf } from "../src/publish/keys.js";
 import { publishRelease } from "../src/publish/publish.js";
-import { createRepositoryServer } from "../src/server/static-server.js";
+import { installedApp } from "./helpers/installed.js";
 import {
-  createTestRepo,
   manifestDigest,
   publish,
   signedManifest,
@@ -25,23 +23,14 @@ import {
   treeDigest,
   writeBuild,
 } from "./helpers/repo.js";
-import { tempDir } from "./helpers/tmp.js";
 
 const files = (version: string) => ({
   "bin/app": `#!/bin/sh\necho ${version}\n`,
   "data.txt": `payload ${version}\n`.repeat(100),
 });
 
-async function setup(t: import("node:test").TestContext): Promise<{ repo: TestRepo; appDir: string; work: string }> {
-  const work = await tempDir(t);
-  const repo = await createTestRepo(work);
-  const server = createRepositoryServer({ root: repo.repoDir });
-  const { url } = await server.listen();
-  t.after(() => server.close());
-  await publish(repo, work, "1.0.0", files("1.0.0"));
-  const appDir = join(work, "install");
-  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
-  return { repo, appDir, work };
+function setup(t: import("node:test").TestContext) {
+  return installedApp(t, files("1.0.0"));
 }
 
 async function assertRefusedAndUntouched(repo: TestRepo, appDir: string, code: ErrorCode): Promise<void> {

@@ -8,11 +8,9 @@ import { spawn } from "node:child_process";
 import { readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { installFromRepository } from "../src/client/first-install.js";
-import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
-import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
-import { tempDir } from "./helpers/tmp.js";
+import { installedApp } from "./helpers/installed.js";
+import { manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 
 const good = (version: string) => ({
   "app.sh": `#!/bin/sh\necho "${version} start" >> "$APP_REPORT"\n"$NODE" "$UPDRAFT_CLI" confirm --dir "$APP_DIR" --json > /dev/null\n`,
@@ -42,14 +40,7 @@ for (const [label, bad, reasonPattern] of [
   ["hangs without confirming", hanging, /did not confirm/],
 ] as const) {
   test(`a release that ${label} is rolled back, the previous version restarts, the release is skipped, a fixed one installs`, async (t) => {
-    const work = await tempDir(t);
-    const repo = await createTestRepo(work);
-    const server = createRepositoryServer({ root: repo.repoDir });
-    const { url } = await server.listen();
-    t.after(() => server.close());
-    await publish(repo, work, "1.0.0", good("1.0.0"));
-    const appDir = join(work, "install");
-    await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+    const { work, repo, appDir } = await installedApp(t, good("1.0.0"));
     const report = join(work, "report.txt");
     const env = { APP_REPORT: report, APP_DIR: appDir, NODE: process.execPath, UPDRAFT_CLI: CLI };
     await publish(repo, work, "1.1.0", bad("1.1.0"));
@@ -113,14 +104,7 @@ for (const [label, bad, reasonPattern] of [
 }
 
 test("manual rollback goes back to the previous version and status shows why", async (t) => {
-  const work = await tempDir(t);
-  const repo = await createTestRepo(work);
-  const server = createRepositoryServer({ root: repo.repoDir });
-  const { url } = await server.listen();
-  t.after(() => server.close());
-  await publish(repo, work, "1.0.0", good("1.0.0"));
-  const appDir = join(work, "install");
-  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+  const { work, repo, appDir } = await installedApp(t, good("1.0.0"));
   await publish(repo, work, "1.1.0", good("1.1.0"));
   assert.equal((await runCli(["update", "--dir", appDir, "--json"])).code, 0);
   assert.equal((await runCli(["confirm", "--dir", appDir, "--json"])).code, 0);
@@ -142,14 +126,7 @@ test("manual rollback goes back to the previous version and status shows why", a
 });
 
 test("a new version that keeps starting without confirming is rolled back after its launch budget", async (t) => {
-  const work = await tempDir(t);
-  const repo = await createTestRepo(work);
-  const server = createRepositoryServer({ root: repo.repoDir });
-  const { url } = await server.listen();
-  t.after(() => server.close());
-  await publish(repo, work, "1.0.0", good("1.0.0"));
-  const appDir = join(work, "install");
-  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+  const { work, repo, appDir } = await installedApp(t, good("1.0.0"));
   await publish(repo, work, "1.1.0", good("1.1.0"));
   const { Updater } = await import("../src/client/updater.js");
   const updater = new Updater({ installDir: appDir, maxLaunches: 2, healthTimeoutMs: 3_600_000 });

@@ -1,0 +1,32 @@
+/** The usual client-test start: a repository served on 127.0.0.1 with 1.0.0 published and installed. */
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { installFromRepository } from "../../src/client/first-install.js";
+import { createRepositoryServer } from "../../src/server/static-server.js";
+import { createTestRepo, publish, type TestRepo } from "./repo.js";
+import { tempDir } from "./tmp.js";
+
+/** A served repository and an install folder holding its first release. */
+export interface InstalledApp {
+  work: string;
+  repo: TestRepo;
+  url: string;
+  appDir: string;
+}
+
+/** Publishes `files` as `version`, serves the repository, and installs it into `work/install`. */
+export async function installedApp(
+  t: TestContext,
+  files: Record<string, string | Buffer>,
+  version = "1.0.0",
+): Promise<InstalledApp> {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work);
+  const server = createRepositoryServer({ root: repo.repoDir });
+  const { url } = await server.listen();
+  t.after(() => server.close());
+  await publish(repo, work, version, files);
+  const appDir = join(work, "install");
+  await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
+  return { work, repo, url, appDir };
+}
