@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmod, chown, mkdir, readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { CLI, type CliResult, parseJson, runCli } from "./helpers/cli.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
@@ -153,9 +153,21 @@ test("the app folder not writable: the swap fails, old set kept, attempt recorde
   if (process.getuid?.() === 0) {
     // Root ignores permissions: run the updater as an unprivileged user who owns only .updraft/.
     const NOBODY = 65534;
-    for (let d = s.work; d !== "/"; d = join(d, "..")) {
-      if ((await stat(d)).uid === 0) await chmod(d, (await stat(d)).mode | 0o005);
+    // The user must reach the work folder, the Node binary and the CLI (a checkout may sit in a
+    // 0700 folder): open the search bit on root-owned ancestors, and put the modes back afterwards.
+    const opened = new Map<string, number>();
+    for (const start of [s.work, dirname(process.execPath), dirname(CLI)]) {
+      for (let d = start; d !== "/"; d = dirname(d)) {
+        const st = await stat(d);
+        if (st.uid === 0 && (st.mode & 0o005) !== 0o005 && !opened.has(d)) {
+          opened.set(d, st.mode & 0o7777);
+          await chmod(d, st.mode | 0o005);
+        }
+      }
     }
+    t.after(async () => {
+      for (const [d, mode] of opened) await chmod(d, mode).catch(() => {});
+    });
     await chown(stateDir, NOBODY, NOBODY);
     await chmod(s.appDir, 0o755);
     run = (args) =>
