@@ -51,9 +51,10 @@ async function faultyProxy(
     const body = Buffer.from(await up.arrayBuffer());
     if (req.url!.includes(archiveUrlPart) && cutsLeft > 0) {
       cutsLeft--;
-      res.write(body.subarray(0, plan.cutAfter));
+      // Wait until the bytes are handed to the kernel, and give a loaded client time to read them.
+      await new Promise((r) => res.write(body.subarray(0, plan.cutAfter), r));
       entry.sent = plan.cutAfter!;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 250));
       res.socket?.destroy();
       return;
     }
