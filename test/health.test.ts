@@ -35,15 +35,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-for (const [label, bad, reasonPattern] of [
-  ["crashes on start (exit 1)", crashing, /exited with code 1/],
-  ["hangs without confirming", hanging, /did not confirm/],
+for (const [label, bad, reasonPattern, health] of [
+  ["crashes on start (exit 1)", crashing, /exited with code 1/, undefined],
+  ["declares `confirm` and hangs without confirming", hanging, /did not confirm/, { kind: "confirm" }],
 ] as const) {
   test(`a release that ${label} is rolled back, the previous version restarts, the release is skipped, a fixed one installs`, async (t) => {
     const { work, repo, appDir } = await installedApp(t, good("1.0.0"));
     const report = join(work, "report.txt");
     const env = { APP_REPORT: report, APP_DIR: appDir, NODE: process.execPath, UPDRAFT_CLI: CLI };
-    await publish(repo, work, "1.1.0", bad("1.1.0"));
+    await publish(repo, work, "1.1.0", bad("1.1.0"), undefined, 0, health ? { health } : {});
 
     // The running 1.0.0 app, which asks for the update and then exits.
     const running = spawn("sleep", ["60"], { stdio: "ignore" });
@@ -127,9 +127,10 @@ test("manual rollback goes back to the previous version and status shows why", a
 
 test("a new version that keeps starting without confirming is rolled back after its launch budget", async (t) => {
   const { work, repo, appDir } = await installedApp(t, good("1.0.0"));
-  await publish(repo, work, "1.1.0", good("1.1.0"));
+  await publish(repo, work, "1.1.0", good("1.1.0"), undefined, 0, { health: { kind: "confirm" } });
   const { Updater } = await import("../src/client/updater.js");
   const updater = new Updater({ installDir: appDir, maxLaunches: 2, healthTimeoutMs: 3_600_000 });
+  // The library's own timer would confirm an `uptime` version that stays up: this one declares `confirm`.
   await updater.check();
   await updater.install();
   const launches = [];
@@ -139,7 +140,7 @@ test("a new version that keeps starting without confirming is rolled back after 
   assert.deepEqual(launches[2]!.rolledBack, {
     from: "1.1.0",
     to: "1.0.0",
-    reason: "it started 3 times without confirming it works",
+    reason: "it started 3 times without proving it works",
   });
   assert.equal(await readlink(join(appDir, "current")), "app-1.0.0");
   const check = await new Updater({ installDir: appDir }).check();

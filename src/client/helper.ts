@@ -13,7 +13,15 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { applyPreparedInPlace } from "./inplace.js";
 import { installLayout } from "./layout.js";
 import { processAlive } from "./lock.js";
-import { rollbackToPrevious } from "./recover.js";
+import {
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_MAX_LAUNCHES,
+  healthOf,
+  launched,
+  launchWindowMs,
+  type ProbationPolicy,
+} from "./probation.js";
+import { confirm, rollbackToPrevious } from "./recover.js";
 import { readState, updateState } from "./state.js";
 
 /** Path of the CLI entry that runs the helper. */
@@ -44,26 +52,77 @@ export async function spawnRestartHelper(plan: RestartPlan): Promise<number> {
     await mkdir(join(plan.logFile, ".."), { recursive: true });
     out = openSync(plan.logFile, "a");
   }
-  const args = [CLI_ENTRY, "helper", "--wait-pid", String(plan.waitPid), "--cwd", plan.cwd];
+  const args = ["helper", "--wait-pid", String(plan.waitPid), "--cwd", plan.cwd];
   if (plan.watchDir) args.push("--watch", plan.watchDir);
   if (plan.applyPrepared) args.push("--apply-prepared", plan.applyPrepared);
-  const child = spawn(process.execPath, [...args, "--", ...plan.command], {
+  return spawnDetachedCli([...args, "--", ...plan.command], out, plan.env);
+}
+
+/** Starts the CLI detached from this process (it outlives it) and returns its PID. */
+function spawnDetachedCli(args: string[], out: number | "ignore", env?: Record<string, string>): number {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
     detached: true,
     stdio: ["ignore", out, out],
-    env: { ...process.env, ...plan.env },
+    env: { ...process.env, ...env },
     windowsHide: true,
   });
   child.unref();
-  if (child.pid === undefined) throw new UpdraftError(ErrorCodes.INTERNAL, "Could not start the restart helper");
+  if (child.pid === undefined) {
+    throw new UpdraftError(ErrorCodes.INSTALL_FAILED, "Could not start the detached helper", {
+      hint: "The system refused a new process: check its limits and try again.",
+    });
+  }
   return child.pid;
+}
+
+/**
+ * For apps that count their launch with the CLI (`updraft recover --launch`): a detached watcher
+ * that confirms the version on an `uptime:N` probation once the app (process `pid`, which ran the
+ * command) has lived N seconds. If the app ends first, nothing is confirmed: the launch budget judges it.
+ */
+export function spawnUptimeWatcher(dir: string, pid: number): number {
+  return spawnDetachedCli(["watch-uptime", "--dir", dir, "--pid", String(pid)], "ignore");
+}
+
+/** The body of {@link spawnUptimeWatcher}: bounded by the policy's uptime. */
+export async function watchUptime(dir: string, pid: number): Promise<"confirmed" | "exited" | "not-on-probation"> {
+  const layout = installLayout(dir);
+  const first = await readState(layout);
+  const p = first.probation;
+  if (!p || p.version !== first.current || healthOf(p).kind !== "uptime") return "not-on-probation";
+  const until = Date.now() + launchWindowMs(p);
+  while (Date.now() < until) {
+    if (!processAlive(pid)) return "exited";
+    const state = await readState(layout);
+    if (state.probation?.version !== p.version) return "confirmed";
+    await sleep(Math.min(250, Math.max(1, until - Date.now())));
+  }
+  if (!processAlive(pid)) return "exited";
+  const state = await readState(layout);
+  if (state.probation?.version === p.version) await confirm(layout);
+  return "confirmed";
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The exit status of apps the helper started, recorded from the moment they start. */
-const exitCodes = new WeakMap<ChildProcess, number>();
+/**
+ * Probation of an in-place (SAAU-style) swap the helper applies: those apps confirm by running
+ * their next `updraft check` or `update`, as the README's migration section says.
+ */
+const LEGACY_PROBATION: ProbationPolicy = {
+  health: { kind: "confirm" },
+  timeoutMs: DEFAULT_HEALTH_TIMEOUT_MS,
+  maxLaunches: DEFAULT_MAX_LAUNCHES,
+};
 
-function startApp(plan: RestartPlan): Promise<ChildProcess> {
+/** An app the helper started, as far as the helper can see it. */
+interface WatchedApp {
+  child: ChildProcess;
+  /** Exit status, once it exited (a signal counts as 128). */
+  exitCode: number | undefined;
+}
+
+function startApp(plan: RestartPlan): Promise<WatchedApp> {
   const [program, ...args] = plan.command;
   const child = spawn(program!, args, {
     cwd: plan.cwd,
@@ -71,12 +130,18 @@ function startApp(plan: RestartPlan): Promise<ChildProcess> {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, ...plan.env },
   });
-  child.once("exit", (code, sig) => exitCodes.set(child, code ?? (sig ? 128 : 0)));
+  const app: WatchedApp = { child, exitCode: undefined };
+  child.once("exit", (code, sig) => {
+    app.exitCode = code ?? (sig ? 128 : 0);
+  });
   return new Promise((resolve, reject) => {
-    child.once("spawn", () => resolve(child));
+    child.once("spawn", () => resolve(app));
     child.once("error", (err) =>
       reject(
-        new UpdraftError(ErrorCodes.INTERNAL, `Could not start the app (${program}): ${err.message}`, { cause: err }),
+        new UpdraftError(ErrorCodes.INSTALL_FAILED, `Could not start the app (${program}): ${err.message}`, {
+          cause: err,
+          hint: "Check the --restart command: the program must exist and be executable.",
+        }),
       ),
     );
   });
@@ -104,58 +169,53 @@ async function stopApp(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Watches the probation of the version the helper just started. Returns how it ended:
- * `confirmed`, `not-on-probation`, or `rolled-back`.
+ * Watches the probation of the version the helper just started, from this launch on. Under
+ * `uptime:N` the helper confirms it once it has run N seconds or exited 0; under `confirm` it
+ * waits for the app's own confirmation until the health timeout. Either way an exit with an error
+ * first, or a timeout under `confirm`, rolls back and starts the previous version. Returns how it
+ * ended: `confirmed`, `not-on-probation`, `exited` (judged later) or `rolled-back`.
  */
-export async function watchProbation(dir: string, child: ChildProcess, plan: RestartPlan): Promise<string> {
+export async function watchProbation(dir: string, app: WatchedApp, plan: RestartPlan): Promise<string> {
   const layout = installLayout(dir);
   const first = await readState(layout);
   const p = first.probation;
   if (!p || p.version !== first.current) return "not-on-probation";
-  // The clock starts when the new version actually starts.
-  const timeoutMs = Math.max(Date.parse(p.deadline) - Date.parse(p.since), 1000);
-  const deadline = Date.now() + timeoutMs;
-  await updateState(layout, (s) =>
-    s.probation
-      ? {
-          ...s,
-          probation: {
-            ...s.probation,
-            since: new Date().toISOString(),
-            deadline: new Date(deadline).toISOString(),
-            launches: s.probation.launches + 1,
-          },
-        }
-      : s,
-  );
+  const launchedNow = launched(p, new Date());
+  await updateState(layout, (s) => (s.probation?.version === p.version ? { ...s, probation: launchedNow } : s));
+  const health = healthOf(p);
+  const windowMs = launchWindowMs(p);
+  const until = Date.now() + windowMs;
   let reason: string | undefined;
-  let restartPrevious = true;
-  // Bounded: the loop ends at the deadline at the latest.
-  while (Date.now() <= deadline + 500) {
+  // Bounded: the loop ends at `until` at the latest.
+  for (;;) {
     const state = await readState(layout);
     if (!state.probation || state.probation.version !== p.version) return "confirmed";
-    const exitCode = exitCodes.get(child);
-    if (exitCode !== undefined && exitCode !== 0) {
-      reason = `${p.version} exited with code ${exitCode} before confirming it works`;
+    const code = app.exitCode;
+    if (code !== undefined && code !== 0) {
+      reason = `${p.version} exited with code ${code} before proving it works`;
       break;
     }
-    if (Date.now() > deadline) {
-      const running = exitCodes.get(child) === undefined;
-      reason = `${p.version} did not confirm it works within ${Math.round(timeoutMs / 1000)} s`;
-      restartPrevious = running;
-      if (running) await stopApp(child);
+    if (code === 0) {
+      if (health.kind !== "uptime") return "exited";
+      await confirm(layout);
+      return "confirmed";
+    }
+    if (Date.now() >= until) {
+      if (health.kind === "uptime") {
+        await confirm(layout);
+        return "confirmed";
+      }
+      reason = `${p.version} did not confirm it works within ${Math.round(windowMs / 1000)} s`;
+      await stopApp(app.child);
       break;
     }
-    await sleep(100);
+    await sleep(Math.min(100, Math.max(1, until - Date.now())));
   }
-  if (!reason) return "confirmed";
   const done = await rollbackToPrevious(layout, reason);
   log(`rolled back from ${done.from} to ${done.to}: ${reason}`);
-  if (restartPrevious) {
-    const again = await startApp(plan);
-    again.unref();
-    log(`restarted ${done.to} as PID ${again.pid}`);
-  }
+  const again = await startApp(plan);
+  again.child.unref();
+  log(`restarted ${done.to} as PID ${again.child.pid}`);
   return "rolled-back";
 }
 
@@ -173,20 +233,20 @@ export async function runRestartHelper(plan: RestartPlan, timeoutMs = 10 * 60_00
   if (plan.applyPrepared) {
     try {
       const outcome = await applyPreparedInPlace(installLayout(plan.applyPrepared), {
-        probation: { timeoutMs: 60_000, maxLaunches: 3 },
+        probation: LEGACY_PROBATION,
       });
       if (outcome) log(`replaced the files of ${outcome.previous ?? "?"} with ${outcome.version}`);
     } catch (err) {
       log(`the update could not be applied, the previous version stays: ${(err as Error).message}`);
     }
   }
-  const child = await startApp(plan);
-  log(`restarted the app as PID ${child.pid}`);
+  const app = await startApp(plan);
+  log(`restarted the app as PID ${app.child.pid}`);
   const watchDir = plan.watchDir ?? plan.applyPrepared;
   if (watchDir) {
-    const outcome = await watchProbation(watchDir, child, plan);
+    const outcome = await watchProbation(watchDir, app, plan);
     log(`probation: ${outcome}`);
   }
-  child.unref();
-  return child.pid!;
+  app.child.unref();
+  return app.child.pid!;
 }

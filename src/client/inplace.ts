@@ -8,20 +8,14 @@
 import { copyFile, lstat, mkdir, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import {
-  assertSafeRelativePath,
-  fsyncDir,
-  readJsonIfExists,
-  removePath,
-  safeJoin,
-  writeJsonAtomic,
-} from "../core/fs.js";
+import { assertSafeRelativePath, fsyncDir, readLocalJson, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { faultPoint } from "./fault.js";
 import { type InPlaceJournal, type JournalFile, readJournal, removeJournal, writeJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
-import { readState, updateState } from "./state.js";
+import { openProbation, type ProbationPolicy } from "./probation.js";
+import { type InstallState, readState, updateState } from "./state.js";
 
 /** One file to install: its place in the app folder and a verified source file. */
 export interface InPlaceFile {
@@ -132,7 +126,7 @@ export async function prepareInPlace(
 
 /** True if a prepared in-place install waits to be applied. */
 export async function hasPreparedInPlace(layout: InstallLayout): Promise<boolean> {
-  return (await readJsonIfExists(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
+  return (await readLocalJson(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -150,11 +144,11 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function applyPreparedInPlace(
   layout: InstallLayout,
-  options: { lock?: HeldLock; probation?: { timeoutMs: number; maxLaunches: number } } = {},
+  options: { lock?: HeldLock; probation?: ProbationPolicy } = {},
 ): Promise<InPlaceOutcome | undefined> {
   return withLock(layout, options.lock, async () => {
     const p = inPlacePaths(layout);
-    const plan = (await readJsonIfExists(p.plan)) as PreparedPlan | undefined;
+    const plan = (await readLocalJson(p.plan)) as PreparedPlan | undefined;
     if (!plan) return undefined;
     for (const f of plan.files) {
       const got = await hashFile(safeJoin(p.staged, f.path)).catch(() => undefined);
@@ -167,6 +161,7 @@ export async function applyPreparedInPlace(
       }
     }
     const from = (await readState(layout)).current;
+    const probation = options.probation && openProbation(options.probation, plan.version, from, new Date());
     const files: JournalFile[] = [];
     for (const f of plan.files) files.push({ path: f.path, hadOriginal: await exists(safeJoin(layout.dir, f.path)) });
     for (const path of plan.remove) {
@@ -182,6 +177,7 @@ export async function applyPreparedInPlace(
       phase: "swapping",
       files,
       startedAt: new Date().toISOString(),
+      ...(probation ? { probation } : {}),
     };
     await writeJournal(layout, journal);
     await faultPoint("in-place:journal-written");
@@ -213,7 +209,7 @@ export async function applyPreparedInPlace(
     }
     await writeJournal(layout, { ...journal, phase: "swapped" });
     await faultPoint("in-place:swapped");
-    await finishInPlace(layout, { ...journal, phase: "swapped" }, options.probation);
+    await finishInPlace(layout, { ...journal, phase: "swapped" });
     return {
       version: plan.version,
       previous: from,
@@ -231,34 +227,22 @@ async function syncFolders(root: string, files: JournalFile[]): Promise<void> {
 }
 
 /** Roll-forward of a swapped in-place transaction: idempotent, safe to repeat after a crash. */
-export async function finishInPlace(
-  layout: InstallLayout,
-  journal: InPlaceJournal,
-  probation?: { timeoutMs: number; maxLaunches: number },
-): Promise<void> {
+export async function finishInPlace(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
   const p = inPlacePaths(layout);
   const state = await readState(layout);
   if (state.current !== journal.to) {
-    const now = new Date();
-    await updateState(layout, (s) => ({
-      ...s,
-      mode: "in-place",
-      current: journal.to,
-      ...(journal.from ? { previous: journal.from } : {}),
-      installedAt: now.toISOString(),
-      ...(probation && journal.from
-        ? {
-            probation: {
-              version: journal.to,
-              previous: journal.from,
-              since: now.toISOString(),
-              deadline: new Date(now.getTime() + probation.timeoutMs).toISOString(),
-              launches: 0,
-              maxLaunches: probation.maxLaunches,
-            },
-          }
-        : {}),
-    }));
+    await updateState(layout, (s) => {
+      const next: InstallState = {
+        ...s,
+        mode: "in-place",
+        current: journal.to,
+        ...(journal.from ? { previous: journal.from } : {}),
+        installedAt: new Date().toISOString(),
+      };
+      delete next.probation;
+      if (journal.probation) next.probation = journal.probation;
+      return next;
+    });
   }
   await faultPoint("in-place:state-written");
   if (await exists(p.backupNew)) {
@@ -303,7 +287,7 @@ export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InP
 export async function installInPlace(
   layout: InstallLayout,
   release: InPlaceRelease,
-  options: { lock?: HeldLock; probation?: { timeoutMs: number; maxLaunches: number } } = {},
+  options: { lock?: HeldLock; probation?: ProbationPolicy } = {},
 ): Promise<InPlaceOutcome> {
   return withLock(layout, options.lock, async () => {
     const lock: HeldLock = { release: async () => {} };
@@ -320,7 +304,7 @@ export async function previousInPlaceSet(
   layout: InstallLayout,
 ): Promise<{ version: string | null; replaced: string[]; added: string[] } | undefined> {
   const p = inPlacePaths(layout);
-  const index = (await readJsonIfExists(p.backupIndex(p.backupPrevious)).catch(() => undefined)) as
+  const index = (await readLocalJson(p.backupIndex(p.backupPrevious)).catch(() => undefined)) as
     | { version: string | null; replaced: string[]; added: string[] }
     | undefined;
   return index;

@@ -15,6 +15,7 @@ import { faultPoint } from "./fault.js";
 import { readJournal, removeJournal, type VersionedJournal, writeJournal } from "./journal.js";
 import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
+import { openProbation, type ProbationPolicy } from "./probation.js";
 import { readState, updateState } from "./state.js";
 
 /** Result of one install. */
@@ -23,12 +24,6 @@ export interface InstallOutcome {
   previous: string | undefined;
   folder: string;
   stats: ExtractStats;
-}
-
-/** How long a new version has to confirm it works. */
-export interface ProbationPolicy {
-  timeoutMs: number;
-  maxLaunches: number;
 }
 
 /** Options of {@link installRelease}. */
@@ -118,6 +113,8 @@ export async function installRelease(
     ...(from ? { from } : {}),
     startedAt: new Date().toISOString(),
   };
+  const opened = probation && openProbation(probation, to, from, new Date());
+  if (opened) journal.probation = opened;
   await writeJournal(layout, journal);
   await faultPoint("versioned:journal-written");
   try {
@@ -131,29 +128,19 @@ export async function installRelease(
     await recoverVersioned(layout);
     throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
   }
-  await finishVersioned(layout, journal, probation);
+  await finishVersioned(layout, journal);
   return { version: to, previous: from, folder: finalDir, stats };
 }
 
 /** Roll-forward: records the new state and closes the journal (idempotent). */
-async function finishVersioned(layout: InstallLayout, journal: VersionedJournal, probation?: ProbationPolicy) {
+async function finishVersioned(layout: InstallLayout, journal: VersionedJournal) {
   const state = await readState(layout);
-  if (state.current !== journal.to || state.probation?.version !== journal.to) {
-    const now = new Date();
+  if (state.current !== journal.to || state.probation?.version !== journal.probation?.version) {
     await updateState(layout, (s) => {
-      const next = { ...s, mode: "versioned" as const, current: journal.to, installedAt: now.toISOString() };
+      const next = { ...s, mode: "versioned" as const, current: journal.to, installedAt: new Date().toISOString() };
       if (journal.from && journal.from !== journal.to) next.previous = journal.from;
       delete next.probation;
-      if (probation && journal.from && journal.from !== journal.to) {
-        next.probation = {
-          version: journal.to,
-          previous: journal.from,
-          since: now.toISOString(),
-          deadline: new Date(now.getTime() + probation.timeoutMs).toISOString(),
-          launches: 0,
-          maxLaunches: probation.maxLaunches,
-        };
-      }
+      if (journal.probation) next.probation = journal.probation;
       return next;
     });
   }
@@ -168,7 +155,7 @@ async function finishVersioned(layout: InstallLayout, journal: VersionedJournal,
  */
 export async function recoverVersioned(layout: InstallLayout): Promise<"none" | "rolled-forward" | "rolled-back"> {
   const journal = await readJournal(layout);
-  if (!journal || journal.mode !== "versioned") return "none";
+  if (journal?.mode !== "versioned") return "none";
   const pointer = await readCurrentVersion(layout);
   if (pointer === journal.to) {
     await finishVersioned(layout, journal);

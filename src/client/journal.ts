@@ -4,8 +4,11 @@
  * whether to roll forward or back.
  */
 import { join } from "node:path";
-import { readJsonIfExists, removePath, writeJsonAtomic } from "../core/fs.js";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { assertSafeRelativePath, readLocalJson, removePath, writeJsonAtomic } from "../core/fs.js";
+import { isValidVersion } from "../core/version.js";
 import type { InstallLayout } from "./layout.js";
+import { type Probation, parseProbation } from "./probation.js";
 
 /** One file of an in-place transaction. */
 export interface JournalFile {
@@ -23,6 +26,8 @@ export interface VersionedJournal {
   to: string;
   from?: string;
   startedAt: string;
+  /** The new version's probation, opened when the journal is written so a crash keeps it. */
+  probation?: Probation;
 }
 
 /** An in-place install: files swapped inside the app folder, originals kept in the backup. */
@@ -35,6 +40,8 @@ export interface InPlaceJournal {
   phase: "swapping" | "swapped";
   files: JournalFile[];
   startedAt: string;
+  /** The new version's probation, opened when the journal is written so a crash keeps it. */
+  probation?: Probation;
 }
 
 /** Any journal. */
@@ -50,17 +57,64 @@ export async function writeJournal(layout: InstallLayout, journal: Journal): Pro
   await writeJsonAtomic(journalFile(layout), journal);
 }
 
+/** Cap of the journal file: an in-place journal lists every file of a release. */
+const JOURNAL_MAX_BYTES = 32 << 20;
+
+function journalInvalid(why: string): never {
+  throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `The install journal is damaged: ${why}`, {
+    hint: "An interrupted install cannot be finished safely; reinstall the app into a new folder.",
+  });
+}
+
+/**
+ * Validates a parsed journal (untrusted input: it decides what recovery renames and deletes).
+ * Versions must be versions and paths safe relative paths, or nothing is touched.
+ */
+export function parseJournal(raw: unknown): Journal | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) journalInvalid("not an object");
+  const j = raw as Record<string, unknown>;
+  const version = (v: unknown, field: string) =>
+    typeof v === "string" && isValidVersion(v) ? v : journalInvalid(`"${field}" is not a version`);
+  const to = version(j.to, "to");
+  const from = j.from === undefined ? undefined : version(j.from, "from");
+  const startedAt = typeof j.startedAt === "string" ? j.startedAt : new Date(0).toISOString();
+  const probation = parseProbation(j.probation);
+  const common = {
+    schema: 1 as const,
+    to,
+    ...(from !== undefined ? { from } : {}),
+    startedAt,
+    ...(probation && probation.version === to ? { probation } : {}),
+  };
+  if (j.mode === "versioned") return { ...common, mode: "versioned" };
+  if (j.mode !== "in-place") journalInvalid(`unknown mode ${JSON.stringify(j.mode)}`);
+  if (j.phase !== "swapping" && j.phase !== "swapped") journalInvalid(`unknown phase ${JSON.stringify(j.phase)}`);
+  if (!Array.isArray(j.files)) journalInvalid('"files" is not a list');
+  const files = j.files.map((f: unknown, i: number): JournalFile => {
+    const o = (typeof f === "object" && f !== null ? f : {}) as Record<string, unknown>;
+    if (typeof o.path !== "string") journalInvalid(`files[${i}] has no path`);
+    try {
+      assertSafeRelativePath(o.path, "journal path");
+    } catch (err) {
+      journalInvalid((err as Error).message);
+    }
+    return { path: o.path, hadOriginal: o.hadOriginal === true, ...(o.remove === true ? { remove: true } : {}) };
+  });
+  return { ...common, mode: "in-place", phase: j.phase, files };
+}
+
 /** Reads the journal, or undefined when no transaction is open. */
 export async function readJournal(layout: InstallLayout): Promise<Journal | undefined> {
   let raw: unknown;
   try {
-    raw = await readJsonIfExists(journalFile(layout));
-  } catch {
-    return undefined; // A torn journal cannot exist: it is only ever renamed into place whole.
+    raw = await readLocalJson(journalFile(layout), JOURNAL_MAX_BYTES, "the install journal");
+  } catch (err) {
+    // Not JSON: it is only ever renamed into place whole, so this was not written by Updraft.
+    if (err instanceof UpdraftError && err.code === ErrorCodes.MANIFEST_INVALID) journalInvalid("not JSON");
+    throw err;
   }
-  const j = raw as Partial<Journal> | undefined;
-  if (!j || typeof j.to !== "string" || (j.mode !== "versioned" && j.mode !== "in-place")) return undefined;
-  return j as Journal;
+  return parseJournal(raw);
 }
 
 /** Closes the transaction. */

@@ -8,6 +8,8 @@
  * ```
  */
 import { join } from "node:path";
+import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { isValidVersion } from "../core/version.js";
 
 /** Prefix of version folders. */
 export const VERSION_DIR_PREFIX = "app-";
@@ -31,6 +33,20 @@ export interface InstallLayout {
   manifestFile(version: string): string;
 }
 
+/** Every path built from a version goes through this: a version read from disk is never a path. */
+function checkedVersion(version: string): string {
+  if (!isValidVersion(version)) {
+    throw new UpdraftError(
+      ErrorCodes.INSTALL_FAILED,
+      `"${version}" is not a version; refusing to use it as a folder name`,
+      {
+        hint: "The install's state was altered: check .updraft/ or reinstall the app.",
+      },
+    );
+  }
+  return version;
+}
+
 /** The layout of install folder `dir`. */
 export function installLayout(dir: string): InstallLayout {
   const stateDir = join(dir, ".updraft");
@@ -46,7 +62,7 @@ export function installLayout(dir: string): InstallLayout {
     stagingDir: join(stateDir, "staging"),
     currentLink: join(dir, "current"),
     currentPointerFile: join(stateDir, "current"),
-    versionDir: (version: string) => join(dir, `${VERSION_DIR_PREFIX}${version}`),
-    manifestFile: (version: string) => join(stateDir, "manifests", `${version}.json`),
+    versionDir: (version: string) => join(dir, `${VERSION_DIR_PREFIX}${checkedVersion(version)}`),
+    manifestFile: (version: string) => join(stateDir, "manifests", `${checkedVersion(version)}.json`),
   };
 }

@@ -8,6 +8,7 @@
 import { readFile, readlink, rename, rm, symlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fsyncDir, randomSuffix, writeFileAtomic } from "../core/fs.js";
+import { isValidVersion } from "../core/version.js";
 import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
 
 /** The version `current` points at, or undefined if none. */
@@ -22,7 +23,9 @@ export async function readCurrentVersion(layout: InstallLayout): Promise<string 
     return undefined;
   }
   const name = basename(target);
-  return name.startsWith(VERSION_DIR_PREFIX) ? name.slice(VERSION_DIR_PREFIX.length) : undefined;
+  const version = name.startsWith(VERSION_DIR_PREFIX) ? name.slice(VERSION_DIR_PREFIX.length) : "";
+  // The pointer is on disk, so untrusted: only a version names a version folder.
+  return isValidVersion(version) ? version : undefined;
 }
 
 /** Points `current` at the folder of `version`, atomically and durably. */

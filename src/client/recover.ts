@@ -6,7 +6,7 @@
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
-import { readJsonIfExists, removePath, safeJoin } from "../core/fs.js";
+import { readLocalJson, removePath, safeJoin } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { parseReleaseManifest } from "../formats/native.js";
 import { recordFailure, recordSuccess } from "./backoff.js";
@@ -23,6 +23,7 @@ import { readJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
+import { launched, type Probation, verdict } from "./probation.js";
 import { readState, updateState } from "./state.js";
 
 /** What {@link recover} found and did. */
@@ -33,6 +34,8 @@ export interface RecoveryReport {
   busy?: boolean;
   /** Set when an unconfirmed version was rolled back. */
   rolledBack?: { from: string; to: string; reason: string };
+  /** The current version's probation, when it is on one (after counting this launch). */
+  probation?: Probation;
 }
 
 /** Options of {@link recover}. */
@@ -84,7 +87,7 @@ export async function recoverTransaction(layout: InstallLayout): Promise<Recover
   const p = inPlacePaths(layout);
   const heldForRollback = join(layout.stateDir, "backup", "rollback-source");
   if (!(await hasPreparedInPlace(layout))) {
-    if ((await readJsonIfExists(p.backupIndex(heldForRollback)).catch(() => undefined)) !== undefined) {
+    if ((await readLocalJson(p.backupIndex(heldForRollback)).catch(() => undefined)) !== undefined) {
       await removePath(p.backupPrevious);
       await rename(heldForRollback, p.backupPrevious);
     }
@@ -99,21 +102,15 @@ export async function recover(layout: InstallLayout, options: RecoverOptions = {
   const report = await withOptionalLock(layout, options.lock, async (lock) => {
     const transaction = await recoverTransaction(layout);
     const out: RecoveryReport = { transaction };
-    let state = await readState(layout);
+    const state = await readState(layout);
     const probation = state.probation;
     if (!probation || state.current !== probation.version) return out;
-    if (options.launch) {
-      state = await updateState(layout, (s) => ({
-        ...s,
-        probation: { ...probation, launches: probation.launches + 1 },
-      }));
-    }
-    const p = state.probation!;
-    const now = (options.now ?? new Date()).getTime();
-    let reason: string | undefined;
-    if (now > Date.parse(p.deadline)) reason = `it did not confirm it works by ${p.deadline}`;
-    else if (p.launches > p.maxLaunches) reason = `it started ${p.launches} times without confirming it works`;
+    const now = options.now ?? new Date();
+    const judged = options.launch ? launched(probation, now) : probation;
+    if (options.launch) await updateState(layout, (s) => ({ ...s, probation: judged }));
+    const reason = verdict(judged, now);
     if (reason) out.rolledBack = await rollbackToPrevious(layout, reason, lock);
+    else out.probation = judged;
     return out;
   });
   return report ?? { transaction: "none", busy: true };
@@ -166,7 +163,7 @@ export async function rollbackToPrevious(
 async function assertIntact(layout: InstallLayout, version: string): Promise<void> {
   let manifestText: unknown;
   try {
-    manifestText = await readJsonIfExists(layout.manifestFile(version));
+    manifestText = await readLocalJson(layout.manifestFile(version));
   } catch {
     manifestText = undefined;
   }

@@ -15,6 +15,7 @@ import {
   type ChannelPointer,
   channelTarget,
   EMBEDDED_ROOT_FILE,
+  healthPolicyOf,
   NATIVE_SCHEMA,
   parseChannelPointer,
   parseReleaseManifest,
@@ -38,6 +39,15 @@ import { fromFullArchive, type InstallOutcome, installRelease, type StageProduce
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
+import {
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_MAX_LAUNCHES,
+  HEALTH_TIMEOUT_RANGE_MS,
+  healthOf,
+  MAX_LAUNCHES_RANGE,
+  type Probation,
+  type ProbationPolicy,
+} from "./probation.js";
 import { confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
 import { scheduleJittered } from "./schedule.js";
 import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
@@ -63,11 +73,14 @@ export interface UpdaterOptions extends NetworkOptions {
   app?: string;
   /** Channel to follow; defaults to the install's `updraft.json`, else `stable`. */
   channel?: string;
-  /** Time a new version has to call `confirm()` before it is rolled back (ms). Default 60 s. */
+  /**
+   * Releases whose health policy is `confirm`: time from the new version's launch to its `confirm()`
+   * before it is rolled back (ms, 1 s to 24 h). Default 60 s. (The clock starts at the launch, not at install.)
+   */
   healthTimeoutMs?: number;
-  /** Launches a new version may make without confirming before it is rolled back. Default 3. */
+  /** Launches a new version may make without proving it works before it is rolled back (1–100). Default 3. */
   maxLaunches?: number;
-  /** How long a failed version is not retried (ms). Default 2 hours. */
+  /** How long a failed version is not retried (ms, 0 to 30 days). Default 2 hours. */
   backoffMs?: number;
   /** Check free disk space before downloading and staging (default true; turn off where free space is misreported). */
   checkDiskSpace?: boolean;
@@ -114,6 +127,11 @@ export interface InstallResult {
   folder: string;
   filesWritten: number;
   filesReused: number;
+  /**
+   * The new version's probation, when it has one: it starts at the version's next launch (by the
+   * helper of `restart()`, or `recover({ launch: true })`), never at install time.
+   */
+  probation?: Probation;
 }
 
 /** The state of an install folder, for `updraft status`. */
@@ -126,8 +144,13 @@ export interface StatusResult {
   previousVersion: string | undefined;
   installedAt: string | undefined;
   knownGoodVersion: string | undefined;
-  /** The version on probation (installed, not yet confirmed), with its deadline. */
-  pending: { version: string; deadline: string; launches: number; maxLaunches: number } | undefined;
+  /**
+   * The version on probation (installed, not yet proved to work): its health policy, and from its
+   * first launch on, when it was launched and its deadline.
+   */
+  pending:
+    | { version: string; health: string; launchedAt?: string; deadline?: string; launches: number; maxLaunches: number }
+    | undefined;
   /** Versions that failed, why, and when they may be tried again. */
   failed: { version: string; reason: string; at: string; retryAfter: string }[];
 }
@@ -184,6 +207,30 @@ function isTransportFailure(err: unknown): boolean {
   return err instanceof UpdraftError && TRANSPORT_CODES.has(err.code);
 }
 
+function assertIntegerOption(name: string, value: unknown, min: number, max: number, unit: string): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `Invalid ${name} ${String(value)}: give an integer from ${min} to ${max} ${unit}`,
+      {
+        details: { option: name },
+      },
+    );
+  }
+}
+
+/** Refuses bad options before anything is read or written (a bad value must never surface mid-install). */
+function validateUpdaterOptions(options: UpdaterOptions): void {
+  if (typeof options.installDir !== "string" || options.installDir.trim() === "" || options.installDir.includes("\0")) {
+    throw new UpdraftError(ErrorCodes.USAGE, "installDir must be the path of the install folder");
+  }
+  const { min, max } = HEALTH_TIMEOUT_RANGE_MS;
+  assertIntegerOption("healthTimeoutMs", options.healthTimeoutMs, min, max, "ms");
+  assertIntegerOption("maxLaunches", options.maxLaunches, MAX_LAUNCHES_RANGE.min, MAX_LAUNCHES_RANGE.max, "launches");
+  assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
+}
+
 /** Errors already emitted, so nested operations (install → download → check) emit each once. */
 const reported = new WeakSet<UpdraftError>();
 
@@ -221,6 +268,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   constructor(private readonly options: UpdaterOptions) {
     super();
+    validateUpdaterOptions(options);
     this.layout = installLayout(options.installDir);
     this.http = new HttpClient({ ...networkOptionsOf(options), userAgent: "updraft-client" });
   }
@@ -417,10 +465,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             pending.manifest,
             this.stageProducer(pending, installedManifest),
             {
-              probation: {
-                timeoutMs: this.options.healthTimeoutMs ?? 60_000,
-                maxLaunches: this.options.maxLaunches ?? 3,
-              },
+              probation: this.probationPolicy(pending.manifest),
               ...(installedManifest ? { installed: installedManifest } : {}),
               checkSpace: this.options.checkDiskSpace !== false,
             },
@@ -433,12 +478,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         await this.ensureConfig();
         await rm(pending.downloadedPath!, { force: true });
         this.pending = undefined;
+        const { probation } = await readState(this.layout);
         const result: InstallResult = {
           version: outcome.version,
           previousVersion: outcome.previous,
           folder: outcome.folder,
           filesWritten: outcome.stats.written,
           filesReused: outcome.stats.linked,
+          ...(probation?.version === outcome.version ? { probation } : {}),
         };
         this.emit("installed", result);
         return result;
@@ -512,7 +559,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       installedAt: state.installedAt,
       knownGoodVersion: state.knownGood,
       pending: p
-        ? { version: p.version, deadline: p.deadline, launches: p.launches, maxLaunches: p.maxLaunches }
+        ? {
+            version: p.version,
+            health: p.health,
+            ...(p.launchedAt !== undefined ? { launchedAt: p.launchedAt } : {}),
+            ...(p.deadline !== undefined ? { deadline: p.deadline } : {}),
+            launches: p.launches,
+            maxLaunches: p.maxLaunches,
+          }
         : undefined,
       failed,
     };
@@ -523,7 +577,38 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * starts with `{ launch: true }`: a new version that keeps starting without confirming is rolled back.
    */
   recover(options: { launch?: boolean } = {}): Promise<RecoveryReport> {
-    return this.report(() => recover(this.layout, options));
+    return this.report(async () => {
+      const report = await recover(this.layout, options);
+      if (options.launch && report.probation) this.confirmAfterUptime(report.probation);
+      return report;
+    });
+  }
+
+  /**
+   * Under an `uptime:N` policy, the process that counted a launch is the app itself: if it is still
+   * running N seconds later, that proves the version works. The timer never keeps the app alive.
+   */
+  private confirmAfterUptime(probation: Probation): void {
+    const health = healthOf(probation);
+    if (health.kind !== "uptime") return;
+    const timer = setTimeout(() => {
+      void (async () => {
+        const state = await readState(this.layout);
+        if (state.probation?.version === probation.version) await this.confirm();
+      })().catch(() => {
+        // Reported through the `error` event; the next launch proves it again.
+      });
+    }, health.seconds * 1000);
+    timer.unref();
+  }
+
+  /** How the new version of this install is judged: the release's policy with this updater's limits. */
+  private probationPolicy(manifest: ReleaseManifest): ProbationPolicy {
+    return {
+      health: healthPolicyOf(manifest),
+      timeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+      maxLaunches: this.options.maxLaunches ?? DEFAULT_MAX_LAUNCHES,
+    };
   }
 
   /** Tells Updraft the running version works: ends its probation and makes it known-good. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
 
@@ -46,15 +46,73 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode);
 }
 
-/** Reads and parses a JSON file, or returns undefined if it does not exist. */
-export async function readJsonIfExists(path: string): Promise<unknown> {
-  let text: string;
+/** Default cap of a local file read as input: 64 MiB (the manifest of a 100,000-file app fits). */
+export const LOCAL_FILE_MAX_BYTES = 64 << 20;
+
+/**
+ * Reads a file Updraft keeps or is given (state, journal, configuration, manifests) as untrusted
+ * input: only a regular file (a folder, FIFO or device is refused, never waited on), at most
+ * `maxBytes`, without reading more than that. Returns undefined when it does not exist.
+ */
+export async function readLocalText(
+  path: string,
+  maxBytes = LOCAL_FILE_MAX_BYTES,
+  what = path,
+): Promise<string | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    text = await readFile(path, "utf8");
+    // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new UpdraftError(
+      ErrorCodes.INSTALL_FAILED,
+      `Cannot read ${what} (${path}): ${code ?? (err as Error).message}`,
+      {
+        cause: err,
+        hint: "Check the file's permissions, or remove it if it is damaged.",
+      },
+    );
   }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) is not a regular file`, {
+        hint: "Something else was put in its place: move it away and run the command again.",
+      });
+    }
+    if (info.size > maxBytes) {
+      throw new UpdraftError(
+        ErrorCodes.INSTALL_FAILED,
+        `${what} (${path}) is ${info.size} bytes, over the ${maxBytes}-byte limit`,
+        {
+          hint: "The file is damaged or not what Updraft wrote: move it away and run the command again.",
+        },
+      );
+    }
+    const buffer = Buffer.alloc(Math.min(maxBytes + 1, info.size + 1));
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) {
+      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) grew over the ${maxBytes}-byte limit`, {
+        hint: "Something is writing to it: stop it and run the command again.",
+      });
+    }
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** {@link readLocalText}, parsed as JSON; unparseable JSON throws `MANIFEST_INVALID`. */
+export async function readLocalJson(path: string, maxBytes = LOCAL_FILE_MAX_BYTES, what = path): Promise<unknown> {
+  const text = await readLocalText(path, maxBytes, what);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

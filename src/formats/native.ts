@@ -55,6 +55,40 @@ export interface ArtifactRef {
   from?: string;
 }
 
+/**
+ * How a new version proves it works after an update, declared by the publisher
+ * (`publish --health confirm|uptime:SECONDS|none`):
+ * - `confirm`: the app calls `confirm()` (or `updraft confirm`) within the health timeout of its launch;
+ * - `uptime`: the app is still running `seconds` after its launch, or exits 0 before (an explicit
+ *   `confirm()` counts at once); apps need no code for this one;
+ * - `none`: no probation, the version is known-good once installed.
+ */
+export type HealthPolicy = { kind: "confirm" } | { kind: "uptime"; seconds: number } | { kind: "none" };
+
+/** The policy of releases that declare none: still running after 10 s, or exited 0. */
+export const DEFAULT_HEALTH: HealthPolicy = { kind: "uptime", seconds: 10 };
+
+/** Longest uptime a release may ask for: one day. */
+export const MAX_HEALTH_UPTIME_SECONDS = 86_400;
+
+/** Parses `confirm`, `none` or `uptime:SECONDS` (1 to 86400); undefined when malformed. */
+export function parseHealthPolicy(text: string): HealthPolicy | undefined {
+  if (text === "confirm" || text === "none") return { kind: text };
+  const m = /^uptime:(\d{1,5})$/.exec(text);
+  const seconds = m ? Number(m[1]) : Number.NaN;
+  return seconds >= 1 && seconds <= MAX_HEALTH_UPTIME_SECONDS ? { kind: "uptime", seconds } : undefined;
+}
+
+/** The health policy a release declares, or {@link DEFAULT_HEALTH}. */
+export function healthPolicyOf(manifest: Pick<ReleaseManifest, "health">): HealthPolicy {
+  return (manifest.health === undefined ? undefined : parseHealthPolicy(manifest.health)) ?? DEFAULT_HEALTH;
+}
+
+/** The text form of a policy, as `publish --health` takes it and manifests store it. */
+export function formatHealthPolicy(policy: HealthPolicy): string {
+  return policy.kind === "uptime" ? `uptime:${policy.seconds}` : policy.kind;
+}
+
 /** The signed description of one release: every file, and how to download it. */
 export interface ReleaseManifest {
   schema: typeof NATIVE_SCHEMA;
@@ -67,6 +101,8 @@ export interface ReleaseManifest {
   /** Installs below this version must update (later: critical-update UX). */
   minimumVersion?: string;
   critical?: boolean;
+  /** How the new version proves it works after an update (text of a {@link HealthPolicy}); see {@link healthPolicyOf}. */
+  health?: string;
   files: ManifestFile[];
   symlinks: ManifestSymlink[];
   artifacts: ArtifactRef[];
@@ -252,6 +288,14 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   const notes = str(obj, doc, "notes", true);
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
   if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  const healthText = str(obj, doc, "health", true);
+  if (healthText !== undefined && !parseHealthPolicy(healthText)) {
+    invalid(
+      doc,
+      "health",
+      `"${healthText}" must be confirm, none or uptime:SECONDS (1 to ${MAX_HEALTH_UPTIME_SECONDS})`,
+    );
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
@@ -261,6 +305,7 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
     ...(notes !== undefined ? { notes } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
     ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    ...(healthText !== undefined ? { health: healthText } : {}),
     files: parsedFiles,
     symlinks,
     artifacts,

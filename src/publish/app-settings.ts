@@ -4,7 +4,7 @@
  * release's `updraft.json`.
  */
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
-import { readJsonIfExists, writeJsonAtomic } from "../core/fs.js";
+import { readLocalJson, writeJsonAtomic } from "../core/fs.js";
 import { NATIVE_SCHEMA } from "../formats/native.js";
 
 /** Content of `updraft-app.json`. */
@@ -35,7 +35,7 @@ export function assertRepoUrl(url: string): string {
 
 /** Reads the settings, or returns defaults when the file does not exist. */
 export async function readAppSettings(path: string, app: string): Promise<AppSettings> {
-  const raw = await readJsonIfExists(path);
+  const raw = await readLocalJson(path);
   if (raw === undefined) return { schema: NATIVE_SCHEMA, app };
   const obj = raw as Partial<AppSettings> | null;
   if (typeof obj !== "object" || obj === null || (obj.url !== undefined && typeof obj.url !== "string")) {

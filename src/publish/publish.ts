@@ -17,9 +17,12 @@ import {
   CHANNEL_PATTERN,
   type ChannelPointer,
   channelTarget,
+  DEFAULT_HEALTH,
   EMBEDDED_CONFIG_FILE,
   EMBEDDED_ROOT_FILE,
+  formatHealthPolicy,
   fullArchiveTarget,
+  type HealthPolicy,
   manifestTarget,
   NATIVE_SCHEMA,
   parseReleaseManifest,
@@ -149,6 +152,8 @@ export interface PublishOptions {
   buildDir: string;
   /** Release notes (text). */
   notes?: string;
+  /** How installs judge the new version after updating to it (default: still running after 10 s, or exited 0). */
+  health?: HealthPolicy;
   /** Replace an existing version, and move the channel pointer even to a lower version. */
   force?: boolean;
   /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
@@ -304,6 +309,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       channel,
       releasedAt,
       ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
+      health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
       files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
       symlinks: contents.symlinks,
       artifacts: [

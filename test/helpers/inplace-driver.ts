@@ -22,6 +22,6 @@ const list = await files(sourceDir);
 const outcome = await installInPlace(
   installLayout(appDir),
   { version, files: list.map((path) => ({ path, source: join(sourceDir, path) })) },
-  { probation: { timeoutMs: 60_000, maxLaunches: 3 } },
+  { probation: { health: { kind: "confirm" }, timeoutMs: 60_000, maxLaunches: 3 } },
 );
 process.stdout.write(`${JSON.stringify(outcome)}\n`);

@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/pr
 import { join, relative } from "node:path";
 import type { ReleaseManifest } from "../../src/formats/native.js";
 import { generateKeys, type KeySet, loadKeys } from "../../src/publish/keys.js";
-import { initApp, publishRelease } from "../../src/publish/publish.js";
+import { initApp, type PublishOptions, publishRelease } from "../../src/publish/publish.js";
 
 /** A test repository with its keys. */
 export interface TestRepo {
@@ -50,6 +50,7 @@ export async function publish(
   files: Record<string, string | Buffer>,
   url?: string,
   deltas = 0,
+  extra: Partial<Pick<PublishOptions, "health" | "channel">> = {},
 ): Promise<void> {
   const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
   await publishRelease({
@@ -61,6 +62,7 @@ export async function publish(
     level: 3,
     deltas,
     ...(url ? { url } : {}),
+    ...extra,
   });
 }
 

@@ -4,7 +4,10 @@
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { spawnUptimeWatcher } from "../../client/helper.js";
+import { healthOf } from "../../client/probation.js";
 import { Updater } from "../../client/updater.js";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { runCommand } from "../output.js";
 
 /** Registers `confirm`, `rollback` and `recover`. */
@@ -37,10 +40,20 @@ export function registerHealth(program: Command): void {
     .description("Finish or undo an interrupted install; with --launch, count an app start toward probation")
     .requiredOption("--dir <dir>", "install folder")
     .option("--launch", "count this as a launch of the app")
+    .option("--app-pid <pid>", "with --launch: the app's process, watched for its uptime (default: the caller)")
     .option("--json", "print one JSON document")
-    .action(async (opts: { dir: string; launch?: boolean; json?: boolean }) => {
+    .action(async (opts: { dir: string; launch?: boolean; appPid?: string; json?: boolean }) => {
       await runCommand(opts, async () => {
-        const result = await new Updater({ installDir: resolve(opts.dir) }).recover({ launch: opts.launch === true });
+        const appPid = opts.appPid === undefined ? process.ppid : Number(opts.appPid);
+        if (!Number.isSafeInteger(appPid) || appPid <= 0) {
+          throw new UpdraftError(ErrorCodes.USAGE, `Invalid --app-pid "${opts.appPid}": give a process ID`);
+        }
+        const dir = resolve(opts.dir);
+        const result = await new Updater({ installDir: dir }).recover({ launch: opts.launch === true });
+        // The app that ran this command is the launch: a watcher judges its uptime after this process ends.
+        if (opts.launch && result.probation && healthOf(result.probation).kind === "uptime") {
+          spawnUptimeWatcher(dir, appPid);
+        }
         return {
           result: { ...result },
           human: result.rolledBack

@@ -27,7 +27,11 @@ export function registerStatus(program: Command): void {
         ];
         if (status.pending) {
           lines.push(
-            `pending:   ${status.pending.version} must confirm by ${status.pending.deadline} (launches ${status.pending.launches}/${status.pending.maxLaunches})`,
+            `pending:   ${status.pending.version} on probation (${status.pending.health}), ${
+              status.pending.deadline === undefined
+                ? "not launched yet"
+                : `launched ${status.pending.launchedAt}, deadline ${status.pending.deadline}`
+            } (launches ${status.pending.launches}/${status.pending.maxLaunches})`,
           );
         }
         for (const f of status.failed) lines.push(`failed:    ${f.version}: ${f.reason} (retry after ${f.retryAfter})`);

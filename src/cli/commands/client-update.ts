@@ -5,7 +5,8 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { spawnRestartHelper } from "../../client/helper.js";
-import { Updater } from "../../client/updater.js";
+import { healthOf } from "../../client/probation.js";
+import { type InstallResult, Updater } from "../../client/updater.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
 import { progressBar } from "../progress.js";
@@ -14,6 +15,22 @@ import { addSaauOptions, type SaauCliOptions, saauUpdate } from "./saau.js";
 /** The platform shell command that runs `command` (a command line string). */
 export function shellCommand(command: string): string[] {
   return process.platform === "win32" ? ["cmd.exe", "/d", "/s", "/c", command] : ["/bin/sh", "-c", command];
+}
+
+/** One line on what happens after an install: when the new version runs, and how it is judged. */
+function whatHappensNext(dir: string, installed: InstallResult, restarting: boolean): string {
+  const start = restarting ? "The app restarts once it exits" : "It runs from the next start of the app";
+  const p = installed.probation;
+  if (!p) return `${start}.`;
+  const health = healthOf(p);
+  const proof =
+    health.kind === "uptime"
+      ? `until it has run ${health.seconds} s`
+      : `until the app confirms it, within ${Math.round(p.timeoutMs / 1000)} s of starting`;
+  return (
+    `${start}, on probation ${proof} (\`updraft confirm --dir ${dir}\` confirms now); ` +
+    `if it fails, ${p.previous ?? "the previous version"} comes back.`
+  );
 }
 
 /** Registers `update`. */
@@ -85,9 +102,10 @@ export function registerUpdate(program: Command): void {
               filesReused: installed.filesReused,
               seconds: (Date.now() - started) / 1000,
               restarting: helperPid !== undefined,
+              ...(installed.probation ? { probation: installed.probation } : {}),
               ...(helperPid !== undefined ? { helperPid } : {}),
             },
-            human: `Updated to ${installed.version}${helperPid !== undefined ? "; the app restarts once it exits" : ""}`,
+            human: `Updated to ${installed.version}. ${whatHappensNext(dir, installed, helperPid !== undefined)}`,
           };
         });
       },

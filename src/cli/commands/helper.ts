@@ -1,6 +1,7 @@
 /** `updraft helper --wait-pid PID [--watch DIR] [--apply-prepared DIR] -- CMD…`: internal; the detached restart helper. */
 import type { Command } from "commander";
-import { runRestartHelper } from "../../client/helper.js";
+import { runRestartHelper, watchUptime } from "../../client/helper.js";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { runCommand } from "../output.js";
 
 /** Registers the hidden `helper` command. */
@@ -27,4 +28,17 @@ export function registerHelper(program: Command): void {
         });
       },
     );
+  program
+    .command("watch-uptime", { hidden: true })
+    .description("internal: confirm the version on probation once process PID has run its uptime")
+    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--pid <pid>", "the app's process")
+    .action(async (opts: { dir: string; pid: string }) => {
+      await runCommand({}, async () => {
+        const pid = Number(opts.pid);
+        if (!Number.isSafeInteger(pid) || pid <= 0)
+          throw new UpdraftError(ErrorCodes.USAGE, `Invalid --pid "${opts.pid}"`);
+        return { result: { outcome: await watchUptime(opts.dir, pid) } };
+      });
+    });
 }

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { type HealthPolicy, MAX_HEALTH_UPTIME_SECONDS, parseHealthPolicy } from "../../formats/native.js";
 import {
   loadKeys,
   ONLINE_ROLES,
@@ -29,6 +30,7 @@ interface PublishCliOptions extends CommonOptions {
   level?: string;
   deltas?: string;
   keys?: string;
+  health?: string;
   format?: string;
   zipExtra?: string[];
 }
@@ -52,6 +54,17 @@ function parseDeltas(text: string | undefined): number | undefined {
     });
   }
   return Number(text);
+}
+
+function parseHealthFlag(text: string | undefined): HealthPolicy | undefined {
+  if (text === undefined) return undefined;
+  const policy = parseHealthPolicy(text);
+  if (!policy) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --health "${text}"`, {
+      hint: `Use uptime:SECONDS (1 to ${MAX_HEALTH_UPTIME_SECONDS}), confirm or none.`,
+    });
+  }
+  return policy;
 }
 
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
@@ -133,6 +146,10 @@ export function registerPublish(program: Command): void {
     .requiredOption("--version <version>", "release version (semver or dotted numbers)")
     .option("--channel <name>", "channel to publish to", "stable")
     .option("--notes <file>", "text file of release notes")
+    .option(
+      "--health <policy>",
+      "how installs judge this version after updating: uptime:SECONDS (still running, or exited 0), confirm (the app calls confirm), none (default uptime:10)",
+    )
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)")
     .option("--force", "replace an existing version, and move the channel even to a lower version")
     .option("--level <n>", "zstd compression level, 1–22 (default 19)")
@@ -148,6 +165,7 @@ export function registerPublish(program: Command): void {
       await runCommand(opts, async () => {
         const level = parseLevel(opts.level);
         const deltas = parseDeltas(opts.deltas);
+        const health = parseHealthFlag(opts.health);
         const notes = await readNotes(opts.notes);
         const keys = await loadKeys({ ...(opts.keys ? { dir: opts.keys } : {}), roles: ONLINE_ROLES });
         const reporter = progressReporter(opts);
@@ -163,6 +181,7 @@ export function registerPublish(program: Command): void {
             force: opts.force === true,
             onProgress: reporter.onProgress,
             ...(notes !== undefined ? { notes } : {}),
+            ...(health !== undefined ? { health } : {}),
             ...(opts.url !== undefined ? { url: opts.url } : {}),
             ...(level !== undefined ? { level } : {}),
             ...(deltas !== undefined ? { deltas } : {}),

@@ -4,7 +4,7 @@
  * updating without them.
  */
 import { join } from "node:path";
-import { readJsonIfExists, writeJsonAtomic } from "../../core/fs.js";
+import { readLocalJson, writeJsonAtomic } from "../../core/fs.js";
 import type { InstallLayout } from "../layout.js";
 
 /** The record written on each check. */
@@ -31,7 +31,7 @@ export async function writeSourceRecord(layout: InstallLayout, record: Omit<Sour
 
 /** Reads the record, or undefined when this app never updated from a legacy source. */
 export async function readSourceRecord(layout: InstallLayout): Promise<SourceRecord | undefined> {
-  const raw = (await readJsonIfExists(sourceRecordFile(layout)).catch(() => undefined)) as
+  const raw = (await readLocalJson(sourceRecordFile(layout)).catch(() => undefined)) as
     | Partial<SourceRecord>
     | undefined;
   if (raw?.schema !== 1 || (raw.format !== "saau" && raw.format !== "update-json")) return undefined;
