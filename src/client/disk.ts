@@ -2,8 +2,9 @@
  * Free-space check before staging: an install needs room for the new files it writes (unchanged
  * files are hard-linked) plus a margin; without it the update stops before touching anything.
  */
-import { mkdir, statfs } from "node:fs/promises";
+import { statfs } from "node:fs/promises";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { ensureDir } from "../core/fs.js";
 
 /** Extra room asked for beyond the bytes to write: 5 % plus 1 MiB (file system overhead, state files). */
 export function withMargin(bytes: number): number {
@@ -13,7 +14,7 @@ export function withMargin(bytes: number): number {
 /** Bytes available to this user on the file system holding `dir`, or undefined where unknown. */
 export async function freeBytes(dir: string): Promise<number | undefined> {
   try {
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
     const s = await statfs(dir);
     return Number(s.bavail) * Number(s.bsize);
   } catch {

@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import tar from "tar-stream";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { fsyncDir, safeJoin } from "../core/fs.js";
+import { DIR_MODE, ensureDir, fsyncDir, safeJoin } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../formats/native.js";
 
@@ -46,7 +46,7 @@ export async function extractRelease(
   destDir: string,
   reuse: Map<string, ReusableFile> = new Map(),
 ): Promise<ExtractStats> {
-  await mkdir(destDir, { recursive: false });
+  await mkdir(destDir, { mode: DIR_MODE });
   const files = new Map<string, ManifestFile>(manifest.files.map((f) => [f.path, f]));
   const links = new Map<string, ManifestSymlink>(manifest.symlinks.map((l) => [l.path, l]));
   const done = new Set<string>();
@@ -56,7 +56,7 @@ export async function extractRelease(
   const ensureParent = async (path: string) => {
     const parent = dirname(path);
     if (!dirs.has(parent)) {
-      await mkdir(parent, { recursive: true });
+      await ensureDir(parent);
       for (let d = parent; d.length > destDir.length && !dirs.has(d); d = dirname(d)) dirs.add(d);
     }
   };

@@ -6,10 +6,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { ensureDir } from "../core/fs.js";
 import { applyPreparedInPlace } from "./inplace.js";
 import { installLayout } from "./layout.js";
 import { processAlive } from "./lock.js";
@@ -49,7 +49,7 @@ export async function spawnRestartHelper(plan: RestartPlan): Promise<number> {
   if (plan.command.length === 0) throw new UpdraftError(ErrorCodes.USAGE, "No command to restart the app with");
   let out: number | "ignore" = "ignore";
   if (plan.logFile) {
-    await mkdir(join(plan.logFile, ".."), { recursive: true });
+    await ensureDir(join(plan.logFile, ".."));
     out = openSync(plan.logFile, "a");
   }
   const args = ["helper", "--wait-pid", String(plan.waitPid), "--cwd", plan.cwd];

@@ -5,10 +5,18 @@
  * journal is written; each original is moved to `.updraft/backup/` before its replacement moves
  * in. Killed at any point, recovery puts back the whole old set or completes the whole new set.
  */
-import { copyFile, lstat, mkdir, open, readdir, rename } from "node:fs/promises";
+import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { assertSafeRelativePath, fsyncDir, readLocalJson, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
+import {
+  assertSafeRelativePath,
+  ensureDir,
+  fsyncDir,
+  readLocalJson,
+  removePath,
+  safeJoin,
+  writeJsonAtomic,
+} from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { faultPoint } from "./fault.js";
 import { type InPlaceJournal, type JournalFile, readJournal, removeJournal, writeJournal } from "./journal.js";
@@ -61,7 +69,7 @@ export function inPlacePaths(layout: InstallLayout) {
 }
 
 async function copyDurably(source: string, dest: string): Promise<{ sha256: string; size: number }> {
-  await mkdir(dirname(dest), { recursive: true });
+  await ensureDir(dirname(dest));
   await copyFile(source, dest);
   const handle = await open(dest, "r+");
   try {
@@ -168,7 +176,7 @@ export async function applyPreparedInPlace(
       if (await exists(safeJoin(layout.dir, path))) files.push({ path, hadOriginal: true, remove: true });
     }
     await removePath(p.backupNew);
-    await mkdir(p.backupNew, { recursive: true });
+    await ensureDir(p.backupNew);
     const journal: InPlaceJournal = {
       schema: 1,
       mode: "in-place",
@@ -188,12 +196,12 @@ export async function applyPreparedInPlace(
         const target = safeJoin(layout.dir, f.path);
         if (f.hadOriginal) {
           const backup = safeJoin(p.backupNew, f.path);
-          await mkdir(dirname(backup), { recursive: true });
+          await ensureDir(dirname(backup));
           await rename(target, backup);
         }
         await faultPoint(`in-place:backup-${n}`);
         if (!f.remove) {
-          await mkdir(dirname(target), { recursive: true });
+          await ensureDir(dirname(target));
           await rename(safeJoin(p.staged, f.path), target);
         }
         await faultPoint(`in-place:swap-${n}`);
@@ -269,7 +277,7 @@ export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InP
     const backup = safeJoin(p.backupNew, f.path);
     if (f.hadOriginal) {
       if (await exists(backup)) {
-        await mkdir(dirname(target), { recursive: true });
+        await ensureDir(dirname(target));
         await rename(backup, target);
       }
     } else {

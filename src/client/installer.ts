@@ -4,10 +4,10 @@
  * durably, move the folder into place, switch the pointer, record the state, close the journal.
  * Killed at any step, {@link recoverVersioned} finishes or undoes it.
  */
-import { mkdir, readdir, rename } from "node:fs/promises";
+import { readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError } from "../core/errors.js";
-import { fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
+import { ensureDir, fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../core/fs.js";
 import type { ReleaseManifest } from "../formats/native.js";
 import { assertFreeSpace, diskFullWhileStaging } from "./disk.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "./extract.js";
@@ -93,7 +93,7 @@ export async function installRelease(
   const needed = bytesToWrite(manifest, options.installed);
   try {
     await removePath(layout.stagingDir);
-    await mkdir(layout.stagingDir, { recursive: true });
+    await ensureDir(layout.stagingDir);
     if (options.checkSpace !== false) await assertFreeSpace(layout.stagingDir, needed, `installing ${to}`);
     stats = await produce(staging);
     await writeJsonAtomic(layout.manifestFile(to), manifest);

@@ -7,6 +7,7 @@
  * DIR/.updraft/{config.json,state.json,lock,tuf/,cache/,downloads/,staging/,manifests/}
  * ```
  */
+import { lstat, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { isValidVersion } from "../core/version.js";
@@ -65,4 +66,46 @@ export function installLayout(dir: string): InstallLayout {
     versionDir: (version: string) => join(dir, `${VERSION_DIR_PREFIX}${checkedVersion(version)}`),
     manifestFile: (version: string) => join(stateDir, "manifests", `${checkedVersion(version)}.json`),
   };
+}
+
+/**
+ * Throws `NOT_INSTALLED` unless `layout.dir` is a folder that holds an install (its `.updraft/`
+ * or a `current` pointer). Every entry point but the first install checks this before it writes,
+ * so a mistyped `--dir` never gets an `.updraft/` folder created in it.
+ */
+export async function assertInstallFolder(layout: InstallLayout): Promise<void> {
+  const kind = await lstat(layout.dir).then(
+    (s) => (s.isDirectory() ? "folder" : s.isSymbolicLink() ? "link" : "file"),
+    () => "missing",
+  );
+  const folder =
+    kind === "folder" ||
+    (kind === "link" &&
+      (await stat(layout.dir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )));
+  if (!folder) {
+    throw new UpdraftError(
+      ErrorCodes.NOT_INSTALLED,
+      kind === "missing" ? `${layout.dir} does not exist` : `${layout.dir} is not a folder`,
+      {
+        hint: "Give the install folder of the app (--dir), or install it first: updraft install URL --app NAME --dir DIR",
+      },
+    );
+  }
+  const holdsInstall =
+    (await lstat(layout.stateDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )) ||
+    (await lstat(layout.currentLink).then(
+      () => true,
+      () => false,
+    ));
+  if (!holdsInstall) {
+    throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `${layout.dir} is not an Updraft install folder`, {
+      hint: "Give the install folder of the app (--dir), or install it first: updraft install URL --app NAME --dir DIR",
+    });
+  }
 }

@@ -36,7 +36,7 @@ import { type DownloadProgress, downloadArtifact } from "./download.js";
 import { spawnRestartHelper } from "./helper.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./installer.js";
-import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
+import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
 import {
@@ -301,6 +301,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async check(): Promise<CheckResult> {
     return this.report(async () => {
       this.emit("checking");
+      await assertInstallFolder(this.layout);
       await recover(this.layout);
       const config = await this.config();
       const trust = await this.openTrust(config);
@@ -539,6 +540,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** What the install folder holds. */
   async status(): Promise<StatusResult> {
+    await assertInstallFolder(this.layout);
     await recover(this.layout);
     const config = await readConfig(this.layout);
     const state = await readState(this.layout);
@@ -578,6 +580,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   recover(options: { launch?: boolean } = {}): Promise<RecoveryReport> {
     return this.report(async () => {
+      await assertInstallFolder(this.layout);
       const report = await recover(this.layout, options);
       if (options.launch && report.probation) this.confirmAfterUptime(report.probation);
       return report;
@@ -614,6 +617,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Tells Updraft the running version works: ends its probation and makes it known-good. */
   confirm(): Promise<{ version: string | undefined; wasOnProbation: boolean }> {
     return this.report(async () => {
+      await assertInstallFolder(this.layout);
       await recover(this.layout);
       return confirm(this.layout);
     });
@@ -622,6 +626,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Goes back to the previous version (kept on disk) and marks the current one failed. */
   rollback(reason = "rolled back by the user"): Promise<{ from: string; to: string; reason: string }> {
     return this.report(async () => {
+      await assertInstallFolder(this.layout);
       await recover(this.layout);
       return rollbackToPrevious(this.layout, reason);
     });

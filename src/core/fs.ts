@@ -20,10 +20,58 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Mode of the folders Updraft creates: never writable by other users, whatever the umask. */
+export const DIR_MODE = 0o755;
+
+/**
+ * Creates `dir` and its missing parents with {@link DIR_MODE} (an existing folder is fine).
+ * Written by hand rather than `mkdir -p`: Node's recursive mkdir spins forever where a parent
+ * exists but refuses children (`/proc/x`), and this one also names the path that is not a folder.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      await mkdir(d, { mode: DIR_MODE });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        if (!(await stat(d)).isDirectory()) {
+          throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${d} is a file, not a folder`, {
+            cause: err,
+            hint: "Give a folder path, or move that file away.",
+          });
+        }
+        break;
+      }
+      if (code !== "ENOENT" || dirname(d) === d) {
+        throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `Cannot create the folder ${d}: ${code}`, {
+          cause: err,
+          hint: "Check that the path is right and that you may write there.",
+        });
+      }
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, { mode: DIR_MODE });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" && (await stat(d)).isDirectory()) continue;
+      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `Cannot create the folder ${d}: ${code}`, {
+        cause: err,
+        hint: "Check that the path is right and that you may write there (a system folder such as /proc refuses new folders).",
+      });
+    }
+  }
+}
+
 /** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync folder). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", mode);
   try {

@@ -4,11 +4,11 @@
  * temporary sources, and the in-place engine makes its own durable copies before any swap.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir } from "node:fs/promises";
+import { open, readdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { safeJoin } from "../../core/fs.js";
+import { ensureDir, safeJoin } from "../../core/fs.js";
 import { type EntryGuard, refuseArchive, type StagedFile } from "./guard.js";
 
 /** What is known of an entry before its bytes are read. */
@@ -30,7 +30,7 @@ export async function writeEntry(
   guard: EntryGuard,
 ): Promise<StagedFile> {
   const file = safeJoin(dest, entry.name);
-  await mkdir(dirname(file), { recursive: true });
+  await ensureDir(dirname(file));
   const hash = createHash("sha256");
   let crc = 0;
   let size = 0;
@@ -57,7 +57,7 @@ export async function writeEntry(
 
 /** Creates the staging folder, refusing one that already holds something. */
 export async function prepareDest(dest: string): Promise<void> {
-  await mkdir(dest, { recursive: true });
+  await ensureDir(dest);
   if ((await readdir(dest)).length > 0) {
     throw new UpdraftError(ErrorCodes.INTERNAL, `The staging folder ${dest} is not empty`);
   }

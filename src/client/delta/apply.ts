@@ -10,7 +10,7 @@ import { copyFile, mkdir, open, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { fsyncDir } from "../../core/fs.js";
+import { DIR_MODE, fsyncDir } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import {
   DELTA_PREAMBLE_BYTES,
@@ -87,7 +87,7 @@ function makeFolders(stagingDir: string, manifest: ReleaseManifest): string[] {
     }
   }
   const sorted = [...dirs].sort((a, b) => a.length - b.length);
-  for (const d of sorted) mkdirSync(d);
+  for (const d of sorted) mkdirSync(d, DIR_MODE);
   return [stagingDir, ...sorted];
 }
 
@@ -165,7 +165,7 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     if (header.baseTreeId !== treeId(installed.files)) {
       baseMismatch(`The delta starts from another build of ${installed.version} than the one installed`);
     }
-    await mkdir(stagingDir, { recursive: false });
+    await mkdir(stagingDir, { mode: DIR_MODE });
     const dirs = makeFolders(stagingDir, manifest);
     const needed = neededFiles(installed.files, manifest.files);
     const isNeeded = new Array<boolean>(manifest.files.length).fill(false);

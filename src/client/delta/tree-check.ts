@@ -7,10 +7,10 @@
  * either makes it re-checked.
  */
 import { lstatSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { exists, randomSuffix } from "../../core/fs.js";
+import { ensureDir, exists, randomSuffix } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { treeId } from "../../formats/delta.js";
 import type { ManifestFile, ReleaseManifest } from "../../formats/native.js";
@@ -90,7 +90,7 @@ export async function writeTreeCache(
   }
   const doc: CacheDocument = { schema: CACHE_SCHEMA, version: manifest.version, treeId: treeId(manifest.files), files };
   const dir = join(layout.stateDir, "tree-cache");
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   // A cache: written by rename (never half a file) but not fsynced; a lost or stale cache only
   // means the next check hashes the files again.
   const tmp = join(dir, `.${randomSuffix()}.tmp`);

@@ -4,9 +4,10 @@
  * format gives one, and renamed into place only when complete.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { ensureDir } from "../../core/fs.js";
 import type { HttpClient } from "../http.js";
 
 /** What to fetch and how to check it. */
@@ -22,7 +23,7 @@ export interface FileFetch {
 
 /** Fetches `job.url` to `job.dest`; returns its size and sha256. */
 export async function fetchFile(http: HttpClient, job: FileFetch): Promise<{ size: number; sha256: string }> {
-  await mkdir(dirname(job.dest), { recursive: true });
+  await ensureDir(dirname(job.dest));
   const part = `${job.dest}.part`;
   const hash = createHash("sha256");
   let size = 0;
