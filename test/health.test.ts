@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
+import { waitFor } from "./helpers/saau.js";
 
 const good = (version: string) => ({
   "app.sh": `#!/bin/sh\necho "${version} start" >> "$APP_REPORT"\n"$NODE" "$UPDRAFT_CLI" confirm --dir "$APP_DIR" --json > /dev/null\n`,
@@ -24,16 +25,6 @@ const hanging = (version: string) => ({
   "app.sh": `#!/bin/sh\necho "${version} start" >> "$APP_REPORT"\nexec sleep 300\n`,
   VERSION: version,
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const [label, bad, reasonPattern, health] of [
   ["crashes on start (exit 1)", crashing, /exited with code 1/, undefined],

@@ -16,22 +16,13 @@ import type { HealthPolicy } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { publish } from "./helpers/repo.js";
+import { waitFor } from "./helpers/saau.js";
 
 /** An app that records its start (with its PID), then runs `rest` (shell). */
 const app = (version: string, rest: string) => ({
   "app.sh": `#!/bin/sh\necho "${version} start $$" >> "$APP_REPORT"\n${rest}\n`,
   VERSION: version,
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function status(appDir: string): Promise<Record<string, unknown>> {
   const run = await runCli(["status", "--dir", appDir, "--json"]);
