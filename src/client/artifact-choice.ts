@@ -6,7 +6,7 @@
  * manifest on it. Otherwise the full archive is chosen, and the reason a delta was passed over is
  * reported.
  */
-import { readFile } from "node:fs/promises";
+import { readLocalJson } from "../core/fs.js";
 import { DELTA_KINDS } from "../formats/delta.js";
 import { type ArtifactRef, parseReleaseManifest, type ReleaseManifest } from "../formats/native.js";
 import { checkInstalledTree } from "./delta/tree-check.js";
@@ -58,7 +58,7 @@ export interface ChoiceContext {
 
 async function installedManifest(layout: InstallLayout, version: string): Promise<ReleaseManifest | undefined> {
   try {
-    return parseReleaseManifest(await readFile(layout.manifestFile(version), "utf8"));
+    return parseReleaseManifest(await readLocalJson(layout.manifestFile(version)));
   } catch {
     return undefined;
   }

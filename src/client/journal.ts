@@ -3,6 +3,7 @@
  * fsync folder) before anything the app uses changes, so that recovery after a crash knows
  * whether to roll forward or back.
  */
+import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath, readLocalJson, removePath, writeJsonAtomic } from "../core/fs.js";
@@ -63,6 +64,7 @@ const JOURNAL_MAX_BYTES = 32 << 20;
 function journalInvalid(why: string): never {
   throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `The install journal is damaged: ${why}`, {
     hint: "An interrupted install cannot be finished safely; reinstall the app into a new folder.",
+    details: { damaged: true },
   });
 }
 
@@ -104,17 +106,29 @@ export function parseJournal(raw: unknown): Journal | undefined {
   return { ...common, mode: "in-place", phase: j.phase, files };
 }
 
-/** Reads the journal, or undefined when no transaction is open. */
+/**
+ * Reads the journal, or undefined when no transaction is open. A journal Updraft cannot have
+ * written (it is only ever renamed into place whole) is moved aside to `journal.json.damaged`
+ * and nothing it names is touched: the install goes on from the `current` pointer.
+ */
 export async function readJournal(layout: InstallLayout): Promise<Journal | undefined> {
-  let raw: unknown;
+  const file = journalFile(layout);
   try {
-    raw = await readLocalJson(journalFile(layout), JOURNAL_MAX_BYTES, "the install journal");
+    let raw: unknown;
+    try {
+      raw = await readLocalJson(file, JOURNAL_MAX_BYTES, "the install journal");
+    } catch (err) {
+      if (err instanceof UpdraftError && err.code === ErrorCodes.MANIFEST_INVALID) journalInvalid("not JSON");
+      throw err;
+    }
+    return parseJournal(raw);
   } catch (err) {
-    // Not JSON: it is only ever renamed into place whole, so this was not written by Updraft.
-    if (err instanceof UpdraftError && err.code === ErrorCodes.MANIFEST_INVALID) journalInvalid("not JSON");
-    throw err;
+    if (!(err instanceof UpdraftError) || err.details?.damaged !== true) throw err;
+    await removePath(`${file}.damaged`);
+    await rename(file, `${file}.damaged`);
+    process.emitWarning(`${err.message}; moved aside to ${file}.damaged`, { code: "UPDRAFT_JOURNAL_DAMAGED" });
+    return undefined;
   }
-  return parseJournal(raw);
 }
 
 /** Closes the transaction. */

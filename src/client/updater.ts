@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
+import { readLocalJson } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { compareVersions } from "../core/version.js";
 import {
@@ -730,7 +731,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   private async installedManifest(version: string): Promise<ReleaseManifest | undefined> {
     try {
-      return parseReleaseManifest(await readFile(this.layout.manifestFile(version), "utf8"));
+      return parseReleaseManifest(await readLocalJson(this.layout.manifestFile(version)));
     } catch {
       return undefined;
     }

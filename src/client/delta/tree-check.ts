@@ -7,11 +7,12 @@
  * either makes it re-checked.
  */
 import { lstatSync } from "node:fs";
-import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { ensureDir, exists, randomSuffix } from "../../core/fs.js";
+import { ensureDir, exists, randomSuffix, readLocalJson } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
+import { isValidVersion } from "../../core/version.js";
 import { treeId } from "../../formats/delta.js";
 import type { ManifestFile, ReleaseManifest } from "../../formats/native.js";
 import type { InstallLayout } from "../layout.js";
@@ -65,8 +66,8 @@ export const BATCH = 256;
 
 async function readCache(layout: InstallLayout, manifest: ReleaseManifest): Promise<Record<string, string>> {
   try {
-    const doc = JSON.parse(await readFile(treeCachePath(layout, manifest.version), "utf8")) as Partial<CacheDocument>;
-    if (doc.schema !== CACHE_SCHEMA || doc.treeId !== treeId(manifest.files) || typeof doc.files !== "object")
+    const doc = (await readLocalJson(treeCachePath(layout, manifest.version))) as Partial<CacheDocument> | undefined;
+    if (doc?.schema !== CACHE_SCHEMA || doc.treeId !== treeId(manifest.files) || typeof doc.files !== "object")
       return {};
     return doc.files ?? {};
   } catch {
@@ -94,12 +95,13 @@ export async function writeTreeCache(
   // A cache: written by rename (never half a file) but not fsynced; a lost or stale cache only
   // means the next check hashes the files again.
   const tmp = join(dir, `.${randomSuffix()}.tmp`);
-  await writeFile(tmp, JSON.stringify(doc));
+  await writeFile(tmp, JSON.stringify(doc), { mode: 0o644 });
   await rename(tmp, treeCachePath(layout, manifest.version));
   for (const name of await readdir(dir)) {
     if (!name.endsWith(".json") || name === `${encodeURIComponent(manifest.version)}.json`) continue;
     const version = decodeURIComponent(name.slice(0, -5));
-    if (!(await exists(layout.versionDir(version)))) await rm(join(dir, name), { force: true });
+    if (!isValidVersion(version) || !(await exists(layout.versionDir(version))))
+      await rm(join(dir, name), { force: true });
   }
 }
 
