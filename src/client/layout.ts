@@ -4,10 +4,10 @@
  *
  * ```
  * DIR/app-1.0.0/   DIR/app-1.1.0/   DIR/current -> app-1.1.0
- * DIR/.updraft/{config.json,state.json,lock,tuf/,cache/,downloads/,staging/,manifests/}
+ * DIR/.updraft/{config.json,state.json,lock,tuf/,tuf.trusted-root.json,cache/,downloads/,staging/,manifests/}
  * ```
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** Prefix of version folders. */
 export const VERSION_DIR_PREFIX = "app-";
@@ -19,7 +19,10 @@ export interface InstallLayout {
   configFile: string;
   stateFile: string;
   lockFile: string;
+  /** The TUF metadata folder: only the trusted role files (`root.json`, `timestamp.json`…). */
   tufDir: string;
+  /** The safe copy of the trusted root, beside {@link tufDir}; see {@link trustedRootFile}. */
+  trustedRootFile: string;
   cacheDir: string;
   downloadsDir: string;
   stagingDir: string;
@@ -29,6 +32,15 @@ export interface InstallLayout {
   versionDir(version: string): string;
   /** The signed manifest of an installed version, kept for reuse and verification. */
   manifestFile(version: string): string;
+}
+
+/**
+ * Where the safe copy of the trusted root of TUF metadata folder `metadataDir` lives: beside the
+ * folder, never inside it, since the folder must hold exactly the role files of the spec (TUF
+ * tools and the tuf-conformance suite read every `*.json` there as a role).
+ */
+export function trustedRootFile(metadataDir: string): string {
+  return join(dirname(metadataDir), `${basename(metadataDir)}.trusted-root.json`);
 }
 
 /** The layout of install folder `dir`. */
@@ -41,6 +53,7 @@ export function installLayout(dir: string): InstallLayout {
     stateFile: join(stateDir, "state.json"),
     lockFile: join(stateDir, "lock"),
     tufDir: join(stateDir, "tuf"),
+    trustedRootFile: trustedRootFile(join(stateDir, "tuf")),
     cacheDir: join(stateDir, "cache"),
     downloadsDir: join(stateDir, "downloads"),
     stagingDir: join(stateDir, "staging"),

@@ -2,8 +2,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-/** Absolute path of the compiled CLI entry. */
-export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** Absolute path of the compiled `updraft` executable (the launcher that checks the Node version). */
+export const CLI = fileURLToPath(new URL("../../src/cli/updraft.js", import.meta.url));
 
 /** Result of one CLI run. */
 export interface CliResult {

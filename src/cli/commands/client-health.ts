@@ -6,13 +6,14 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { Updater } from "../../client/updater.js";
 import { runCommand } from "../output.js";
+import { path } from "../parse.js";
 
 /** Registers `confirm`, `rollback` and `recover`. */
 export function registerHealth(program: Command): void {
   program
     .command("confirm")
     .description("Tell Updraft the running version works (ends its probation)")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; json?: boolean }) => {
       await runCommand(opts, async () => {
@@ -23,7 +24,7 @@ export function registerHealth(program: Command): void {
   program
     .command("rollback")
     .description("Go back to the previous version and mark the current one failed")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--reason <text>", "why (shown by status)", "rolled back by the user")
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; reason: string; json?: boolean }) => {
@@ -35,7 +36,7 @@ export function registerHealth(program: Command): void {
   program
     .command("recover")
     .description("Finish or undo an interrupted install; with --launch, count an app start toward probation")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--launch", "count this as a launch of the app")
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; launch?: boolean; json?: boolean }) => {

@@ -2,22 +2,23 @@
 import type { Command } from "commander";
 import { runRestartHelper } from "../../client/helper.js";
 import { runCommand } from "../output.js";
+import { path, pid } from "../parse.js";
 
 /** Registers the hidden `helper` command. */
 export function registerHelper(program: Command): void {
   program
     .command("helper", { hidden: true })
     .description("internal: wait for a process to exit, then start a command and watch its probation")
-    .requiredOption("--wait-pid <pid>", "process to wait for")
-    .option("--cwd <dir>", "working folder of the command", process.cwd())
-    .option("--watch <dir>", "install folder whose new version's probation to watch")
-    .option("--apply-prepared <dir>", "app folder with a prepared in-place install to apply first")
+    .requiredOption("--wait-pid <pid>", "process to wait for", pid)
+    .option("--cwd <dir>", "working folder of the command", path, process.cwd())
+    .option("--watch <dir>", "install folder whose new version's probation to watch", path)
+    .option("--apply-prepared <dir>", "app folder with a prepared in-place install to apply first", path)
     .argument("<command...>", "program and arguments")
     .action(
-      async (command: string[], opts: { waitPid: string; cwd: string; watch?: string; applyPrepared?: string }) => {
+      async (command: string[], opts: { waitPid: number; cwd: string; watch?: string; applyPrepared?: string }) => {
         await runCommand({}, async () => {
           const pid = await runRestartHelper({
-            waitPid: Number(opts.waitPid),
+            waitPid: opts.waitPid,
             command,
             cwd: opts.cwd,
             ...(opts.watch ? { watchDir: opts.watch } : {}),
