@@ -257,6 +257,8 @@ test("SIGINT during update --json: one ABORTED document, exit 4, partial downloa
   assert.equal(error.code, ErrorCodes.ABORTED);
   assert.match(error.hint ?? "", /run the same command again/i);
   assert.ok((await partialDownloadBytes(s.appDir)) > 0, "the partial download is kept");
+  // Unwound through the AbortSignal, not cut off: the lock was released on the way out.
+  await assert.rejects(stat(installLayout(s.appDir).lockFile), "the lock is released");
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.0.0");
 
   const again = await runCli(["update", "--dir", s.appDir, "--json"]);
@@ -264,6 +266,20 @@ test("SIGINT during update --json: one ABORTED document, exit 4, partial downloa
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.1.0");
   const resumed = s.server.log.filter((r) => r.path.endsWith(".tar.zst")).at(-1);
   assert.match(resumed?.range ?? "", /^bytes=[1-9]\d*-/, "the second run resumed the download");
+});
+
+test("SIGINT during install --json: one ABORTED document, exit 4", async (t) => {
+  const s = await servedUpdate(t, { install: false });
+  s.server.addFault({ match: /\.tar\.zst$/, fault: { kind: "stall", afterBytes: 1 << 20 }, times: 1 });
+  const run = startCli(t, ["install", s.server.url, "--app", s.repo.app, "--dir", s.appDir, "--json"]);
+  await waitUntil(
+    () => s.server.log.some((r) => r.path.endsWith(".tar.zst") && r.bytesSent >= 1 << 20),
+    "the first megabyte of the archive",
+  );
+  run.child.kill("SIGINT");
+  const { code } = await run.exited;
+  assert.equal(code, exitCodeFor(ErrorCodes.ABORTED));
+  assert.equal(errorOf(onlyDocument({ code, stdout: run.stdout(), stderr: run.stderr() })).code, ErrorCodes.ABORTED);
 });
 
 test("SIGTERM during update (no terminal): says how to resume, exit 4", async (t) => {

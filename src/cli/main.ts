@@ -20,6 +20,13 @@ function packageVersion(): string {
 const json = wantsJson(process.argv.slice(2));
 setJsonMode(json);
 catchSignals();
+// A failure outside any command's own handling is still reported, once (one JSON document with --json).
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (err: unknown) => {
+    reportError(json, err);
+    process.exit();
+  });
+}
 
 // Commander's error messages become Updraft's usage errors (one JSON document with --json);
 // with --json its help and version text go into the document too.
