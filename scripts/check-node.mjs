@@ -1,9 +1,9 @@
 // Fails early, with a clear message, when the Node running the tests cannot run Updraft.
+// Runs after the build: the supported range is the one the `updraft` launcher checks.
 import zlib from "node:zlib";
+import { nodeSupported, SUPPORTED_NODE } from "../dist/src/cli/runtime-check.js";
 
-const [major, minor, patch] = process.versions.node.split(".").map(Number);
-const ok =
-  (major === 22 && (minor > 22 || (minor === 22 && patch >= 2))) || (major === 24 && minor >= 15) || major >= 26;
+const ok = nodeSupported(process.versions.node);
 const sample = Buffer.from("updraft dictionary probe ".repeat(40));
 let dictionaryWorks = false;
 if (typeof zlib.zstdCompressSync === "function") {
@@ -13,7 +13,7 @@ if (typeof zlib.zstdCompressSync === "function") {
 }
 if (!ok || !dictionaryWorks) {
   console.error(
-    `Node ${process.version} cannot run Updraft: it needs Node ^22.22.2 || ^24.15.0 || >=26 (zstd with dictionaries in node:zlib). ` +
+    `Node ${process.version} cannot run Updraft: it needs Node ${SUPPORTED_NODE} (zstd with dictionaries in node:zlib). ` +
       "Run through npm (npm test, npm run demo): `npm ci` installs a suitable Node into node_modules/.bin.",
   );
   process.exit(1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseJson, runCli } from "./helpers/cli.js";
@@ -104,4 +104,25 @@ test("CLI: keys generate, init, publish --json, refresh-timestamp", async (t) =>
   assert.equal(refresh.code, 0, refresh.stderr);
   assert.deepEqual(parseJson(refresh).resigned, ["timestamp"]);
   assert.equal(parseJson(refresh).timestampVersion, 4);
+});
+
+test("CLI: a build file name that is not UTF-8 is BUILD_INVALID naming the file, and nothing is published", async (t) => {
+  const cwd = await tempDir(t);
+  const env = noKeyEnv;
+  await makeBuild(join(cwd, "build"));
+  // "café" in Latin-1: the byte 0xE9 alone is not UTF-8.
+  await writeFile(Buffer.concat([Buffer.from(join(cwd, "build", "caf")), Buffer.from([0xe9])]), "x");
+  assert.equal((await runCli(["keys", "generate"], { cwd, env })).code, 0);
+  assert.equal((await runCli(["init", "--repo", "repo", "--app", "demo"], { cwd, env })).code, 0);
+  const before = await readdir(join(cwd, "repo", "demo"), { recursive: true });
+  const pub = await runCli(["publish", "build", "--repo", "repo", "--app", "demo", "--version", "1.0.0", "--json"], {
+    cwd,
+    env,
+  });
+  assert.equal(pub.code, 3, pub.stdout + pub.stderr);
+  const error = parseJson(pub).error as { code: string; message: string; hint: string };
+  assert.equal(error.code, "BUILD_INVALID");
+  assert.match(error.message, /"caf\\xe9" .* is not valid UTF-8/);
+  assert.match(error.hint, /Rename the file/);
+  assert.deepEqual(await readdir(join(cwd, "repo", "demo"), { recursive: true }), before);
 });

@@ -1,12 +1,12 @@
 /** `updraft serve` as a real child process: URL on stdout, logging, errors, graceful shutdown. */
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { CLI, runCli } from "./helpers/cli.js";
+import { runCli, startCli, waitUntil } from "./helpers/cli.js";
 import { tempDir } from "./helpers/tmp.js";
 
 interface ServeProcess {
@@ -18,27 +18,16 @@ interface ServeProcess {
 
 /** Starts `updraft serve` and waits for its "Serving … at URL" line. */
 async function startServe(t: TestContext, args: string[]): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, "serve", ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  const { child, stdout, stderr, exited } = startCli(t, ["serve", ...args]);
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
   });
-  let stdout = "";
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      const match = /^Serving .* at (http:\/\/\S+\/)\n/m.exec(stdout);
-      if (match?.[1]) resolve(match[1]);
-    });
-    void exited.then(({ code }) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr, exited };
+  const listening = () => /^Serving .* at (http:\/\/\S+\/)\n/m.exec(stdout())?.[1];
+  await waitUntil(() => ended || listening() !== undefined, "the Serving line");
+  const url = listening();
+  if (url === undefined) throw new Error(`serve exited with ${(await exited).code} before listening: ${stderr()}`);
+  return { child, url, stderr, exited };
 }
 
 function sha256(data: Buffer): string {

@@ -10,6 +10,7 @@ import { copyFile, readdir, readFile, readlink, truncate, writeFile } from "node
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
+import { installLayout } from "../src/client/layout.js";
 import { Updater, type UpdaterOptions } from "../src/client/updater.js";
 import { type ErrorCode, ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { publishRelease } from "../src/publish/publish.js";
@@ -346,9 +347,9 @@ test("root rotation signed by the old and the new root key: accepted, and the ne
   });
   await updater(s).install();
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.1.0");
-  const tuf = join(s.appDir, ".updraft", "tuf");
-  for (const f of ["root.json", "trusted-root.json"]) {
-    assert.equal(JSON.parse(await readFile(join(tuf, f), "utf8")).signed.version, 2, f);
+  const layout = installLayout(s.appDir);
+  for (const f of [join(layout.tufDir, "root.json"), layout.trustedRootFile]) {
+    assert.equal(JSON.parse(await readFile(f, "utf8")).signed.version, 2, f);
   }
 });
 

@@ -1,34 +1,68 @@
 /**
  * The tuf-conformance client entry, driven as the suite drives it (a real child process per
  * command) against a repository built by the publisher and served on 127.0.0.1: init, refresh,
- * download (repeatable --target-name, cached the second time), and exit 1 on refusals.
+ * download (repeatable --target-name, cached the second time), and exit 1 on refusals. After every
+ * command the metadata folder is checked the way the suite checks it: every `*.json` in it is read
+ * as a role, so it must hold exactly the role files the spec expects, nothing else.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { installFromRepository } from "../src/client/first-install.js";
+import { installLayout } from "../src/client/layout.js";
+import { Updater } from "../src/client/updater.js";
+import { type CliResult, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";
 import { createTestRepo, publish, targetFilePath } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const CLIENT = fileURLToPath(new URL("../src/cli/tuf-conformance-client.js", import.meta.url));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLIENT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+/** The roles the folder holds, as the suite's `trusted_roles()` lists them: each `*.json`, parsed as metadata. */
+async function trustedRoles(metadataDir: string): Promise<[string, number][]> {
+  const roles: [string, number][] = [];
+  for (const name of (await readdir(metadataDir)).sort()) {
+    if (!name.endsWith(".json")) continue;
+    const doc = JSON.parse(await readFile(join(metadataDir, name), "utf8")) as {
+      signed: { _type: string; version: number };
+    };
+    assert.equal(doc.signed._type, name.replace(/\.json$/, ""), `${name} holds its role`);
+    roles.push([name.replace(/\.json$/, ""), doc.signed.version]);
+  }
+  return roles;
+}
+
+/** Asserts that the metadata folder holds exactly `roles` (sorted names) and no other file. */
+async function assertOnlyRoles(metadataDir: string, roles: string[], when: string): Promise<void> {
+  assert.deepEqual((await readdir(metadataDir)).sort(), roles.map((r) => `${r}.json`).sort(), `${when}: files`);
+  assert.deepEqual(
+    (await trustedRoles(metadataDir)).map(([role]) => role),
+    [...roles].sort(),
+    `${when}: trusted roles`,
+  );
+}
+
+const ALL_ROLES = ["root", "snapshot", "targets", "timestamp"];
+
+/** The versions a client must trust after refreshing from repository metadata folder `dir`. */
+async function servedVersions(dir: string): Promise<[string, number][]> {
+  type Doc = { signed: { version: number; meta: Record<string, { version: number }> } };
+  const read = async (name: string) => JSON.parse(await readFile(join(dir, name), "utf8")) as Doc;
+  const timestamp = await read("timestamp.json");
+  const snapshotVersion = timestamp.signed.meta["snapshot.json"]!.version;
+  const snapshot = await read(`${snapshotVersion}.snapshot.json`);
+  return [
+    ["root", (await read("root.json")).signed.version],
+    ["snapshot", snapshotVersion],
+    ["targets", snapshot.signed.meta["targets.json"]!.version],
+    ["timestamp", timestamp.signed.version],
+  ];
+}
+
+function run(args: string[]): Promise<CliResult> {
+  return runCli([CLIENT, ...args], { command: process.execPath });
 }
 
 test("tuf-conformance client protocol: init, refresh, download with caching, refusal exits 1", async (t) => {
@@ -50,11 +84,12 @@ test("tuf-conformance client protocol: init, refresh, download with caching, ref
   ]);
   assert.equal(init.code, 0, init.stderr);
   assert.equal(server.log.length, 0, "init makes no request");
+  await assertOnlyRoles(metadataDir, ["root"], "after init");
 
   const refresh = await run(["--metadata-dir", metadataDir, "--metadata-url", metadataUrl, "refresh"]);
   assert.equal(refresh.code, 0, refresh.stderr);
-  const files = await readdir(metadataDir);
-  for (const role of ["root", "timestamp", "snapshot", "targets"]) assert.ok(files.includes(`${role}.json`), role);
+  await assertOnlyRoles(metadataDir, ALL_ROLES, "after refresh");
+  assert.deepEqual(await trustedRoles(metadataDir), await servedVersions(join(repo.repoDir, repo.app, "metadata")));
 
   const names = ["channels/stable.json", "releases/1.0.0/manifest.json"];
   const download = () =>
@@ -72,6 +107,8 @@ test("tuf-conformance client protocol: init, refresh, download with caching, ref
     ]);
   const first = await download();
   assert.equal(first.code, 0, first.stderr);
+  await assertOnlyRoles(metadataDir, ALL_ROLES, "after download");
+  assert.deepEqual((await readdir(targetDir)).sort(), names.map((n) => encodeURIComponent(n)).sort(), "only artifacts");
   for (const name of names) {
     assert.deepEqual(
       await readFile(join(targetDir, encodeURIComponent(name))),
@@ -123,6 +160,29 @@ test("tuf-conformance client protocol: init, refresh, download with caching, ref
   const broken = await run(["--metadata-dir", metadataDir, "--metadata-url", metadataUrl, "refresh"]);
   assert.equal(broken.code, 1);
   assert.deepEqual(await readFile(join(metadataDir, "timestamp.json")), trustedTimestamp);
+  await assertOnlyRoles(metadataDir, ALL_ROLES, "after a refused refresh");
   const usage = await run(["refresh"]);
   assert.equal(usage.code, 1);
+});
+
+test("an install's metadata folder holds only role files; a safe root copy left inside by an older version moves beside it", async (t) => {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work);
+  await publish(repo, work, "1.0.0", { "bin/app": "#!/bin/sh\necho 1\n" });
+  const server = await startFaultServer(t, repo.repoDir);
+  const installDir = join(work, "install");
+  await installFromRepository({ repoUrl: server.url, app: repo.app, installDir, rootSha256: repo.rootSha256 });
+  const layout = installLayout(installDir);
+  await assertOnlyRoles(layout.tufDir, ALL_ROLES, "after install");
+  const root = await readFile(join(layout.tufDir, "root.json"));
+  assert.deepEqual(await readFile(layout.trustedRootFile), root, "the safe copy is beside the folder");
+
+  // An install made by an earlier version: the safe copy inside the metadata folder.
+  await rename(layout.trustedRootFile, join(layout.tufDir, "trusted-root.json"));
+  await writeFile(join(layout.tufDir, "root.json"), root.subarray(0, 10)); // and a damaged root.json
+  const check = await new Updater({ installDir }).check();
+  assert.equal(check.updateAvailable, false);
+  await assertOnlyRoles(layout.tufDir, ALL_ROLES, "after the migrating check");
+  assert.deepEqual(await readFile(layout.trustedRootFile), root);
+  assert.deepEqual(await readFile(join(layout.tufDir, "root.json")), root, "root.json restored from the safe copy");
 });

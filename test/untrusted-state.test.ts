@@ -29,24 +29,24 @@ async function plantedVictim(work: string): Promise<string> {
 test("a planted state.json naming ../ paths never makes Updraft touch a folder outside the install", async (t) => {
   const { work, appDir } = await installedApp(t, files("1.0.0"));
   const victim = await plantedVictim(work);
-  const escape = "../../../victim"; // app-../../../victim resolves to the victim folder
+  const outside = "../../../victim"; // app-../../../victim resolves to the victim folder
   const expired = { since: "2000-01-01T00:00:00.000Z", deadline: "2000-01-01T00:01:00.000Z" };
   await writeFile(
     join(appDir, ".updraft", "state.json"),
     JSON.stringify({
       schema: 1,
       mode: "versioned",
-      current: escape,
+      current: outside,
       previous: "1.0.0",
       probation: {
-        version: escape,
+        version: outside,
         previous: "1.0.0",
         ...expired,
         launchedAt: expired.since,
         launches: 9,
         maxLaunches: 3,
       },
-      attempts: { [escape]: { at: expired.since, outcome: "failed" } },
+      attempts: { [outside]: { at: expired.since, outcome: "failed" } },
     }),
   );
   for (const args of [["status"], ["recover", "--launch"], ["rollback"], ["confirm"], ["check"]]) {

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { NetworkOptions } from "../client/http.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { duration, envName, FILE_CAPS, httpUrl, path, readOptionFile, wholeNumber } from "./parse.js";
 
 /** Client commands that talk to a repository. */
 const CLIENT_COMMANDS = new Set(["install", "check", "update"]);
@@ -20,10 +21,15 @@ export interface NetworkFlags {
   proxy?: string | boolean;
   caFile?: string;
   tokenEnv?: string;
-  timeout?: string;
-  stallTimeout?: string;
-  retries?: string;
+  /** Milliseconds. */
+  timeout?: number;
+  /** Milliseconds. */
+  stallTimeout?: number;
+  retries?: number;
 }
+
+/** Longest `--timeout` / `--stall-timeout`: a day. */
+const MAX_TIMEOUT_SECONDS = 86_400;
 
 /** Adds the network flags to every client command of `program` (call after registering them). */
 export function addNetworkFlags(program: Command): void {
@@ -34,32 +40,31 @@ export function addNetworkFlags(program: Command): void {
         "--allow-insecure-http",
         "allow plain http:// to hosts other than this machine (RISK: anyone on the network sees what you run and can block updates)",
       )
-      .option("--proxy <url>", "proxy for every request (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)")
+      .option("--proxy <url>", "proxy for every request (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)", httpUrl)
       .option("--no-proxy", "ignore the proxy environment variables")
-      .option("--ca-file <pem>", "extra trusted CA certificates (PEM), added to the system's")
-      .option("--token-env <name>", `environment variable holding a bearer token (default ${TOKEN_ENV})`)
-      .option("--timeout <seconds>", "overall limit of each download, retries included")
-      .option("--stall-timeout <seconds>", "give up on a connection silent this long (default 30)")
-      .option("--retries <n>", "retries after a network failure (default 3)");
+      .option("--ca-file <pem>", "extra trusted CA certificates (PEM), added to the system's", path)
+      .option("--token-env <name>", `environment variable holding a bearer token (default ${TOKEN_ENV})`, envName)
+      .option(
+        "--timeout <seconds>",
+        "overall limit of each download, retries included",
+        duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
+      )
+      .option(
+        "--stall-timeout <seconds>",
+        "give up on a connection silent this long (default 30)",
+        duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
+      )
+      .option("--retries <n>", "retries after a network failure (default 3)", wholeNumber(0, 20));
     if (cmd.name() !== "install")
       cmd.option("--allow-downgrade", "install the channel's release even when it is older");
   }
 }
 
-function seconds(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new UpdraftError(ErrorCodes.USAGE, `${flag} needs a positive number of seconds, not "${value}"`);
-  }
-  return Math.round(n * 1000);
-}
-
-/** Turns parsed flags (and the environment) into library options. */
-export function networkOptionsFromFlags(
+/** Turns parsed flags (and the environment) into library options; reads the CA file (capped). */
+export async function networkOptionsFromFlags(
   flags: NetworkFlags,
   env: NodeJS.ProcessEnv = process.env,
-): NetworkOptions & { allowDowngrade?: boolean } {
+): Promise<NetworkOptions & { allowDowngrade?: boolean }> {
   const tokenVar = flags.tokenEnv ?? TOKEN_ENV;
   const token = env[tokenVar];
   if (flags.tokenEnv !== undefined && !token) {
@@ -67,20 +72,16 @@ export function networkOptionsFromFlags(
       hint: `Export ${tokenVar} with the repository token before running the command.`,
     });
   }
-  let retries: number | undefined;
-  if (flags.retries !== undefined) {
-    retries = Number(flags.retries);
-    if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
-      throw new UpdraftError(ErrorCodes.USAGE, `--retries needs a whole number from 0 to 20, not "${flags.retries}"`);
-    }
-  }
-  const deadlineMs = seconds(flags.timeout, "--timeout");
-  const stallTimeoutMs = seconds(flags.stallTimeout, "--stall-timeout");
+  const { retries, timeout: deadlineMs, stallTimeout: stallTimeoutMs } = flags;
+  const ca =
+    flags.caFile === undefined
+      ? undefined
+      : await readOptionFile("--ca-file", flags.caFile, FILE_CAPS.caBundle, "a PEM file of CA certificates");
   return {
     ...(flags.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
     ...(flags.allowDowngrade ? { allowDowngrade: true } : {}),
     ...(typeof flags.proxy === "string" || flags.proxy === false ? { proxy: flags.proxy } : {}),
-    ...(flags.caFile !== undefined ? { caFile: flags.caFile } : {}),
+    ...(ca !== undefined ? { ca } : {}),
     ...(token ? { token } : {}),
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     ...(stallTimeoutMs !== undefined ? { stallTimeoutMs } : {}),

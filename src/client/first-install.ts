@@ -8,6 +8,7 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { removePath } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN, metadataPath, NATIVE_SCHEMA } from "../formats/native.js";
+import type { DownloadProgress } from "./download.js";
 import { HttpClient, networkOptionsOf } from "./http.js";
 import { installLayout } from "./layout.js";
 import { acquireLock } from "./lock.js";
@@ -24,6 +25,10 @@ export interface FirstInstallOptions extends Omit<UpdaterOptions, "installDir" |
   root?: Uint8Array;
   /** The expected sha256 (hex) of the repository's `1.root.json`. */
   rootSha256?: string;
+  /** Cancels the download (code `ABORTED`). */
+  signal?: AbortSignal;
+  /** Download progress. */
+  onProgress?: (p: DownloadProgress) => void;
 }
 
 /** Result of a first install. */
@@ -84,6 +89,8 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     const updater = new Updater({ ...options, installDir, repoUrl, app, channel });
     const check = await updater.check();
     if (!check.updateAvailable) throw new UpdraftError(ErrorCodes.INTERNAL, "Nothing to install");
+    const { signal, onProgress } = options;
+    await updater.download({ lock, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
     const result = await updater.install({ lock });
     return { ...result, rootFingerprint, trustedOnFirstUse };
   } catch (err) {

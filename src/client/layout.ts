@@ -4,11 +4,11 @@
  *
  * ```
  * DIR/app-1.0.0/   DIR/app-1.1.0/   DIR/current -> app-1.1.0
- * DIR/.updraft/{config.json,state.json,lock,tuf/,cache/,downloads/,staging/,manifests/}
+ * DIR/.updraft/{config.json,state.json,lock,tuf/,tuf.trusted-root.json,cache/,downloads/,staging/,manifests/}
  * ```
  */
 import { lstat, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { isValidVersion } from "../core/version.js";
 
@@ -22,7 +22,10 @@ export interface InstallLayout {
   configFile: string;
   stateFile: string;
   lockFile: string;
+  /** The TUF metadata folder: only the trusted role files (`root.json`, `timestamp.json`…). */
   tufDir: string;
+  /** The safe copy of the trusted root, beside {@link tufDir}; see {@link trustedRootFile}. */
+  trustedRootFile: string;
   cacheDir: string;
   downloadsDir: string;
   stagingDir: string;
@@ -48,6 +51,15 @@ function checkedVersion(version: string): string {
   return version;
 }
 
+/**
+ * Where the safe copy of the trusted root of TUF metadata folder `metadataDir` lives: beside the
+ * folder, never inside it, since the folder must hold exactly the role files of the spec (TUF
+ * tools and the tuf-conformance suite read every `*.json` there as a role).
+ */
+export function trustedRootFile(metadataDir: string): string {
+  return join(dirname(metadataDir), `${basename(metadataDir)}.trusted-root.json`);
+}
+
 /** The layout of install folder `dir`. */
 export function installLayout(dir: string): InstallLayout {
   const stateDir = join(dir, ".updraft");
@@ -58,6 +70,7 @@ export function installLayout(dir: string): InstallLayout {
     stateFile: join(stateDir, "state.json"),
     lockFile: join(stateDir, "lock"),
     tufDir: join(stateDir, "tuf"),
+    trustedRootFile: trustedRootFile(join(stateDir, "tuf")),
     cacheDir: join(stateDir, "cache"),
     downloadsDir: join(stateDir, "downloads"),
     stagingDir: join(stateDir, "staging"),

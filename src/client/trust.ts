@@ -1,22 +1,33 @@
 /**
  * The client's TUF session, through tuf-js: keeps the local metadata cache (with a safe copy of the
- * trusted root, since tuf-js writes its files non-atomically), refreshes, and fetches small signed
- * targets (channel pointers, manifests) whole.
+ * trusted root beside it, since tuf-js writes its files non-atomically), refreshes, and fetches
+ * small signed targets (channel pointers, manifests) whole.
+ *
+ * The metadata folder holds exactly the role files of the spec (`root.json`, `timestamp.json`,
+ * `snapshot.json`, `targets.json`, delegated roles): Updraft's own files live beside it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import type { TargetFile } from "@tufjs/models";
 import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
 import { DownloadHTTPError, DownloadLengthMismatchError } from "tuf-js/dist/error.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
-import { metadataPath, targetsPath } from "../formats/native.js";
+import { readCapped } from "../core/read-capped.js";
+import { channelTarget, metadataPath, targetsPath } from "../formats/native.js";
 import type { HttpClient } from "./http.js";
+import { trustedRootFile } from "./layout.js";
 import { mapTufError } from "./tuf-errors.js";
 
 const ROOT_FILE = "root.json";
-const SAFE_ROOT_FILE = "trusted-root.json";
+/** Where earlier versions kept the safe root copy: inside the metadata folder (moved out on first use). */
+const LEGACY_SAFE_ROOT_FILE = "trusted-root.json";
+/** Cap of a local root file (tuf-js's own limit for a root is 512000 bytes). */
+const ROOT_FILE_CAP = 512 * 1024;
+/** Cap of the local targets metadata read to list channels. */
+const TARGETS_FILE_CAP = 16 * 1024 * 1024;
 
 /**
  * Adapts {@link HttpClient} to tuf-js: each file is fetched whole with the client's retries,
@@ -100,11 +111,59 @@ function rootVersion(bytes: Buffer | undefined): number | undefined {
   }
 }
 
-async function readIfExists(path: string): Promise<Buffer | undefined> {
+/** A local file's bytes, or undefined if it is missing, unreadable or over `cap`. */
+async function readIfExists(path: string, cap = ROOT_FILE_CAP): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
+    return await readCapped(path, cap);
   } catch {
     return undefined;
+  }
+}
+
+/** True if `bytes` have the length and hashes that `info` signs. */
+async function matchesTarget(info: TargetFile, bytes: Buffer): Promise<boolean> {
+  try {
+    await info.verify(Readable.from([bytes]));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Moves the safe root copy that earlier versions kept inside the metadata folder to its place
+ * beside it (keeping the newer of the two), so the folder holds role files only.
+ */
+async function migrateSafeRoot(metadataDir: string): Promise<void> {
+  const legacyPath = join(metadataDir, LEGACY_SAFE_ROOT_FILE);
+  const legacy = await readIfExists(legacyPath);
+  if (legacy === undefined) return;
+  const safePath = trustedRootFile(metadataDir);
+  const vLegacy = rootVersion(legacy);
+  const vSafe = rootVersion(await readIfExists(safePath));
+  if (vLegacy !== undefined && (vSafe === undefined || vLegacy > vSafe)) await writeFileAtomic(safePath, legacy);
+  await rm(legacyPath, { force: true });
+}
+
+/** The channel whose pointer is target `name`, or undefined for another target. */
+function channelOfTarget(name: string): string | undefined {
+  const [prefix, suffix] = channelTarget("\0").split("\0") as [string, string];
+  if (!name.startsWith(prefix) || !name.endsWith(suffix) || name.length <= prefix.length + suffix.length)
+    return undefined;
+  return name.slice(prefix.length, name.length - suffix.length);
+}
+
+/** The channels a targets document lists. */
+function channelsOf(targetsJson: Buffer | undefined): string[] {
+  if (!targetsJson) return [];
+  try {
+    const doc = JSON.parse(targetsJson.toString("utf8")) as { signed?: { targets?: Record<string, unknown> } };
+    return Object.keys(doc.signed?.targets ?? {})
+      .map(channelOfTarget)
+      .filter((c): c is string => c !== undefined)
+      .sort();
+  } catch {
+    return [];
   }
 }
 
@@ -126,14 +185,19 @@ export class TrustSession {
       throw new UpdraftError(ErrorCodes.METADATA_INVALID, "The trusted root is not a TUF root document");
     }
     await mkdir(metadataDir, { recursive: true });
-    await writeFileAtomic(join(metadataDir, SAFE_ROOT_FILE), rootBytes);
+    await rm(join(metadataDir, LEGACY_SAFE_ROOT_FILE), { force: true });
+    await writeFileAtomic(trustedRootFile(metadataDir), rootBytes);
     await writeFileAtomic(join(metadataDir, ROOT_FILE), rootBytes);
   }
 
-  /** True if this metadata folder holds a trusted root (or its safe copy). */
+  /** True if this metadata folder holds a trusted root (or its safe copy, where it is now or was). */
   static async hasRoot(metadataDir: string): Promise<boolean> {
-    for (const f of [ROOT_FILE, SAFE_ROOT_FILE]) {
-      if (rootVersion(await readIfExists(join(metadataDir, f))) !== undefined) return true;
+    for (const f of [
+      join(metadataDir, ROOT_FILE),
+      trustedRootFile(metadataDir),
+      join(metadataDir, LEGACY_SAFE_ROOT_FILE),
+    ]) {
+      if (rootVersion(await readIfExists(f)) !== undefined) return true;
     }
     return false;
   }
@@ -145,8 +209,9 @@ export class TrustSession {
   async refresh(): Promise<void> {
     await mkdir(this.metadataDir, { recursive: true });
     await mkdir(this.cacheDir, { recursive: true });
+    await migrateSafeRoot(this.metadataDir);
     const rootPath = join(this.metadataDir, ROOT_FILE);
-    const safePath = join(this.metadataDir, SAFE_ROOT_FILE);
+    const safePath = trustedRootFile(this.metadataDir);
     const current = await readIfExists(rootPath);
     const safe = await readIfExists(safePath);
     const vCurrent = rootVersion(current);
@@ -204,10 +269,29 @@ export class TrustSession {
     }
   }
 
-  /** Same as {@link targetInfo} but throws `TARGET_NOT_FOUND` when the target is not listed. */
+  /**
+   * Same as {@link targetInfo} but throws when the target is not listed: `CHANNEL_NOT_FOUND` (a
+   * configuration mistake, naming the channels that exist) for a channel pointer,
+   * `TARGET_NOT_FOUND` otherwise.
+   */
   async requireTarget(name: string, what: string): Promise<TargetFile> {
     const info = await this.targetInfo(name);
     if (!info) {
+      const channel = channelOfTarget(name);
+      if (channel !== undefined) {
+        const channels = channelsOf(await readIfExists(join(this.metadataDir, "targets.json"), TARGETS_FILE_CAP));
+        throw new UpdraftError(
+          ErrorCodes.CHANNEL_NOT_FOUND,
+          `The repository has no channel "${channel}"${channels.length > 0 ? `; its channels: ${channels.join(", ")}` : ""}`,
+          {
+            hint:
+              channels.length > 0
+                ? `Use one of the repository's channels (--channel ${channels[0]}).`
+                : "Nothing is published on any channel yet: publish a release first.",
+            details: { channel, channels },
+          },
+        );
+      }
       throw new UpdraftError(
         ErrorCodes.TARGET_NOT_FOUND,
         `The repository's signed metadata does not list ${what} (${name})`,
@@ -253,33 +337,31 @@ export class TrustSession {
   }
 
   /**
-   * Downloads a small signed document (channel pointer, release manifest) whole (from the local cache when it is already there and verifies),
-   * checked by tuf-js against its signed length and hashes.
+   * A small signed document (channel pointer, release manifest), checked against its signed length
+   * and hashes. It comes from the local cache when a copy there verifies; a missing, partial or
+   * damaged copy (another process writing it, a crash) is fetched again, never reported as
+   * invalid. The cache is written atomically, so parallel processes never see a partial file.
    */
   async fetchSmallTarget(info: TargetFile): Promise<Buffer> {
     if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
     const sha = info.hashes.sha256;
     if (!sha) throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Target ${info.path} has no sha256 in the metadata`);
     const cached = join(this.cacheDir, sha);
-    try {
-      const hit = await this.tuf.findCachedTarget(info, cached);
-      if (hit) return await readFile(hit);
-      await this.tuf.downloadTarget(info, cached);
-      return await readFile(cached);
-    } catch (err) {
-      await rm(cached, { force: true });
-      if (err instanceof UpdraftError) throw err;
-      const transport = this.fetcher?.lastFailure;
-      const message = (err as Error).message ?? String(err);
-      if (transport && message.includes(transport.message)) throw transport;
-      if (/length|hash/i.test(message) || (err as Error).constructor?.name === "LengthOrHashMismatchError") {
-        throw new UpdraftError(
-          ErrorCodes.MANIFEST_MISMATCH,
-          `${info.path} does not match its signed length and hash (${message})`,
-          { cause: err, hint: "The repository or a mirror is serving altered files. Nothing was installed." },
-        );
-      }
-      throw mapTufError(err, this.location.repoUrl);
-    }
+    const hit = await readIfExists(cached, info.length);
+    if (hit && (await matchesTarget(info, hit))) return hit;
+    const mismatch = (why: string) =>
+      new UpdraftError(
+        ErrorCodes.MANIFEST_MISMATCH,
+        `${info.path} does not match its signed length and hash (${why})`,
+        {
+          hint: "The repository or a mirror is serving altered files. Nothing was installed.",
+        },
+      );
+    const bytes = await this.http.getBytes(this.targetUrl(info), info.length, undefined, {
+      tooLarge: () => mismatch(`larger than ${info.length} bytes`),
+    });
+    if (!(await matchesTarget(info, bytes))) throw mismatch(`${bytes.length} bytes with another hash`);
+    await writeFileAtomic(cached, bytes);
+    return bytes;
   }
 }

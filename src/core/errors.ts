@@ -79,6 +79,10 @@ export const ErrorCodes = {
   METADATA_MISMATCH: "METADATA_MISMATCH",
   /** The offered release is older than the installed one and downgrades were not allowed. */
   DOWNGRADE_REFUSED: "DOWNGRADE_REFUSED",
+  /** The repository's signed metadata has no such channel (a configuration mistake, not an attack). */
+  CHANNEL_NOT_FOUND: "CHANNEL_NOT_FOUND",
+  /** A file or folder given to Updraft is missing, of the wrong kind, or cannot be read or written. */
+  FILE_ERROR: "FILE_ERROR",
   /** A delta artifact is malformed or does not produce the release it claims. */
   DELTA_INVALID: "DELTA_INVALID",
   /** The installed files differ from the release a delta applies to (modified locally, or missing). */
@@ -131,7 +135,45 @@ export function isUpdraftError(err: unknown, code?: ErrorCode): err is UpdraftEr
   return err instanceof UpdraftError && (code === undefined || err.code === code);
 }
 
-/** Wraps anything thrown into an {@link UpdraftError}, keeping Updraft's own errors as they are. */
+/** What a known file system error means to a user, by errno. */
+const ERRNO_MEANINGS: Record<string, string> = {
+  ENOENT: "no such file or folder",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "it is a folder, not a file",
+  EEXIST: "something already exists there",
+  ENOTEMPTY: "the folder is not empty",
+  ENAMETOOLONG: "the path is too long",
+  ELOOP: "too many symbolic links in the path",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files on the system",
+  EXDEV: "it would move a file across file systems",
+  EIO: "an input/output error from the disk",
+  EINVAL: "the file system refused the operation",
+  ENXIO: "no such device",
+  ENODEV: "no such device",
+  ETXTBSY: "the file is a running program",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EBUSY: "the file is in use",
+  EROFS: "the file system is read-only",
+};
+
+/** What a file system error code (ENOENT, EISDIR…) means in words, if it is a known one. */
+export function errnoMeaning(errno: string | undefined): string | undefined {
+  return errno !== undefined && Object.hasOwn(ERRNO_MEANINGS, errno) ? ERRNO_MEANINGS[errno] : undefined;
+}
+
+/** `syscall path: meaning (ERRNO)`, from what Node puts on a file system error. */
+function describeErrno(err: NodeJS.ErrnoException, meaning: string): string {
+  const where = [err.syscall, err.path !== undefined ? String(err.path) : undefined].filter(Boolean).join(" ");
+  return `${where ? `cannot ${where}: ` : ""}${meaning} (${err.code})`;
+}
+
+/**
+ * Wraps anything thrown into an {@link UpdraftError}, keeping Updraft's own errors as they are.
+ * File system errors of a known kind get a code and a message naming the path: they are almost
+ * always a wrong path or a permission, never a reason to report a bug.
+ */
 export function toUpdraftError(
   err: unknown,
   fallback: ErrorCode = ErrorCodes.INTERNAL,
@@ -139,23 +181,32 @@ export function toUpdraftError(
 ): UpdraftError {
   if (err instanceof UpdraftError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (errno === "ENOSPC") {
-    return new UpdraftError(ErrorCodes.DISK_FULL, `${context ? `${context}: ` : ""}disk full (${message})`, {
+  const prefix = context ? `${context}: ` : "";
+  const e = err as NodeJS.ErrnoException | undefined;
+  const errno = e?.code;
+  if (errno === "ENOSPC" || errno === "EDQUOT") {
+    return new UpdraftError(ErrorCodes.DISK_FULL, `${prefix}disk full (${message})`, {
       cause: err,
       hint: "Free some disk space and try again.",
     });
   }
   if (errno === "EACCES" || errno === "EPERM" || errno === "EBUSY" || errno === "EROFS") {
-    return new UpdraftError(ErrorCodes.INSTALL_FAILED, `${context ? `${context}: ` : ""}${message}`, {
+    return new UpdraftError(ErrorCodes.INSTALL_FAILED, `${prefix}${message}`, {
       cause: err,
       hint: "Check that the folder is writable and that no other program holds its files open.",
     });
   }
-  if ((err as Error | undefined)?.name === "AbortError") {
-    return new UpdraftError(ErrorCodes.ABORTED, `${context ? `${context}: ` : ""}cancelled`, { cause: err });
+  const meaning = errnoMeaning(errno);
+  if (meaning !== undefined) {
+    return new UpdraftError(ErrorCodes.FILE_ERROR, `${prefix}${describeErrno(e!, meaning)}`, {
+      cause: err,
+      hint: "Check the paths given to the command: each must exist and be of the right kind (file or folder).",
+    });
   }
-  return new UpdraftError(fallback, `${context ? `${context}: ` : ""}${message}`, { cause: err });
+  if ((err as Error | undefined)?.name === "AbortError") {
+    return new UpdraftError(ErrorCodes.ABORTED, `${prefix}cancelled`, { cause: err });
+  }
+  return new UpdraftError(fallback, `${prefix}${message}`, { cause: err });
 }
 
 /** Exit statuses of the CLI, stable across releases (also listed in the README). */
@@ -189,6 +240,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.BUILD_INVALID:
     case ErrorCodes.UNSUPPORTED_RUNTIME:
     case ErrorCodes.LABEL_INVALID:
+    case ErrorCodes.CHANNEL_NOT_FOUND:
       return ExitCodes.CONFIG;
     case ErrorCodes.NETWORK:
     case ErrorCodes.HTTP_STATUS:
@@ -213,6 +265,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.DELTA_INVALID:
       return ExitCodes.SECURITY;
     case ErrorCodes.INSTALL_FAILED:
+    case ErrorCodes.FILE_ERROR:
     case ErrorCodes.SERVICE_FAILED:
     case ErrorCodes.DELTA_BASE_MISMATCH:
       return ExitCodes.INSTALL;

@@ -8,6 +8,7 @@ import { constants } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
+import { FileTooLargeError, readCapped } from "./read-capped.js";
 
 /** fsync a folder so a rename or create inside it survives power loss (no-op where unsupported). */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -107,53 +108,32 @@ export async function readLocalText(
   maxBytes = LOCAL_FILE_MAX_BYTES,
   what = path,
 ): Promise<string | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  const fail = (why: string, hint: string, cause?: unknown) =>
+    new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) ${why}`, { cause, hint });
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
-    // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    info = await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new UpdraftError(
-      ErrorCodes.INSTALL_FAILED,
-      `Cannot read ${what} (${path}): ${code ?? (err as Error).message}`,
-      {
-        cause: err,
-        hint: "Check the file's permissions, or remove it if it is damaged.",
-      },
-    );
+    throw fail(`cannot be read: ${code ?? (err as Error).message}`, "Check the file's permissions.", err);
   }
+  // A folder, FIFO or device here was not written by Updraft: refuse it rather than wait on it.
+  if (!info.isFile())
+    throw fail("is not a regular file", "Something else was put in its place: move it away and run the command again.");
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) {
-      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) is not a regular file`, {
-        hint: "Something else was put in its place: move it away and run the command again.",
-      });
-    }
-    if (info.size > maxBytes) {
-      throw new UpdraftError(
-        ErrorCodes.INSTALL_FAILED,
-        `${what} (${path}) is ${info.size} bytes, over the ${maxBytes}-byte limit`,
-        {
-          hint: "The file is damaged or not what Updraft wrote: move it away and run the command again.",
-        },
+    return (await readCapped(path, maxBytes)).toString("utf8");
+  } catch (err) {
+    if (err instanceof FileTooLargeError) {
+      throw fail(
+        `is over the ${maxBytes}-byte limit`,
+        "The file is damaged or not what Updraft wrote: move it away and run the command again.",
+        err,
       );
     }
-    const buffer = Buffer.alloc(Math.min(maxBytes + 1, info.size + 1));
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > maxBytes) {
-      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) grew over the ${maxBytes}-byte limit`, {
-        hint: "Something is writing to it: stop it and run the command again.",
-      });
-    }
-    return buffer.subarray(0, length).toString("utf8");
-  } finally {
-    await handle.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    throw fail(`cannot be read: ${code ?? (err as Error).message}`, "Check the file's permissions.", err);
   }
 }
 

@@ -4,11 +4,12 @@
  * signers `@tufjs/models` needs. Never prints key material: errors name files and variables only.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { chmod, lstat, mkdir, readFile } from "node:fs/promises";
+import { chmod, lstat, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Key, Signature } from "@tufjs/models";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
+import { FileTooLargeError, readCapped } from "../core/read-capped.js";
 
 /** The four top-level TUF roles, each signed by one ed25519 key. */
 export const ROLES = ["root", "targets", "snapshot", "timestamp"] as const;
@@ -105,11 +106,19 @@ export interface LoadKeysOptions {
   optionalRoles?: readonly RoleName[];
 }
 
+/** A PEM ed25519 key is about 120 bytes; anything far larger is not a key. */
+const KEY_FILE_CAP = 64 * 1024;
+
 async function readKeyFile(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, "utf8");
+    return (await readCapped(path, KEY_FILE_CAP)).toString("utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    if (err instanceof FileTooLargeError) {
+      throw new UpdraftError(ErrorCodes.KEY_INVALID, `Key file ${path} is larger than ${KEY_FILE_CAP} bytes`, {
+        hint: "Give the private key file `updraft keys generate` wrote.",
+      });
+    }
     throw new UpdraftError(ErrorCodes.KEYS_MISSING, `Cannot read key file ${path}: ${(err as Error).message}`, {
       cause: err,
       hint: "Check the file's permissions.",

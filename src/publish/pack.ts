@@ -69,6 +69,28 @@ function checkPath(path: string): void {
   }
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A file name read as raw bytes, decoded as UTF-8. Release paths are UTF-8 on every OS; a name in
+ * another encoding (Latin-1 from an old archive, say) cannot be represented, so it is refused with
+ * the folder and the name's bytes, rather than read under a replaced name that does not exist.
+ */
+function utf8Name(raw: Buffer, folder: string): string {
+  try {
+    return strictUtf8.decode(raw);
+  } catch (err) {
+    const shown = [...raw]
+      .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`))
+      .join("");
+    throw buildInvalid(
+      `The file name "${shown}" in ${folder === "" ? "the build folder" : `"${folder}"`} is not valid UTF-8`,
+      "Rename the file to a UTF-8 name (for example with `convmv -f latin1 -t utf8 --notest`): release paths must be UTF-8 to work on every OS.",
+      err,
+    );
+  }
+}
+
 /** Mode recorded for a file: 0o755 if any execute bit is set, else 0o644. */
 export function manifestMode(statMode: number): 0o755 | 0o644 {
   return (statMode & 0o111) !== 0 ? 0o755 : 0o644;
@@ -86,13 +108,14 @@ export async function scanBuild(buildDir: string, extraFiles: readonly ExtraFile
   while (pending.length > 0) {
     const rel = pending.pop()!;
     const dir = rel === "" ? buildDir : join(buildDir, ...rel.split("/"));
-    let names: string[];
+    let rawNames: Buffer[];
     try {
-      names = await readdir(dir);
+      rawNames = await readdir(dir, { encoding: "buffer" });
     } catch (err) {
       throw buildInvalid(`Cannot read build folder ${dir}: ${(err as Error).message}`, undefined, err);
     }
-    for (const name of names) {
+    for (const raw of rawNames) {
+      const name = utf8Name(raw, rel);
       const path = rel === "" ? name : `${rel}/${name}`;
       checkPath(path);
       const full = join(dir, name);

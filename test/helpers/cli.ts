@@ -1,9 +1,10 @@
-/** Runs the built `updraft` CLI as a real child process. */
-import { spawn } from "node:child_process";
+/** Runs the built `updraft` CLI (or another command) as a real child process. */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 
-/** Absolute path of the compiled CLI entry. */
-export const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+/** Absolute path of the compiled `updraft` executable (the launcher that checks the Node version). */
+export const CLI = fileURLToPath(new URL("../../src/cli/updraft.js", import.meta.url));
 
 /** Result of one CLI run. */
 export interface CliResult {
@@ -12,29 +13,70 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `updraft ...args` with the same Node that runs the tests. */
-export function runCli(
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
+/** A process in progress: its output so far, and its end. */
+export interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Options of a run. */
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** The program to run instead of `node updraft` (then `args` are its own). */
+  command?: string;
+}
+
+function spawnProcess(args: string[], options: RunOptions): RunningCli {
+  const child = spawn(options.command ?? process.execPath, options.command ? args : [CLI, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs `updraft ...args` (or `options.command ...args`) with the same Node that runs the tests, to the end. */
+export async function runCli(args: string[], options: RunOptions & { input?: string } = {}): Promise<CliResult> {
+  const run = spawnProcess(args, options);
+  run.child.stdin.end(options.input ?? "");
+  const { code } = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** Starts `updraft ...args` (or `options.command ...args`) without waiting; killed when the test ends. */
+export function startCli(t: TestContext, args: string[], options: RunOptions = {}): RunningCli {
+  const run = spawnProcess(args, options);
+  t.after(() => {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
+  });
+  return run;
+}
+
+/**
+ * Waits until `condition()` holds, checking every 20 ms, for at most `timeoutMs`; throws with
+ * `what` if it never does (a bound, not a timing assertion).
+ */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`Gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Parses the single JSON document a `--json` run prints. */

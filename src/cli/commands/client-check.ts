@@ -5,6 +5,7 @@ import { Updater } from "../../client/updater.js";
 import { ExitCodes } from "../../core/errors.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { runCommand } from "../output.js";
+import { channelName, path } from "../parse.js";
 import { addSaauOptions, type SaauCliOptions, saauCheck } from "./saau.js";
 
 /** Registers `check`. */
@@ -12,15 +13,16 @@ export function registerCheck(program: Command): void {
   const command = program
     .command("check")
     .description("Check for a newer release (exit 10 if one is available, 0 if current)")
-    .requiredOption("--dir <dir>", "install folder")
-    .option("--channel <channel>", "channel to check (default: the install's)")
+    .requiredOption("--dir <dir>", "install folder", path)
+    .option("--channel <channel>", "channel to check (default: the install's)", channelName)
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; channel?: string; json?: boolean } & NetworkFlags & SaauCliOptions) => {
-      if (opts.saau) return runCommand(opts, () => saauCheck(opts, networkOptionsFromFlags(opts)));
       await runCommand(opts, async () => {
+        const network = await networkOptionsFromFlags(opts);
+        if (opts.saau) return saauCheck(opts, network);
         const updater = new Updater({
           installDir: resolve(opts.dir),
-          ...networkOptionsFromFlags(opts),
+          ...network,
           ...(opts.channel ? { channel: opts.channel } : {}),
         });
         const result = await updater.check();

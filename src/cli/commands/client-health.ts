@@ -7,15 +7,15 @@ import type { Command } from "commander";
 import { spawnUptimeWatcher } from "../../client/helper.js";
 import { healthOf } from "../../client/probation.js";
 import { Updater } from "../../client/updater.js";
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { runCommand } from "../output.js";
+import { path, pid } from "../parse.js";
 
 /** Registers `confirm`, `rollback` and `recover`. */
 export function registerHealth(program: Command): void {
   program
     .command("confirm")
     .description("Tell Updraft the running version works (ends its probation)")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; json?: boolean }) => {
       await runCommand(opts, async () => {
@@ -26,7 +26,7 @@ export function registerHealth(program: Command): void {
   program
     .command("rollback")
     .description("Go back to the previous version and mark the current one failed")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--reason <text>", "why (shown by status)", "rolled back by the user")
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; reason: string; json?: boolean }) => {
@@ -38,16 +38,13 @@ export function registerHealth(program: Command): void {
   program
     .command("recover")
     .description("Finish or undo an interrupted install; with --launch, count an app start toward probation")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--launch", "count this as a launch of the app")
-    .option("--app-pid <pid>", "with --launch: the app's process, watched for its uptime (default: the caller)")
+    .option("--app-pid <pid>", "with --launch: the app's process, watched for its uptime (default: the caller)", pid)
     .option("--json", "print one JSON document")
-    .action(async (opts: { dir: string; launch?: boolean; appPid?: string; json?: boolean }) => {
+    .action(async (opts: { dir: string; launch?: boolean; appPid?: number; json?: boolean }) => {
       await runCommand(opts, async () => {
-        const appPid = opts.appPid === undefined ? process.ppid : Number(opts.appPid);
-        if (!Number.isSafeInteger(appPid) || appPid <= 0) {
-          throw new UpdraftError(ErrorCodes.USAGE, `Invalid --app-pid "${opts.appPid}": give a process ID`);
-        }
+        const appPid = opts.appPid ?? process.ppid;
         const dir = resolve(opts.dir);
         const result = await new Updater({ installDir: dir }).recover({ launch: opts.launch === true });
         // The app that ran this command is the launch: a watcher judges its uptime after this process ends.

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { Updater } from "../../client/updater.js";
 import { runCommand } from "../output.js";
+import { path } from "../parse.js";
 import { legacyStatus } from "./saau.js";
 
 /** Registers `status`. */
@@ -10,7 +11,7 @@ export function registerStatus(program: Command): void {
   program
     .command("status")
     .description("Show the installed, previous and configured versions of an install folder")
-    .requiredOption("--dir <dir>", "install folder")
+    .requiredOption("--dir <dir>", "install folder", path)
     .option("--json", "print one JSON document")
     .action(async (opts: { dir: string; json?: boolean }) => {
       await runCommand(opts, async () => {

@@ -9,8 +9,13 @@ import { healthOf } from "../../client/probation.js";
 import { type InstallResult, Updater } from "../../client/updater.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
-import { progressBar } from "../progress.js";
+import { channelName, duration, path, pid } from "../parse.js";
+import { downloadProgress } from "../progress.js";
 import { addSaauOptions, type SaauCliOptions, saauUpdate } from "./saau.js";
+
+/** Longest `--health-timeout`: a week. */
+const MAX_HEALTH_TIMEOUT_SECONDS = 604_800;
+const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
 
 /** The platform shell command that runs `command` (a command line string). */
 export function shellCommand(command: string): string[] {
@@ -38,12 +43,16 @@ export function registerUpdate(program: Command): void {
   const command = program
     .command("update")
     .description("Download, verify and install the newest release; optionally restart the app")
-    .requiredOption("--dir <dir>", "install folder")
-    .option("--channel <channel>", "channel to follow (default: the install's)")
+    .requiredOption("--dir <dir>", "install folder", path)
+    .option("--channel <channel>", "channel to follow (default: the install's)", channelName)
     .option("--restart <command>", "command line that starts the app again once it has exited")
-    .option("--wait-pid <pid>", "PID of the app to wait for before restarting (default: the caller)")
-    .option("--restart-log <file>", "file the restarted app's output is appended to")
-    .option("--health-timeout <seconds>", "time the new version has to confirm it works", "60")
+    .option("--wait-pid <pid>", "PID of the app to wait for before restarting (default: the caller)", pid)
+    .option("--restart-log <file>", "file the restarted app's output is appended to", path)
+    .option(
+      "--health-timeout <seconds>",
+      "time the new version has to confirm it works (default 60)",
+      duration("seconds", 1, MAX_HEALTH_TIMEOUT_SECONDS),
+    )
     .option("--json", "print one JSON document")
     .action(
       async (
@@ -51,20 +60,22 @@ export function registerUpdate(program: Command): void {
           dir: string;
           channel?: string;
           restart?: string;
-          waitPid?: string;
+          waitPid?: number;
           restartLog?: string;
-          healthTimeout?: string;
+          /** Milliseconds. */
+          healthTimeout?: number;
           json?: boolean;
         } & NetworkFlags &
           SaauCliOptions,
       ) => {
-        if (opts.saau) return runCommand(opts, () => saauUpdate(opts, networkOptionsFromFlags(opts)));
-        await runCommand(opts, async () => {
+        await runCommand(opts, async ({ signal }) => {
+          const network = await networkOptionsFromFlags(opts);
+          if (opts.saau) return saauUpdate(opts, network);
           const dir = resolve(opts.dir);
           const updater = new Updater({
             installDir: dir,
-            ...networkOptionsFromFlags(opts),
-            healthTimeoutMs: Number(opts.healthTimeout ?? 60) * 1000,
+            ...network,
+            healthTimeoutMs: opts.healthTimeout ?? DEFAULT_HEALTH_TIMEOUT_MS,
             ...(opts.channel ? { channel: opts.channel } : {}),
           });
           const started = Date.now();
@@ -79,13 +90,13 @@ export function registerUpdate(program: Command): void {
             opts,
             `Updating ${check.currentVersion} -> ${check.latestVersion} (${check.update?.downloadSize} bytes)`,
           );
-          const bar = progressBar(!opts.json);
-          const downloaded = await updater.download({ onProgress: bar.onProgress }).finally(bar.stop);
+          const progress = downloadProgress(!opts.json);
+          const downloaded = await updater.download({ signal, onProgress: progress.onProgress }).finally(progress.stop);
           const installed = await updater.install();
           let helperPid: number | undefined;
           if (opts.restart) {
             helperPid = await spawnRestartHelper({
-              waitPid: opts.waitPid ? Number(opts.waitPid) : process.ppid,
+              waitPid: opts.waitPid ?? process.ppid,
               command: shellCommand(opts.restart),
               cwd: dir,
               watchDir: dir,

@@ -2,16 +2,17 @@
 import type { Command } from "commander";
 import { INIT_ROLES, initApp, loadKeys } from "../../publish/index.js";
 import { runCommand } from "../output.js";
+import { appName, httpUrl, path } from "../parse.js";
 
 /** Registers `updraft init`. */
 export function registerInit(program: Command): void {
   program
     .command("init")
     .description("Create an app's TUF repository: signed root and empty targets, snapshot and timestamp")
-    .requiredOption("--repo <dir>", "repository folder (created if missing)")
-    .requiredOption("--app <name>", "app name (lower case, digits, '.', '_', '-')")
-    .option("--url <url>", "base URL the repository will be served from (embedded in every release)")
-    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
+    .requiredOption("--repo <dir>", "repository folder (created if missing)", path)
+    .requiredOption("--app <name>", "app name (lower case, digits, '.', '_', '-')", appName)
+    .option("--url <url>", "base URL the repository will be served from (embedded in every release)", httpUrl)
+    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path)
     .option("--json", "print one JSON document")
     .action(async (opts: { repo: string; app: string; url?: string; keys?: string; json?: boolean }) => {
       await runCommand(opts, async () => {

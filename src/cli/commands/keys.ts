@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { DEFAULT_KEYS_DIR, generateKeys } from "../../publish/index.js";
 import { runCommand } from "../output.js";
+import { path } from "../parse.js";
 
 /** Registers `updraft keys` and its `generate` subcommand. */
 export function registerKeys(program: Command): void {
@@ -9,7 +10,7 @@ export function registerKeys(program: Command): void {
   keys
     .command("generate")
     .description("Create root, targets, snapshot and timestamp ed25519 keys (private keys get mode 0600)")
-    .option("--out <dir>", "folder to write the keys to", DEFAULT_KEYS_DIR)
+    .option("--out <dir>", "folder to write the keys to", path, DEFAULT_KEYS_DIR)
     .option("--force", "overwrite existing keys (clients trusting the old keys will reject new releases)")
     .option("--json", "print one JSON document")
     .action(async (opts: { out: string; force?: boolean; json?: boolean }) => {

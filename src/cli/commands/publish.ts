@@ -2,11 +2,9 @@
  * `updraft publish BUILD_DIR --repo DIR --app NAME --version V`: packs a build folder, signs it
  * into the app's repository and moves the channel pointer. Progress goes to stderr.
  */
-import { readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
-import type { Command } from "commander";
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { type HealthPolicy, MAX_HEALTH_UPTIME_SECONDS, parseHealthPolicy } from "../../formats/native.js";
+import { type Command, Option } from "commander";
+import type { HealthPolicy } from "../../formats/native.js";
 import {
   loadKeys,
   ONLINE_ROLES,
@@ -16,7 +14,18 @@ import {
 } from "../../publish/index.js";
 import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
-import { type CommonOptions, info, runCommand } from "../output.js";
+import { type CommonOptions, info, onReport, runCommand } from "../output.js";
+import {
+  appName,
+  channelName,
+  FILE_CAPS,
+  healthPolicy,
+  httpUrl,
+  path,
+  readOptionFile,
+  version,
+  wholeNumber,
+} from "../parse.js";
 
 /** Options of `updraft publish`. */
 interface PublishCliOptions extends CommonOptions {
@@ -27,69 +36,23 @@ interface PublishCliOptions extends CommonOptions {
   notes?: string;
   url?: string;
   force?: boolean;
-  level?: string;
-  deltas?: string;
+  level?: number;
+  deltas?: number;
+  health?: HealthPolicy;
   keys?: string;
-  health?: string;
-  format?: string;
+  format?: (typeof FORMATS)[number];
   zipExtra?: string[];
 }
 
-function parseLevel(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const level = /^\d{1,2}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(level >= 1 && level <= 22)) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --level "${text}"`, {
-      hint: "Give a zstd level from 1 (fast) to 22 (small); the default is 19.",
-    });
-  }
-  return level;
-}
-
-function parseDeltas(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,2}$/.test(text)) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --deltas "${text}"`, {
-      hint: "Give how many previous releases of the channel to build deltas from (0 for none; the default is 3).",
-    });
-  }
-  return Number(text);
-}
-
-function parseHealthFlag(text: string | undefined): HealthPolicy | undefined {
-  if (text === undefined) return undefined;
-  const policy = parseHealthPolicy(text);
-  if (!policy) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid --health "${text}"`, {
-      hint: `Use uptime:SECONDS (1 to ${MAX_HEALTH_UPTIME_SECONDS}), confirm or none.`,
-    });
-  }
-  return policy;
-}
-
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
-function publishInFormat(format: string, zipExtras: string[] | undefined, options: PublishOptions) {
+function publishInFormat(format: (typeof FORMATS)[number], zipExtras: string[] | undefined, options: PublishOptions) {
   if (format === "saau") return publishSaau({ ...options, ...(zipExtras ? { zipExtras } : {}) });
   if (format === "update-json") return publishUpdateJson(options);
-  if (format !== "native") {
-    throw new UpdraftError(ErrorCodes.USAGE, `Unknown --format "${format}"`, {
-      hint: "Use native, saau or update-json.",
-    });
-  }
   return publishRelease(options);
 }
 
-async function readNotes(path: string | undefined): Promise<string | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Cannot read --notes file ${path}: ${(err as Error).message}`, {
-      cause: err,
-      hint: "Give the path of a text file holding the release notes.",
-    });
-  }
-}
+/** Formats `--format` accepts. */
+const FORMATS = ["native", "saau", "update-json"] as const;
 
 /** Progress reporting on stderr: a bar on a terminal, one line per phase otherwise. */
 function progressReporter(opts: CommonOptions): { onProgress: (p: PublishProgress) => void; stop: () => void } {
@@ -140,22 +103,31 @@ export function registerPublish(program: Command): void {
   program
     .command("publish")
     .description("Pack a build folder and publish it as a signed release of an app")
-    .argument("<build-dir>", "folder holding the files to release")
-    .requiredOption("--repo <dir>", "repository folder")
-    .requiredOption("--app <name>", "app name (as given to init)")
-    .requiredOption("--version <version>", "release version (semver or dotted numbers)")
-    .option("--channel <name>", "channel to publish to", "stable")
-    .option("--notes <file>", "text file of release notes")
+    .argument("<build-dir>", "folder holding the files to release", path)
+    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--app <name>", "app name (as given to init)", appName)
+    .requiredOption("--version <version>", "release version (semver or dotted numbers)", version)
+    .option("--channel <name>", "channel to publish to", channelName, "stable")
+    .option("--notes <file>", "text file of release notes", path)
     .option(
       "--health <policy>",
-      "how installs judge this version after updating: uptime:SECONDS (still running, or exited 0), confirm (the app calls confirm), none (default uptime:10)",
+      "how installs judge this version after updating to it: uptime:SECONDS (still running that long, or exited 0), confirm (the app calls confirm), none (default uptime:10)",
+      healthPolicy,
     )
-    .option("--url <url>", "repository base URL to embed (remembered for later publishes)")
+    .option("--url <url>", "repository base URL to embed (remembered for later publishes)", httpUrl)
     .option("--force", "replace an existing version, and move the channel even to a lower version")
-    .option("--level <n>", "zstd compression level, 1–22 (default 19)")
-    .option("--deltas <k>", "build deltas from the channel's last K releases (default 3; 0 for none)")
-    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
-    .option("--format <format>", "also write a legacy package: saau (versao.txt + zip) or update-json", "native")
+    .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
+    .option(
+      "--deltas <k>",
+      "build deltas from the channel's last K releases (default 3; 0 for none)",
+      wholeNumber(0, 99),
+    )
+    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path)
+    .addOption(
+      new Option("--format <format>", "also write a legacy package: saau (versao.txt + zip) or update-json")
+        .choices(FORMATS)
+        .default("native"),
+    )
     .option(
       "--zip-extra <file...>",
       "with --format saau: files added to the zip only (e.g. usleep.exe for old clients)",
@@ -163,12 +135,16 @@ export function registerPublish(program: Command): void {
     .option("--json", "print one JSON document")
     .action(async (buildDir: string, opts: PublishCliOptions) => {
       await runCommand(opts, async () => {
-        const level = parseLevel(opts.level);
-        const deltas = parseDeltas(opts.deltas);
-        const health = parseHealthFlag(opts.health);
-        const notes = await readNotes(opts.notes);
+        const { level, deltas } = opts;
+        const notes =
+          opts.notes === undefined
+            ? undefined
+            : (await readOptionFile("--notes", opts.notes, FILE_CAPS.notes, "a text file of release notes")).toString(
+                "utf8",
+              );
         const keys = await loadKeys({ ...(opts.keys ? { dir: opts.keys } : {}), roles: ONLINE_ROLES });
         const reporter = progressReporter(opts);
+        const forget = onReport(reporter.stop);
         let result: Awaited<ReturnType<typeof publishRelease>>;
         try {
           result = await publishInFormat(opts.format ?? "native", opts.zipExtra, {
@@ -181,12 +157,13 @@ export function registerPublish(program: Command): void {
             force: opts.force === true,
             onProgress: reporter.onProgress,
             ...(notes !== undefined ? { notes } : {}),
-            ...(health !== undefined ? { health } : {}),
+            ...(opts.health !== undefined ? { health: opts.health } : {}),
             ...(opts.url !== undefined ? { url: opts.url } : {}),
             ...(level !== undefined ? { level } : {}),
             ...(deltas !== undefined ? { deltas } : {}),
           });
         } finally {
+          forget();
           reporter.stop();
         }
         const lines = [

@@ -2,15 +2,16 @@
 import type { Command } from "commander";
 import { loadKeys, refreshTimestamp } from "../../publish/index.js";
 import { runCommand } from "../output.js";
+import { appName, path } from "../parse.js";
 
 /** Registers `updraft refresh-timestamp`. */
 export function registerRefreshTimestamp(program: Command): void {
   program
     .command("refresh-timestamp")
     .description("Re-sign the timestamp (and snapshot/targets if they expire within 60 days); run it from cron")
-    .requiredOption("--repo <dir>", "repository folder")
-    .requiredOption("--app <name>", "app name")
-    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)")
+    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--app <name>", "app name", appName)
+    .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path)
     .option("--json", "print one JSON document")
     .action(async (opts: { repo: string; app: string; keys?: string; json?: boolean }) => {
       await runCommand(opts, async () => {

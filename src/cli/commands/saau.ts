@@ -13,6 +13,7 @@ import { installedVersion } from "../../client/saau/installed.js";
 import { readState } from "../../client/state.js";
 import { ErrorCodes, ExitCodes, UpdraftError } from "../../core/errors.js";
 import type { CommonOptions } from "../output.js";
+import { appName, duration, httpUrl, rootPin, version } from "../parse.js";
 import { shellCommand } from "./client-update.js";
 
 /** Options the SAAU mode reads. */
@@ -23,26 +24,34 @@ export interface SaauCliOptions extends CommonOptions {
   currentVersion?: string;
   allowUnsignedHttp?: boolean;
   rootSha256?: string;
-  backoffMinutes?: string;
+  /** Milliseconds. */
+  backoffMinutes?: number;
   restart?: string;
-  waitPid?: string;
+  waitPid?: number;
   restartLog?: string;
   serviceStop?: string;
   serviceStart?: string;
 }
 
+/** Longest `--backoff-minutes`: a year. */
+const MAX_BACKOFF_MINUTES = 525_600;
+
 /** Adds the SAAU options to `check` or `update`. */
 export function addSaauOptions(command: Command, forUpdate: boolean): Command {
   command
-    .option("--saau <url>", "update in place from a SAAU repository (BASE_URL holding <app>/versao.txt)")
-    .option("--app <name>", "with --saau: the app's name in the repository")
-    .option("--current-version <version>", "with --saau: installed version, if the folder has no versao.txt")
+    .option("--saau <url>", "update in place from a SAAU repository (BASE_URL holding <app>/versao.txt)", httpUrl)
+    .option("--app <name>", "with --saau: the app's name in the repository", appName)
+    .option("--current-version <version>", "with --saau: installed version, if the folder has no versao.txt", version)
     .option(
       "--allow-unsigned-http",
       "with --saau: accept UNSIGNED updates over plain http:// (anyone on the network could replace them)",
     )
-    .option("--root-sha256 <hex>", "with --saau: pin the root of the repository's signed metadata")
-    .option("--backoff-minutes <n>", "with --saau: do not retry a failed version for this long", "120");
+    .option("--root-sha256 <sha256:hex>", "with --saau: pin the root of the repository's signed metadata", rootPin)
+    .option(
+      "--backoff-minutes <n>",
+      "with --saau: do not retry a failed version for this long (default 120)",
+      duration("minutes", 0, MAX_BACKOFF_MINUTES),
+    );
   if (forUpdate) {
     command
       .option("--service-stop <command>", "with --saau: stop the service before swapping files")
@@ -56,14 +65,12 @@ function clientOf(opts: SaauCliOptions, network: NetworkOptions): SaauClient {
     throw new UpdraftError(ErrorCodes.USAGE, "--saau needs --app NAME", {
       hint: "Give the app's name, e.g. --app TSPrint.",
     });
-  const minutes = Number(opts.backoffMinutes ?? 120);
-  if (!(minutes >= 0)) throw new UpdraftError(ErrorCodes.USAGE, `Invalid --backoff-minutes "${opts.backoffMinutes}"`);
   const options: SaauClientOptions = {
     ...network,
     appDir: resolve(opts.dir),
     baseUrl: opts.saau!,
     app: opts.app,
-    backoffMs: minutes * 60_000,
+    backoffMs: opts.backoffMinutes ?? 120 * 60_000,
     ...(opts.currentVersion ? { currentVersion: opts.currentVersion } : {}),
     ...(opts.allowUnsignedHttp ? { allowUnsignedHttp: true } : {}),
     ...(opts.rootSha256 ? { rootSha256: opts.rootSha256 } : {}),
@@ -104,7 +111,7 @@ export async function saauUpdate(opts: SaauCliOptions, network: NetworkOptions =
       ? {
           restart: {
             command: shellCommand(opts.restart),
-            waitPid: opts.waitPid ? Number(opts.waitPid) : process.ppid,
+            waitPid: opts.waitPid ?? process.ppid,
             cwd: dir,
             ...(opts.restartLog ? { logFile: resolve(opts.restartLog) } : {}),
           },
