@@ -17,6 +17,10 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+// Whatever the caller's umask, nothing this command creates is writable by other users (the
+// library sets explicit modes too; this also covers files written by the libraries it uses).
+process.umask(process.umask(0o022) | 0o022);
+
 const json = wantsJson(process.argv.slice(2));
 setJsonMode(json);
 catchSignals();

@@ -7,14 +7,14 @@
  * `snapshot.json`, `targets.json`, delegated roles): Updraft's own files live beside it.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { TargetFile } from "@tufjs/models";
 import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
 import { DownloadHTTPError, DownloadLengthMismatchError } from "tuf-js/dist/error.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/fs.js";
+import { ensureDir, removeGroupOtherWrite, writeFileAtomic } from "../core/fs.js";
 import { readCapped } from "../core/read-capped.js";
 import { channelTarget, metadataPath, targetsPath } from "../formats/native.js";
 import type { HttpClient } from "./http.js";
@@ -64,10 +64,10 @@ class TufFetcher extends BaseFetcher {
     } catch (err) {
       throw this.translate(err);
     }
-    await mkdir(this.tmpDir, { recursive: true });
+    await ensureDir(this.tmpDir);
     const file = join(this.tmpDir, `.fetch-${randomBytes(6).toString("hex")}`);
     try {
-      await writeFile(file, bytes);
+      await writeFile(file, bytes, { mode: 0o600 });
       return await handler(file);
     } finally {
       await rm(file, { force: true });
@@ -184,7 +184,7 @@ export class TrustSession {
     if (rootVersion(rootBytes) === undefined) {
       throw new UpdraftError(ErrorCodes.METADATA_INVALID, "The trusted root is not a TUF root document");
     }
-    await mkdir(metadataDir, { recursive: true });
+    await ensureDir(metadataDir);
     await rm(join(metadataDir, LEGACY_SAFE_ROOT_FILE), { force: true });
     await writeFileAtomic(trustedRootFile(metadataDir), rootBytes);
     await writeFileAtomic(join(metadataDir, ROOT_FILE), rootBytes);
@@ -207,8 +207,8 @@ export class TrustSession {
    * the repository: root chain, timestamp, snapshot, targets. Throws mapped {@link UpdraftError}s.
    */
   async refresh(): Promise<void> {
-    await mkdir(this.metadataDir, { recursive: true });
-    await mkdir(this.cacheDir, { recursive: true });
+    await ensureDir(this.metadataDir);
+    await ensureDir(this.cacheDir);
     await migrateSafeRoot(this.metadataDir);
     const rootPath = join(this.metadataDir, ROOT_FILE);
     const safePath = trustedRootFile(this.metadataDir);
@@ -240,6 +240,9 @@ export class TrustSession {
       await this.tuf.refresh();
     } catch (err) {
       throw mapTufError(err, repo, fetcher.lastFailure);
+    } finally {
+      // tuf-js creates role files with the process umask; trusted metadata must not be writable by others.
+      await removeGroupOtherWrite(this.metadataDir);
     }
     // Keep the safe copy in step with a root that tuf-js verified and persisted.
     const after = await readIfExists(rootPath);

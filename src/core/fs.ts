@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
 import { FileTooLargeError, readCapped } from "./read-capped.js";
@@ -66,6 +66,16 @@ export async function ensureDir(dir: string): Promise<void> {
         hint: "Check that the path is right and that you may write there (a system folder such as /proc refuses new folders).",
       });
     }
+  }
+}
+
+/** Takes group and other write permission off the files directly inside `dir` (written by code that follows the umask). */
+export async function removeGroupOtherWrite(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isFile()) continue;
+    const path = join(dir, entry.name);
+    const { mode } = await stat(path);
+    if ((mode & 0o022) !== 0) await chmod(path, mode & 0o755);
   }
 }
 
