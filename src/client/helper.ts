@@ -10,9 +10,9 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { processAlive } from "../core/lock.js";
 import { applyPreparedInPlace } from "./inplace.js";
 import { installLayout } from "./layout.js";
-import { processAlive } from "./lock.js";
 import { rollbackToPrevious } from "./recover.js";
 import { readState, updateState } from "./state.js";
 

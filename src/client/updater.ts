@@ -6,8 +6,9 @@
 import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
+import { ErrorCodes, isUpdraftError, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { hashFile } from "../core/hash.js";
+import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
 import {
   type AppConfig,
@@ -25,7 +26,7 @@ import {
   backoffFor,
   DEFAULT_BACKOFF_MS,
   recordAttempt,
-  recordFailure,
+  recordIfReleaseFault,
   recordSuccess,
   type Skipped,
 } from "./backoff.js";
@@ -36,12 +37,12 @@ import { spawnRestartHelper } from "./helper.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./installer.js";
 import { type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
-import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
-import { confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
+import { CONFIRM_LOCK, confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
 import { scheduleJittered } from "./schedule.js";
 import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
 import { TrustSession } from "./trust.js";
+import { unfinishedInstallError } from "./unfinished-install.js";
 
 export type { Skipped } from "./backoff.js";
 export type { DownloadProgress } from "./download.js";
@@ -171,19 +172,6 @@ export interface AutoCheckOptions {
   download?: boolean;
 }
 
-const TRANSPORT_CODES: ReadonlySet<string> = new Set([
-  ErrorCodes.NETWORK,
-  ErrorCodes.HTTP_STATUS,
-  ErrorCodes.TIMEOUT,
-  ErrorCodes.ABORTED,
-  ErrorCodes.TOO_MANY_REDIRECTS,
-]);
-
-/** True for failures of the network path rather than of the release itself. */
-function isTransportFailure(err: unknown): boolean {
-  return err instanceof UpdraftError && TRANSPORT_CODES.has(err.code);
-}
-
 /** Errors already emitted, so nested operations (install → download → check) emit each once. */
 const reported = new WeakSet<UpdraftError>();
 
@@ -234,7 +222,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async config(): Promise<AppConfig> {
     const { repoUrl, app, channel } = this.options;
     let base: AppConfig | undefined;
-    if (!repoUrl || !app) base = await readConfig(this.layout);
+    if (!repoUrl || !app) base = await this.installedConfig();
     const url = repoUrl ?? base?.url;
     if (!url) {
       throw new UpdraftError(ErrorCodes.NOT_INSTALLED, "No repository URL is configured for this install", {
@@ -249,11 +237,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return readCurrentVersion(this.layout);
   }
 
-  /** Checks the repository for a newer release on the channel. */
-  async check(): Promise<CheckResult> {
+  /**
+   * Checks the repository for a newer release on the channel. `lock`: the install lock when the
+   * caller holds it (recovery then runs under it).
+   */
+  async check(options: { lock?: LockToken } = {}): Promise<CheckResult> {
     return this.report(async () => {
       this.emit("checking");
-      await recover(this.layout);
+      await recover(this.layout, { lock: options.lock });
       const config = await this.config();
       const trust = await this.openTrust(config);
       const pointerInfo = await trust.requireTarget(channelTarget(config.channel), `channel "${config.channel}"`);
@@ -339,21 +330,21 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Downloads the update found by {@link check} (checking first if needed) and verifies it. */
   async download(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: HeldLock } = {},
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: LockToken } = {},
   ): Promise<DownloadResult> {
-    const lock = options.lock ?? (await this.report(() => acquireLock(this.layout.lockFile, "downloading")));
-    try {
-      return await this.downloadUnlocked(options);
-    } finally {
-      if (!options.lock) await lock.release();
-    }
+    return this.report(() =>
+      withLock(this.layout.lockFile, options.lock, { purpose: "downloading" }, (lock) =>
+        this.downloadLocked(options, lock),
+      ),
+    );
   }
 
-  private async downloadUnlocked(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {},
+  private async downloadLocked(
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
+    lock: LockToken,
   ): Promise<DownloadResult> {
     return this.report(async () => {
-      if (!this.pending) await this.check();
+      if (!this.pending) await this.check({ lock });
       const pending = this.pending;
       if (!pending && this.lowerOffered !== undefined) {
         throw new UpdraftError(
@@ -368,14 +359,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
       const deltaFetched = pending.fallback ? await this.downloadDeltaOrFallBack(pending, options) : 0;
       const dest = this.artifactPath(pending);
-      const fetched =
-        deltaFetched +
-        (await this.fetchArtifact(pending, options).catch(async (err: unknown) => {
-          // A cut connection or a failing server says nothing about the release: resume next time.
-          if (!isTransportFailure(err))
-            await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
-          throw err;
-        }));
+      // No failure here bans the version: the network, the mirror or the disk failed, not the release.
+      const fetched = deltaFetched + (await this.fetchArtifact(pending, options));
       pending.downloadedPath = dest;
       const result: DownloadResult = {
         version: pending.manifest.version,
@@ -389,10 +374,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** Installs the downloaded update (downloading it first if needed) and makes it current. */
-  async install(options: { lock?: HeldLock } = {}): Promise<InstallResult> {
-    return this.report(async () => {
-      const lock = options.lock ?? (await acquireLock(this.layout.lockFile, "installing"));
-      try {
+  async install(options: { lock?: LockToken } = {}): Promise<InstallResult> {
+    return this.report(() =>
+      withLock(this.layout.lockFile, options.lock, { purpose: "installing" }, async (lock) => {
         await recover(this.layout, { lock });
         if (!this.pending?.downloadedPath) await this.download({ lock });
         const pending = this.pending!;
@@ -415,7 +399,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           outcome = await installRelease(
             this.layout,
             pending.manifest,
-            this.stageProducer(pending, installedManifest),
+            this.stageProducer(pending, installedManifest, lock),
             {
               probation: {
                 timeoutMs: this.options.healthTimeoutMs ?? 60_000,
@@ -426,7 +410,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             },
           );
         } catch (err) {
-          await recordFailure(this.layout, pending.manifest.version, `install failed: ${(err as Error).message}`);
+          await recordIfReleaseFault(this.layout, pending.manifest.version, err, "install failed");
           throw err;
         }
         if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
@@ -442,10 +426,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         };
         this.emit("installed", result);
         return result;
-      } finally {
-        if (!options.lock) await lock.release();
-      }
-    });
+      }),
+    );
   }
 
   /**
@@ -493,7 +475,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** What the install folder holds. */
   async status(): Promise<StatusResult> {
     await recover(this.layout);
-    const config = await readConfig(this.layout);
+    const config = await this.installedConfig();
     const state = await readState(this.layout);
     const failed: StatusResult["failed"] = [];
     for (const [version, a] of Object.entries(state.attempts ?? {})) {
@@ -528,18 +510,22 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Tells Updraft the running version works: ends its probation and makes it known-good. */
   confirm(): Promise<{ version: string | undefined; wasOnProbation: boolean }> {
-    return this.report(async () => {
-      await recover(this.layout);
-      return confirm(this.layout);
-    });
+    return this.report(() =>
+      withLock(this.layout.lockFile, undefined, CONFIRM_LOCK, async (lock) => {
+        await recover(this.layout, { lock });
+        return confirm(this.layout, lock);
+      }),
+    );
   }
 
   /** Goes back to the previous version (kept on disk) and marks the current one failed. */
   rollback(reason = "rolled back by the user"): Promise<{ from: string; to: string; reason: string }> {
-    return this.report(async () => {
-      await recover(this.layout);
-      return rollbackToPrevious(this.layout, reason);
-    });
+    return this.report(() =>
+      withLock(this.layout.lockFile, undefined, { purpose: "rolling back" }, async (lock) => {
+        await recover(this.layout, { lock });
+        return rollbackToPrevious(this.layout, reason, lock);
+      }),
+    );
   }
 
   private get backoffMs(): number {
@@ -601,7 +587,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** The producer for the pending artifact: a delta that falls back to the full archive, or the full archive. */
-  private stageProducer(pending: PendingUpdate, installed: ReleaseManifest | undefined): StageProducer {
+  private stageProducer(
+    pending: PendingUpdate,
+    installed: ReleaseManifest | undefined,
+    lock: LockToken,
+  ): StageProducer {
     const fromFull = (path: string) =>
       recordingTree(this.layout, pending.manifest, fromFullArchive(this.layout, pending.manifest, path, installed));
     const fallback = pending.fallback;
@@ -619,7 +609,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         pending.artifactUrl = fallback.artifactUrl;
         delete pending.fallback;
         delete pending.downloadedPath;
-        await this.downloadUnlocked();
+        await this.downloadLocked({}, lock);
         await rm(deltaPath, { force: true });
         return fromFull(pending.downloadedPath!);
       },
@@ -643,6 +633,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return parseReleaseManifest(await readFile(this.layout.manifestFile(version), "utf8"));
     } catch {
       return undefined;
+    }
+  }
+
+  /** The install folder's configuration; `NOT_INSTALLED` saying so when its first install did not finish. */
+  private async installedConfig(): Promise<AppConfig> {
+    try {
+      return await readConfig(this.layout);
+    } catch (err) {
+      if (isUpdraftError(err, ErrorCodes.NOT_INSTALLED)) throw (await unfinishedInstallError(this.layout)) ?? err;
+      throw err;
     }
   }
 
