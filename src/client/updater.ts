@@ -6,7 +6,8 @@
 import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { ErrorCodes, isUpdraftError, toUpdraftError, UpdraftError } from "../core/errors.js";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
+import { exists } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
@@ -638,12 +639,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** The install folder's configuration; `NOT_INSTALLED` saying so when its first install did not finish. */
   private async installedConfig(): Promise<AppConfig> {
-    try {
-      return await readConfig(this.layout);
-    } catch (err) {
-      if (isUpdraftError(err, ErrorCodes.NOT_INSTALLED)) throw (await unfinishedInstallError(this.layout)) ?? err;
-      throw err;
+    // The first install writes the configuration last: until then, even a release already in place is not installed.
+    if (!(await exists(this.layout.configFile))) {
+      const unfinished = await unfinishedInstallError(this.layout);
+      if (unfinished) throw unfinished;
     }
+    return readConfig(this.layout);
   }
 
   private async ensureConfig(): Promise<void> {
