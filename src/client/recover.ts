@@ -123,7 +123,8 @@ export async function rollbackToPrevious(
   reason: string,
   lock?: LockToken,
 ): Promise<{ from: string; to: string; reason: string }> {
-  return withLock(layout.lockFile, lock, { purpose: "rolling back" }, async (held) => {
+  // Without the caller's lock (the helper), wait out a short operation such as a status check.
+  return withLock(layout.lockFile, lock, { purpose: "rolling back", waitMs: 10_000 }, async (held) => {
     const state = await readState(layout);
     const from = state.current ?? (await readCurrentVersion(layout));
     const to = state.probation?.previous ?? state.previous;
