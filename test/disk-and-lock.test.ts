@@ -17,11 +17,13 @@ import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const run = promisify(execFile);
 const LIBRARY_INSTALL = fileURLToPath(new URL("./helpers/library-install.js", import.meta.url));
+const LOCK_CHILD = fileURLToPath(new URL("./helpers/lock-child.js", import.meta.url));
 
 async function repoWithUpdate(
   t: import("node:test").TestContext,
@@ -224,4 +226,20 @@ test("install() without download() keeps its lock through its own check and reco
   assert.equal(code, 0);
   assert.deepEqual(JSON.parse(out), { ok: true, version: "1.1.0" });
   await assertUpdatedCleanly(appDir, repo);
+});
+
+test("an app's confirm while another process briefly holds the lock (a status check, the helper) waits for it instead of failing", async (t) => {
+  const { appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
+  const holder = spawn(process.execPath, [LOCK_CHILD, join(appDir, ".updraft", "lock")], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  t.after(() => holder.kill("SIGKILL"));
+  await once(holder.stdout, "data");
+  const confirming = runCli(["confirm", "--dir", appDir, "--json"]);
+  // Long enough for the confirmation to start and find the lock taken; it then waits, bounded.
+  await new Promise((r) => setTimeout(r, 1000));
+  holder.stdin.end();
+  const confirmed = await confirming;
+  assert.equal(confirmed.code, 0, confirmed.stdout + confirmed.stderr);
+  assert.equal(parseJson(confirmed).version, "1.0.0");
 });
