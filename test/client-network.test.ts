@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
 import { installLayout } from "../src/client/layout.js";
-import { acquireLock } from "../src/client/lock.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
+import { acquireLock } from "../src/core/lock.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, targetFilePath, treeDigest } from "./helpers/repo.js";
@@ -130,7 +130,7 @@ test("a server that ignores Range makes the download start over cleanly", async 
 test("a second updater is refused with LOCKED while the first holds the lock; a dead holder's lock is taken over", async (t) => {
   const { appDir } = await setupWithUpdate(t);
   const layout = installLayout(appDir);
-  const held = await acquireLock(layout.lockFile, "test");
+  const held = await acquireLock(layout.lockFile, { purpose: "test" });
   const blocked = await runCli(["update", "--dir", appDir, "--json"]);
   assert.equal(blocked.code, 7, blocked.stderr);
   assert.equal((parseJson(blocked).error as { code: string }).code, "LOCKED");

@@ -1,23 +1,29 @@
 /**
- * A real full disk (a small tmpfs mounted by the test) and two updaters at once on one install.
+ * A real full disk (a small tmpfs mounted by the test) and two updaters at once on one install:
+ * in two processes and in one, through the CLI and the library; the one that waits its turn gets
+ * `LOCKED` and nothing is marked failed.
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdir, mkdtemp, readdir, readlink, rm, statfs } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { installFromRepository } from "../src/client/first-install.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const run = promisify(execFile);
+const LIBRARY_INSTALL = fileURLToPath(new URL("./helpers/library-install.js", import.meta.url));
+const LOCK_CHILD = fileURLToPath(new URL("./helpers/lock-child.js", import.meta.url));
 
 async function repoWithUpdate(
   t: import("node:test").TestContext,
@@ -149,4 +155,91 @@ test("two updaters at once: one proceeds, the other reports the lock, nothing is
   assert.equal(await readlink(join(appDir, "current")), "app-1.1.0");
   assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.1.0")));
   assert.deepEqual(await treeDigest(join(appDir, "app-1.0.0")), manifestDigest(await signedManifest(repo, "1.0.0")));
+});
+
+/** The update to 1.1.0 installed exactly, with nothing marked failed. */
+async function assertUpdatedCleanly(appDir: string, repo: Awaited<ReturnType<typeof createTestRepo>>) {
+  assert.equal(await readlink(join(appDir, "current")), "app-1.1.0");
+  assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.1.0")));
+  assert.deepEqual(await treeDigest(join(appDir, "app-1.0.0")), manifestDigest(await signedManifest(repo, "1.0.0")));
+  assert.deepEqual((await readdir(appDir)).sort(), [".updraft", "app-1.0.0", "app-1.1.0", "current"]);
+  const status = parseJson(await runCli(["status", "--dir", appDir, "--json"]));
+  assert.equal(status.currentVersion, "1.1.0");
+  assert.deepEqual(status.failed, [], "nothing is marked failed");
+}
+
+test("two Updaters on one folder in one process: the second install() gets LOCKED, nothing is marked failed", async (t) => {
+  const { repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
+  const first = new Updater({ installDir: appDir });
+  const second = new Updater({ installDir: appDir });
+  assert.equal((await first.check()).updateAvailable, true);
+  assert.equal((await second.check()).updateAvailable, true);
+  const [a, b] = await Promise.allSettled([first.install(), second.install()]);
+  assert.equal(a.status, "fulfilled", a.status === "rejected" ? String(a.reason) : "");
+  assert.equal(a.value.version, "1.1.0");
+  assert.equal(b.status, "rejected");
+  assert.ok(b.reason instanceof UpdraftError && b.reason.code === ErrorCodes.LOCKED, String(b.reason));
+  assert.equal(b.reason.details?.pid, process.pid);
+  await assertUpdatedCleanly(appDir, repo);
+  // Its turn now: nothing left to install.
+  assert.equal((await second.check()).updateAvailable, false);
+});
+
+test("install() without download() keeps its lock through its own check and recovery: another process and another Updater get LOCKED", async (t) => {
+  const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
+  const pauseFile = join(work, "paused");
+  const child = spawn(process.execPath, [LIBRARY_INSTALL, appDir], {
+    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  t.after(() => child.kill("SIGKILL"));
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = once(child, "exit");
+  // Bounded wait for the install to reach its pause point, after the nested check and download.
+  for (let i = 0; i < 300; i++) {
+    if (
+      await access(pauseFile).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await access(pauseFile);
+  const lock = JSON.parse(await readFile(join(appDir, ".updraft", "lock"), "utf8")) as { pid: number };
+  assert.equal(lock.pid, child.pid, "the lock is still the installer's");
+
+  const cli = await runCli(["update", "--dir", appDir, "--json"]);
+  assert.equal(cli.code, 7, cli.stdout + cli.stderr);
+  assert.equal((parseJson(cli).error as { code: string }).code, "LOCKED");
+  await assert.rejects(
+    new Updater({ installDir: appDir }).install(),
+    (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.LOCKED && e.details?.pid === child.pid,
+  );
+
+  await rm(pauseFile);
+  const [code] = (await exited) as [number];
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out), { ok: true, version: "1.1.0" });
+  await assertUpdatedCleanly(appDir, repo);
+});
+
+test("an app's confirm while another process briefly holds the lock (a status check, the helper) waits for it instead of failing", async (t) => {
+  const { appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
+  const holder = spawn(process.execPath, [LOCK_CHILD, join(appDir, ".updraft", "lock")], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  t.after(() => holder.kill("SIGKILL"));
+  await once(holder.stdout, "data");
+  const confirming = runCli(["confirm", "--dir", appDir, "--json"]);
+  // Long enough for the confirmation to start and find the lock taken; it then waits, bounded.
+  await new Promise((r) => setTimeout(r, 1000));
+  holder.stdin.end();
+  const confirmed = await confirming;
+  assert.equal(confirmed.code, 0, confirmed.stdout + confirmed.stderr);
+  assert.equal(parseJson(confirmed).version, "1.0.0");
 });

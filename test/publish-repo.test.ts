@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -292,7 +293,9 @@ test("keys that the root does not trust are refused (KEY_INVALID); missing keys 
 test("the publish lock keeps publishers apart; a stale lock is taken over", async (t) => {
   const f = await fixture(t);
   const lock = join(f.repo, "demo", ".publish.lock");
-  await writeFile(lock, `${process.pid}\n`); // a live PID
+  const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+  t.after(() => live.kill("SIGKILL"));
+  await writeFile(lock, `${live.pid}\n`); // another live process, in the older versions' format
   await assert.rejects(
     publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: f.keys }),
     (err) => {

@@ -1,8 +1,9 @@
 /**
  * Failed SAAU updates (a listed file missing from the zip, a label whose count is wrong, an app
- * folder that is not writable, the updater killed mid-swap) leave the complete old set of files,
- * record the failed attempt, and `check` then refuses that version for the back-off window
- * (reporting `skipped`) while accepting a newer one at once.
+ * folder that is not writable, the updater killed mid-swap) leave the complete old set of files.
+ * A broken release is recorded as failed, and `check` then refuses that version for the back-off
+ * window (reporting `skipped`) while accepting a newer one at once; a failure of the machine or an
+ * interruption bans nothing: the next run tries the same version again.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -79,6 +80,17 @@ async function assertBackoffThenNewer(s: Setup, reason: RegExp): Promise<void> {
   assert.equal(parseJson(newer).latestVersion, "10.0.3.0");
 }
 
+/** The failure was not the release's: nothing is banned, the next check offers the same version. */
+async function assertOfferedAgain(s: Setup): Promise<void> {
+  const state = JSON.parse(await readFile(join(s.appDir, ".updraft", "state.json"), "utf8"));
+  assert.notEqual(state.attempts?.["10.0.2.0"]?.outcome, "failed", JSON.stringify(state));
+  const check = await runCli(["check", ...saauArgs(s)]);
+  assert.equal(check.code, 10, check.stdout + check.stderr);
+  const c = parseJson(check);
+  assert.equal(c.latestVersion, "10.0.2.0");
+  assert.equal(c.skipped, undefined);
+}
+
 function errorOf(r: CliResult): { code: string; message: string } {
   return parseJson(r).error as { code: string; message: string };
 }
@@ -144,7 +156,7 @@ test("the zip's copy of versao.txt differing from the published label is refused
   await assertOldSetIntact(s);
 });
 
-test("the app folder not writable: the swap fails, old set kept, attempt recorded, back-off", async (t) => {
+test("the app folder not writable: the swap fails, old set kept, no back-off (the machine, not the release)", async (t) => {
   const s = await setup(t);
   await publishByHand(s.repo, "10.0.2.0", tsprintFiles("10.0.2.0"));
   const stateDir = join(s.appDir, ".updraft");
@@ -203,10 +215,10 @@ test("the app folder not writable: the swap fails, old set kept, attempt recorde
   assert.equal(r.code, 6, r.stdout + r.stderr);
   assert.equal(errorOf(r).code, "INSTALL_FAILED");
   await assertOldSetIntact(s);
-  await assertBackoffThenNewer(s, /permission denied|EACCES/i);
+  await assertOfferedAgain(s);
 });
 
-test("the updater killed mid-swap: recovery puts back the old set, the attempt counts as failed, back-off", async (t) => {
+test("the updater killed mid-swap: recovery puts back the old set, no back-off, the next update installs it", async (t) => {
   const s = await setup(t);
   await publishByHand(s.repo, "10.0.2.0", tsprintFiles("10.0.2.0"));
   // SIGKILL right after the second original was moved aside, before its replacement moved in.
@@ -215,7 +227,12 @@ test("the updater killed mid-swap: recovery puts back the old set, the attempt c
   await assert.rejects(stat(join(s.appDir, "TSImgCap.exe")), "the swap really was half done");
   // The next run of the updater (the app's next start) recovers first.
   const status = await runCli(["check", ...saauArgs(s)]);
-  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.equal(status.code, 10, status.stdout + status.stderr);
   await assertOldSetIntact(s);
-  await assertBackoffThenNewer(s, /interrupted/);
+  await assertOfferedAgain(s);
+  const again = await runCli(["update", ...saauArgs(s)]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(parseJson(again).version, "10.0.2.0");
+  const expected = await expectedSet(tsprintFiles("10.0.2.0"), "10.0.2.0");
+  assert.deepEqual(await actualSet(s.appDir, expected.keys()), expected, "the complete 10.0.2.0 set is in place");
 });

@@ -17,8 +17,9 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { randomSuffix, removePath } from "../core/fs.js";
+import { acquireLock } from "../core/lock.js";
 import { assertVersion } from "../core/version.js";
-import { recordAttempt, recordFailure, recordSuccess, type Skipped } from "./backoff.js";
+import { recordAttempt, recordIfReleaseFault, recordSuccess, type Skipped } from "./backoff.js";
 import { HttpClient, type NetworkOptions } from "./http.js";
 import { applyPreparedInPlace, type InPlaceOutcome, prepareInPlace } from "./inplace.js";
 import { type InstallLayout, installLayout } from "./layout.js";
@@ -26,7 +27,6 @@ import { beginLegacySession, type Candidate, isNewer, skippedVersion } from "./l
 import { latestSignedRelease, openSignedRepository, stageSignedRelease } from "./legacy/signed.js";
 import { writeSourceRecord } from "./legacy/source-record.js";
 import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";
-import { acquireLock } from "./lock.js";
 import { updateState } from "./state.js";
 import { fetchUpdateJson, stageUpdateJson, updateJsonUrl } from "./update-json/source.js";
 import { isLoopbackHost } from "./url-policy.js";
@@ -88,12 +88,13 @@ export class Autoupdate {
   /**
    * Downloads and verifies the update found by {@link checkForUpdates} and stages it durably.
    * Returns false when there is nothing to download; throws an `UpdraftError` when it fails
-   * (the attempt is recorded, so that version is not retried for the back-off window).
+   * (when the release itself is broken, that version is not retried for the back-off window;
+   * a network or mirror failure is retried at the next call).
    */
   async downloadUpdates(): Promise<boolean> {
     if (!this.candidate && !(await this.checkForUpdates())) return false;
     const candidate = this.candidate!;
-    const lock = await acquireLock(this.layout.lockFile, `downloading ${candidate.version}`);
+    const lock = await acquireLock(this.layout.lockFile, { purpose: `downloading ${candidate.version}` });
     const workDir = join(this.layout.stateDir, "unpack", randomSuffix());
     try {
       const installed = this.options.currentVersion;
@@ -104,7 +105,7 @@ export class Autoupdate {
       try {
         await prepareInPlace(this.layout, await candidate.stage(workDir), { lock });
       } catch (err) {
-        await recordFailure(this.layout, candidate.version, (err as Error).message).catch(() => {});
+        await recordIfReleaseFault(this.layout, candidate.version, err).catch(() => {});
         throw err;
       }
       this.prepared = candidate.version;
@@ -125,7 +126,7 @@ export class Autoupdate {
       this.prepared = undefined;
       return outcome;
     } catch (err) {
-      await recordFailure(this.layout, version, (err as Error).message).catch(() => {});
+      await recordIfReleaseFault(this.layout, version, err).catch(() => {});
       throw err;
     }
   }

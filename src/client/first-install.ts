@@ -1,19 +1,31 @@
 /**
  * First install of an app from a repository: establish the trusted root (pinned file, pinned
- * fingerprint, or trust on first use with the fingerprint printed, as SSH does), write the
- * install folder's configuration, then install the channel's current release.
+ * fingerprint, or trust on first use with the fingerprint printed, as SSH does), install the
+ * channel's current release, then write the install folder's configuration.
+ *
+ * An interrupted first install (Ctrl-C, a killed process, a cut network) is resumed by the same
+ * command: the record of the unfinished install says what was started, the download resumes
+ * from its partial file, and recovery finishes or undoes a half-done switch. Other failures
+ * leave the folder as it was.
  */
-import { mkdir, readdir } from "node:fs/promises";
-import { ErrorCodes, UpdraftError } from "../core/errors.js";
-import { removePath } from "../core/fs.js";
+import { readdir } from "node:fs/promises";
+import { type ErrorCode, ErrorCodes, UpdraftError } from "../core/errors.js";
+import { ensureDir, removePath } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
+import { acquireLock } from "../core/lock.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN, metadataPath, NATIVE_SCHEMA } from "../formats/native.js";
 import type { DownloadProgress } from "./download.js";
 import { HttpClient, networkOptionsOf } from "./http.js";
-import { installLayout } from "./layout.js";
-import { acquireLock } from "./lock.js";
+import { type InstallLayout, installLayout } from "./layout.js";
 import { readConfig, writeConfig } from "./state.js";
 import { TrustSession } from "./trust.js";
+import {
+  readUnfinishedInstall,
+  removeUnfinishedInstall,
+  resumeCommand,
+  type UnfinishedInstall,
+  writeUnfinishedInstall,
+} from "./unfinished-install.js";
 import { type InstallResult, Updater, type UpdaterOptions } from "./updater.js";
 
 /** Options of {@link installFromRepository}. */
@@ -39,7 +51,23 @@ export interface FirstInstallResult extends InstallResult {
   trustedOnFirstUse: boolean;
 }
 
-/** Installs the channel's current release of `app` into a new install folder. */
+/**
+ * Failures after which the same command resumes the install (an interruption, the network, a
+ * full disk): what was done is kept. Anything else undoes the whole attempt.
+ */
+const RESUMABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCodes.ABORTED,
+  ErrorCodes.NETWORK,
+  ErrorCodes.HTTP_STATUS,
+  ErrorCodes.TIMEOUT,
+  ErrorCodes.TOO_MANY_REDIRECTS,
+  ErrorCodes.DISK_FULL,
+]);
+
+/**
+ * Installs the channel's current release of `app` into a new install folder, or finishes the
+ * interrupted first install of the same app from the same repository there.
+ */
 export async function installFromRepository(options: FirstInstallOptions): Promise<FirstInstallResult> {
   const { repoUrl, app, installDir } = options;
   const channel = options.channel ?? "stable";
@@ -49,52 +77,65 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     throw new UpdraftError(ErrorCodes.USAGE, `Repository URL must be http(s): "${repoUrl}"`);
   }
   const layout = installLayout(installDir);
-  if (
-    await readConfig(layout).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    throw new UpdraftError(ErrorCodes.USAGE, `${installDir} already holds an install`, {
-      hint: "Use `updraft update --dir` to update it.",
-    });
-  }
-  await mkdir(installDir, { recursive: true });
-  const wasEmpty = (await readdir(installDir)).length === 0;
-  const lock = await acquireLock(layout.lockFile, "installing");
+  const unfinished = await readUnfinishedInstall(layout);
+  await assertInstallable(layout, unfinished, { app, url: repoUrl });
+  await ensureDir(installDir);
+  const wasEmpty = unfinished?.wasEmpty ?? (await readdir(installDir)).length === 0;
+  const lock = await acquireLock(layout.lockFile, { purpose: "installing" });
+  let started = false;
   try {
-    let rootBytes: Buffer;
-    let trustedOnFirstUse = false;
-    if (options.root) {
-      rootBytes = Buffer.from(options.root);
+    const { rootBytes, trustedOnFirstUse } = await establishRoot(options);
+    const rootSha256 = sha256Hex(rootBytes);
+    // Another root than the interrupted attempt's (pinned anew, or changed by the publisher): as
+    // nothing is installed yet, start again from it, as a fresh install would.
+    const sameRoot = unfinished?.rootSha256 === rootSha256;
+    if (unfinished && !sameRoot) await removePath(layout.tufDir);
+    await writeUnfinishedInstall(layout, {
+      app,
+      url: repoUrl,
+      channel,
+      rootSha256,
+      wasEmpty,
+      startedAt: sameRoot ? unfinished.startedAt : new Date().toISOString(),
+    });
+    started = true;
+    if (!sameRoot || !(await TrustSession.hasRoot(layout.tufDir)))
+      await TrustSession.seedRoot(layout.tufDir, rootBytes);
+    const updater = new Updater({ ...options, installDir, repoUrl, app, channel });
+    const check = await updater.check({ lock });
+    let result: InstallResult;
+    if (check.updateAvailable) {
+      const { signal, onProgress } = options;
+      await updater.download({ lock, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+      result = await updater.install({ lock });
+    } else if (check.currentVersion !== undefined && check.currentVersion === check.latestVersion) {
+      // The interrupted run got as far as the switch; recovery finished it.
+      result = {
+        version: check.currentVersion,
+        previousVersion: undefined,
+        folder: layout.versionDir(check.currentVersion),
+        filesWritten: 0,
+        filesReused: 0,
+      };
     } else {
-      const http = new HttpClient(networkOptionsOf(options));
-      const url = `${repoUrl.replace(/\/+$/, "")}/${metadataPath(app)}/1.root.json`;
-      rootBytes = await http.getBytes(url, 512 * 1024, undefined, {
-        tooLarge: () =>
-          new UpdraftError(ErrorCodes.METADATA_TOO_LARGE, `${metadataPath(app)}/1.root.json is over 512 kB`),
-      });
-      trustedOnFirstUse = options.rootSha256 === undefined;
-    }
-    const rootFingerprint = sha256Hex(rootBytes);
-    if (options.rootSha256 !== undefined && options.rootSha256.toLowerCase() !== rootFingerprint) {
       throw new UpdraftError(
-        ErrorCodes.ROOT_MISMATCH,
-        `The repository's root has fingerprint ${rootFingerprint}, not the pinned ${options.rootSha256}`,
-        { hint: "Do not install from this repository until the publisher confirms its root fingerprint." },
+        ErrorCodes.INSTALL_FAILED,
+        `Cannot install ${app} ${check.latestVersion}${check.skipped ? `: ${check.skipped.reason}` : ""}`,
+        check.skipped ? { hint: `It may be tried again after ${check.skipped.retryAfter}.` } : {},
       );
     }
-    await TrustSession.seedRoot(layout.tufDir, rootBytes);
     await writeConfig(layout, { schema: NATIVE_SCHEMA, app, url: repoUrl, channel });
-    const updater = new Updater({ ...options, installDir, repoUrl, app, channel });
-    const check = await updater.check();
-    if (!check.updateAvailable) throw new UpdraftError(ErrorCodes.INTERNAL, "Nothing to install");
-    const { signal, onProgress } = options;
-    await updater.download({ lock, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
-    const result = await updater.install({ lock });
-    return { ...result, rootFingerprint, trustedOnFirstUse };
+    await removeUnfinishedInstall(layout);
+    return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse };
   } catch (err) {
-    // A failed first install leaves nothing behind: the folder is as it was.
+    if ((started || unfinished) && err instanceof UpdraftError && RESUMABLE.has(err.code)) {
+      throw new UpdraftError(err.code, err.message, {
+        cause: err,
+        hint: `${err.hint ? `${err.hint} ` : ""}Run the same command again to resume the install.`,
+        ...(err.details ? { details: err.details } : {}),
+      });
+    }
+    // Nothing to resume: the folder is left as it was.
     await lock.release();
     if (wasEmpty) await removePath(installDir);
     else await removePath(layout.stateDir);
@@ -102,4 +143,55 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
   } finally {
     await lock.release();
   }
+}
+
+/** Refuses a folder that holds a finished install, or another app's unfinished one. */
+async function assertInstallable(
+  layout: InstallLayout,
+  unfinished: UnfinishedInstall | undefined,
+  wanted: { app: string; url: string },
+): Promise<void> {
+  if (unfinished) {
+    if (unfinished.app === wanted.app && unfinished.url === wanted.url) return;
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `${layout.dir} holds the unfinished install of ${unfinished.app} from ${unfinished.url}`,
+      { hint: `Finish it (${resumeCommand(unfinished, layout.dir)}), or delete the folder.` },
+    );
+  }
+  const installed = await readConfig(layout).then(
+    () => true,
+    () => false,
+  );
+  if (installed) {
+    throw new UpdraftError(ErrorCodes.USAGE, `${layout.dir} already holds an install`, {
+      hint: "Use `updraft update --dir` to update it.",
+    });
+  }
+}
+
+/** The trusted root's bytes: pinned, or fetched and checked against the pinned fingerprint, or trusted on first use. */
+async function establishRoot(options: FirstInstallOptions): Promise<{ rootBytes: Buffer; trustedOnFirstUse: boolean }> {
+  let rootBytes: Buffer;
+  let trustedOnFirstUse = false;
+  if (options.root) {
+    rootBytes = Buffer.from(options.root);
+  } else {
+    const http = new HttpClient(networkOptionsOf(options));
+    const url = `${options.repoUrl.replace(/\/+$/, "")}/${metadataPath(options.app)}/1.root.json`;
+    rootBytes = await http.getBytes(url, 512 * 1024, undefined, {
+      tooLarge: () =>
+        new UpdraftError(ErrorCodes.METADATA_TOO_LARGE, `${metadataPath(options.app)}/1.root.json is over 512 kB`),
+    });
+    trustedOnFirstUse = options.rootSha256 === undefined;
+  }
+  const rootFingerprint = sha256Hex(rootBytes);
+  if (options.rootSha256 !== undefined && options.rootSha256.toLowerCase() !== rootFingerprint) {
+    throw new UpdraftError(
+      ErrorCodes.ROOT_MISMATCH,
+      `The repository's root has fingerprint ${rootFingerprint}, not the pinned ${options.rootSha256}`,
+      { hint: "Do not install from this repository until the publisher confirms its root fingerprint." },
+    );
+  }
+  return { rootBytes, trustedOnFirstUse };
 }

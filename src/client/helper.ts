@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { ensureDir } from "../core/fs.js";
+import { processAlive } from "../core/lock.js";
 import { applyPreparedInPlace } from "./inplace.js";
 import { installLayout } from "./layout.js";
-import { processAlive } from "./lock.js";
 import {
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_MAX_LAUNCHES,

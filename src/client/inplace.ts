@@ -18,10 +18,10 @@ import {
   writeJsonAtomic,
 } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
+import { type LockToken, withLock } from "../core/lock.js";
 import { faultPoint } from "./fault.js";
 import { type InPlaceJournal, type JournalFile, readJournal, removeJournal, writeJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
-import { acquireLock, type HeldLock } from "./lock.js";
 import { openProbation, type ProbationPolicy } from "./probation.js";
 import { type InstallState, readState, updateState } from "./state.js";
 
@@ -80,13 +80,12 @@ async function copyDurably(source: string, dest: string): Promise<{ sha256: stri
   return hashFile(dest);
 }
 
-async function withLock<T>(layout: InstallLayout, lock: HeldLock | undefined, body: () => Promise<T>): Promise<T> {
-  const held = lock ?? (await acquireLock(layout.lockFile, "installing in place"));
-  try {
-    return await body();
-  } finally {
-    if (!lock) await held.release();
-  }
+function withInstallLock<T>(
+  layout: InstallLayout,
+  lock: LockToken | undefined,
+  body: (lock: LockToken) => Promise<T>,
+): Promise<T> {
+  return withLock(layout.lockFile, lock, { purpose: "installing in place" }, body);
 }
 
 /**
@@ -97,9 +96,9 @@ async function withLock<T>(layout: InstallLayout, lock: HeldLock | undefined, bo
 export async function prepareInPlace(
   layout: InstallLayout,
   release: InPlaceRelease,
-  options: { lock?: HeldLock } = {},
+  options: { lock?: LockToken } = {},
 ): Promise<void> {
-  await withLock(layout, options.lock, async () => {
+  await withInstallLock(layout, options.lock, async () => {
     const p = inPlacePaths(layout);
     const seen = new Set<string>();
     for (const path of [...release.files.map((f) => f.path), ...(release.remove ?? [])]) {
@@ -152,9 +151,9 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function applyPreparedInPlace(
   layout: InstallLayout,
-  options: { lock?: HeldLock; probation?: ProbationPolicy } = {},
+  options: { lock?: LockToken; probation?: ProbationPolicy } = {},
 ): Promise<InPlaceOutcome | undefined> {
-  return withLock(layout, options.lock, async () => {
+  return withInstallLock(layout, options.lock, async () => {
     const p = inPlacePaths(layout);
     const plan = (await readLocalJson(p.plan)) as PreparedPlan | undefined;
     if (!plan) return undefined;
@@ -295,10 +294,9 @@ export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InP
 export async function installInPlace(
   layout: InstallLayout,
   release: InPlaceRelease,
-  options: { lock?: HeldLock; probation?: ProbationPolicy } = {},
+  options: { lock?: LockToken; probation?: ProbationPolicy } = {},
 ): Promise<InPlaceOutcome> {
-  return withLock(layout, options.lock, async () => {
-    const lock: HeldLock = { release: async () => {} };
+  return withInstallLock(layout, options.lock, async (lock) => {
     await prepareInPlace(layout, release, { lock });
     return (await applyPreparedInPlace(layout, {
       lock,
@@ -322,9 +320,8 @@ export async function previousInPlaceSet(
  * Goes back to the set the last in-place install replaced, as a new in-place transaction (so it
  * is crash-safe too). Returns the version restored.
  */
-export async function rollbackInPlace(layout: InstallLayout, options: { lock?: HeldLock } = {}): Promise<string> {
-  return withLock(layout, options.lock, async () => {
-    const lock: HeldLock = { release: async () => {} };
+export async function rollbackInPlace(layout: InstallLayout, options: { lock?: LockToken } = {}): Promise<string> {
+  return withInstallLock(layout, options.lock, async (lock) => {
     const index = await previousInPlaceSet(layout);
     if (!index?.version) {
       throw new UpdraftError(ErrorCodes.NO_UPDATE, "There is no previous version to go back to", {

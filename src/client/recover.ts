@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { readLocalJson, removePath, safeJoin } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
+import { type AcquireOptions, type LockToken, withLock } from "../core/lock.js";
 import { parseReleaseManifest } from "../formats/native.js";
 import { recordFailure, recordSuccess } from "./backoff.js";
 import {
@@ -21,7 +22,6 @@ import {
 import { pruneVersions, recoverVersioned } from "./installer.js";
 import { readJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
-import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
 import { launched, type Probation, verdict } from "./probation.js";
 import { readState, updateState } from "./state.js";
@@ -43,36 +43,33 @@ export interface RecoverOptions {
   /** Count this call as a launch of the app (call once at app start). */
   launch?: boolean;
   now?: Date;
-  lock?: HeldLock;
+  /** The caller's lock (nested call); without it, recovery takes the lock or leaves a busy install alone. */
+  lock?: LockToken;
 }
 
 async function withOptionalLock<T>(
   layout: InstallLayout,
-  lock: HeldLock | undefined,
-  body: (lock: HeldLock) => Promise<T>,
+  lock: LockToken | undefined,
+  waitMs: number,
+  body: (lock: LockToken) => Promise<T>,
 ): Promise<T | undefined> {
-  if (lock) return body(lock);
-  let held: HeldLock;
   try {
-    held = await acquireLock(layout.lockFile, "recovering");
+    return await withLock(layout.lockFile, lock, { purpose: "recovering", waitMs }, body);
   } catch (err) {
-    if (err instanceof UpdraftError && err.code === ErrorCodes.LOCKED) return undefined;
+    if (!lock && err instanceof UpdraftError && err.code === ErrorCodes.LOCKED) return undefined;
     throw err;
-  }
-  try {
-    return await body(held);
-  } finally {
-    await held.release();
   }
 }
 
-/** Finishes or undoes whatever an interrupted install left; cheap when there is nothing. */
+/**
+ * Finishes or undoes whatever an interrupted install left; cheap when there is nothing. An
+ * interruption is not the release's fault: its attempt is not marked failed.
+ */
 export async function recoverTransaction(layout: InstallLayout): Promise<RecoveryReport["transaction"]> {
   const journal = await readJournal(layout);
   let result: RecoveryReport["transaction"] = "none";
   if (journal?.mode === "versioned") {
     result = await recoverVersioned(layout);
-    if (result === "rolled-back") await recordFailure(layout, journal.to, "the install was interrupted");
   } else if (journal?.mode === "in-place") {
     const j = (await openInPlaceJournal(layout))!;
     if (j.phase === "swapped") {
@@ -80,7 +77,6 @@ export async function recoverTransaction(layout: InstallLayout): Promise<Recover
       result = "rolled-forward";
     } else {
       await rollBackInPlaceJournal(layout, j);
-      await recordFailure(layout, j.to, "the install was interrupted");
       result = "rolled-back";
     }
   }
@@ -99,7 +95,9 @@ export async function recoverTransaction(layout: InstallLayout): Promise<Recover
 
 /** Runs recovery and the probation check. Never throws LOCKED: a busy install is left alone. */
 export async function recover(layout: InstallLayout, options: RecoverOptions = {}): Promise<RecoveryReport> {
-  const report = await withOptionalLock(layout, options.lock, async (lock) => {
+  // A launch must be counted, so it waits out a short holder (a `status` or `check` running now).
+  const waitMs = options.launch ? (CONFIRM_LOCK.waitMs ?? 0) : 0;
+  const report = await withOptionalLock(layout, options.lock, waitMs, async (lock) => {
     const transaction = await recoverTransaction(layout);
     const out: RecoveryReport = { transaction };
     const state = await readState(layout);
@@ -123,9 +121,10 @@ export async function recover(layout: InstallLayout, options: RecoverOptions = {
 export async function rollbackToPrevious(
   layout: InstallLayout,
   reason: string,
-  lock?: HeldLock,
+  lock?: LockToken,
 ): Promise<{ from: string; to: string; reason: string }> {
-  const run = async (held: HeldLock) => {
+  // Without the caller's lock (the helper), wait out a short operation such as a status check.
+  return withLock(layout.lockFile, lock, { purpose: "rolling back", waitMs: 10_000 }, async (held) => {
     const state = await readState(layout);
     const from = state.current ?? (await readCurrentVersion(layout));
     const to = state.probation?.previous ?? state.previous;
@@ -149,14 +148,7 @@ export async function rollbackToPrevious(
     await recordFailure(layout, from, reason);
     if (state.mode !== "in-place") await removePath(layout.versionDir(from));
     return { from, to, reason };
-  };
-  if (lock) return run(lock);
-  const held = await acquireLock(layout.lockFile, "rolling back");
-  try {
-    return await run(held);
-  } finally {
-    await held.release();
-  }
+  });
 }
 
 /** Throws FILE_MISMATCH unless every file of an installed version matches its signed manifest. */
@@ -184,12 +176,18 @@ async function assertIntact(layout: InstallLayout, version: string): Promise<voi
   }
 }
 
+/**
+ * How a confirmation takes the lock: it waits a few seconds for a short operation (a status
+ * check recovering, the helper) rather than fail, as an app confirms once when it starts.
+ */
+export const CONFIRM_LOCK: AcquireOptions = { purpose: "confirming", waitMs: 10_000 };
+
 /** Marks the current version as working: ends probation, makes it known-good, prunes old versions. */
 export async function confirm(
   layout: InstallLayout,
+  lock?: LockToken,
 ): Promise<{ version: string | undefined; wasOnProbation: boolean }> {
-  const held = await acquireLock(layout.lockFile, "confirming");
-  try {
+  return withLock(layout.lockFile, lock, CONFIRM_LOCK, async () => {
     const before = await readState(layout);
     const current = before.current ?? (await readCurrentVersion(layout));
     const wasOnProbation = before.probation !== undefined && before.probation.version === current;
@@ -203,7 +201,5 @@ export async function confirm(
       if (before.mode !== "in-place") await pruneVersions(layout, [current, before.previous]);
     }
     return { version: current, wasOnProbation };
-  } finally {
-    await held.release();
-  }
+  });
 }

@@ -7,8 +7,9 @@ import { EventEmitter } from "node:events";
 import { readFile, rm } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { readLocalJson } from "../core/fs.js";
+import { exists, readLocalJson } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
+import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
 import {
   type AppConfig,
@@ -27,7 +28,7 @@ import {
   backoffFor,
   DEFAULT_BACKOFF_MS,
   recordAttempt,
-  recordFailure,
+  recordIfReleaseFault,
   recordSuccess,
   type Skipped,
 } from "./backoff.js";
@@ -38,7 +39,6 @@ import { spawnRestartHelper } from "./helper.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./installer.js";
 import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
-import { acquireLock, type HeldLock } from "./lock.js";
 import { readCurrentVersion } from "./pointer.js";
 import {
   DEFAULT_HEALTH_TIMEOUT_MS,
@@ -49,10 +49,11 @@ import {
   type Probation,
   type ProbationPolicy,
 } from "./probation.js";
-import { confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
+import { CONFIRM_LOCK, confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
 import { scheduleJittered } from "./schedule.js";
 import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
 import { TrustSession } from "./trust.js";
+import { unfinishedInstallError } from "./unfinished-install.js";
 
 export type { Skipped } from "./backoff.js";
 export type { DownloadProgress } from "./download.js";
@@ -195,19 +196,6 @@ export interface AutoCheckOptions {
   download?: boolean;
 }
 
-const TRANSPORT_CODES: ReadonlySet<string> = new Set([
-  ErrorCodes.NETWORK,
-  ErrorCodes.HTTP_STATUS,
-  ErrorCodes.TIMEOUT,
-  ErrorCodes.ABORTED,
-  ErrorCodes.TOO_MANY_REDIRECTS,
-]);
-
-/** True for failures of the network path rather than of the release itself. */
-function isTransportFailure(err: unknown): boolean {
-  return err instanceof UpdraftError && TRANSPORT_CODES.has(err.code);
-}
-
 function assertIntegerOption(name: string, value: unknown, min: number, max: number, unit: string): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -283,7 +271,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async config(): Promise<AppConfig> {
     const { repoUrl, app, channel } = this.options;
     let base: AppConfig | undefined;
-    if (!repoUrl || !app) base = await readConfig(this.layout);
+    if (!repoUrl || !app) base = await this.installedConfig();
     const url = repoUrl ?? base?.url;
     if (!url) {
       throw new UpdraftError(ErrorCodes.NOT_INSTALLED, "No repository URL is configured for this install", {
@@ -298,12 +286,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return readCurrentVersion(this.layout);
   }
 
-  /** Checks the repository for a newer release on the channel. */
-  async check(): Promise<CheckResult> {
+  /**
+   * Checks the repository for a newer release on the channel. `lock`: the install lock when the
+   * caller holds it (recovery then runs under it).
+   */
+  async check(options: { lock?: LockToken } = {}): Promise<CheckResult> {
     return this.report(async () => {
       this.emit("checking");
       await assertInstallFolder(this.layout);
-      await recover(this.layout);
+      await recover(this.layout, { lock: options.lock });
       const config = await this.config();
       const trust = await this.openTrust(config);
       const pointerInfo = await trust.requireTarget(channelTarget(config.channel), `channel "${config.channel}"`);
@@ -389,21 +380,22 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Downloads the update found by {@link check} (checking first if needed) and verifies it. */
   async download(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: HeldLock } = {},
-  ): Promise<DownloadResult> {
-    const lock = options.lock ?? (await this.report(() => acquireLock(this.layout.lockFile, "downloading")));
-    try {
-      return await this.downloadUnlocked(options);
-    } finally {
-      if (!options.lock) await lock.release();
-    }
-  }
-
-  private async downloadUnlocked(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void } = {},
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: LockToken } = {},
   ): Promise<DownloadResult> {
     return this.report(async () => {
-      if (!this.pending) await this.check();
+      if (!options.lock) await assertInstallFolder(this.layout);
+      return withLock(this.layout.lockFile, options.lock, { purpose: "downloading" }, (lock) =>
+        this.downloadLocked(options, lock),
+      );
+    });
+  }
+
+  private async downloadLocked(
+    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
+    lock: LockToken,
+  ): Promise<DownloadResult> {
+    return this.report(async () => {
+      if (!this.pending) await this.check({ lock });
       const pending = this.pending;
       if (!pending && this.lowerOffered !== undefined) {
         throw new UpdraftError(
@@ -418,14 +410,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
       const deltaFetched = pending.fallback ? await this.downloadDeltaOrFallBack(pending, options) : 0;
       const dest = this.artifactPath(pending);
-      const fetched =
-        deltaFetched +
-        (await this.fetchArtifact(pending, options).catch(async (err: unknown) => {
-          // A cut connection or a failing server says nothing about the release: resume next time.
-          if (!isTransportFailure(err))
-            await recordFailure(this.layout, pending.manifest.version, `download failed: ${(err as Error).message}`);
-          throw err;
-        }));
+      // No failure here bans the version: the network, the mirror or the disk failed, not the release.
+      const fetched = deltaFetched + (await this.fetchArtifact(pending, options));
       pending.downloadedPath = dest;
       const result: DownloadResult = {
         version: pending.manifest.version,
@@ -439,10 +425,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** Installs the downloaded update (downloading it first if needed) and makes it current. */
-  async install(options: { lock?: HeldLock } = {}): Promise<InstallResult> {
+  async install(options: { lock?: LockToken } = {}): Promise<InstallResult> {
     return this.report(async () => {
-      const lock = options.lock ?? (await acquireLock(this.layout.lockFile, "installing"));
-      try {
+      if (!options.lock) await assertInstallFolder(this.layout);
+      return withLock(this.layout.lockFile, options.lock, { purpose: "installing" }, async (lock) => {
         await recover(this.layout, { lock });
         if (!this.pending?.downloadedPath) await this.download({ lock });
         const pending = this.pending!;
@@ -465,7 +451,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           outcome = await installRelease(
             this.layout,
             pending.manifest,
-            this.stageProducer(pending, installedManifest),
+            this.stageProducer(pending, installedManifest, lock),
             {
               probation: this.probationPolicy(pending.manifest),
               ...(installedManifest ? { installed: installedManifest } : {}),
@@ -473,7 +459,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
             },
           );
         } catch (err) {
-          await recordFailure(this.layout, pending.manifest.version, `install failed: ${(err as Error).message}`);
+          await recordIfReleaseFault(this.layout, pending.manifest.version, err, "install failed");
           throw err;
         }
         if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
@@ -491,9 +477,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         };
         this.emit("installed", result);
         return result;
-      } finally {
-        if (!options.lock) await lock.release();
-      }
+      });
     });
   }
 
@@ -543,7 +527,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   async status(): Promise<StatusResult> {
     await assertInstallFolder(this.layout);
     await recover(this.layout);
-    const config = await readConfig(this.layout);
+    const config = await this.installedConfig();
     const state = await readState(this.layout);
     const failed: StatusResult["failed"] = [];
     for (const [version, a] of Object.entries(state.attempts ?? {})) {
@@ -619,8 +603,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   confirm(): Promise<{ version: string | undefined; wasOnProbation: boolean }> {
     return this.report(async () => {
       await assertInstallFolder(this.layout);
-      await recover(this.layout);
-      return confirm(this.layout);
+      return withLock(this.layout.lockFile, undefined, CONFIRM_LOCK, async (lock) => {
+        await recover(this.layout, { lock });
+        return confirm(this.layout, lock);
+      });
     });
   }
 
@@ -628,8 +614,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   rollback(reason = "rolled back by the user"): Promise<{ from: string; to: string; reason: string }> {
     return this.report(async () => {
       await assertInstallFolder(this.layout);
-      await recover(this.layout);
-      return rollbackToPrevious(this.layout, reason);
+      return withLock(this.layout.lockFile, undefined, { purpose: "rolling back" }, async (lock) => {
+        await recover(this.layout, { lock });
+        return rollbackToPrevious(this.layout, reason, lock);
+      });
     });
   }
 
@@ -692,7 +680,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** The producer for the pending artifact: a delta that falls back to the full archive, or the full archive. */
-  private stageProducer(pending: PendingUpdate, installed: ReleaseManifest | undefined): StageProducer {
+  private stageProducer(
+    pending: PendingUpdate,
+    installed: ReleaseManifest | undefined,
+    lock: LockToken,
+  ): StageProducer {
     const fromFull = (path: string) =>
       recordingTree(this.layout, pending.manifest, fromFullArchive(this.layout, pending.manifest, path, installed));
     const fallback = pending.fallback;
@@ -710,7 +702,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         pending.artifactUrl = fallback.artifactUrl;
         delete pending.fallback;
         delete pending.downloadedPath;
-        await this.downloadUnlocked();
+        await this.downloadLocked({}, lock);
         await rm(deltaPath, { force: true });
         return fromFull(pending.downloadedPath!);
       },
@@ -735,6 +727,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     } catch {
       return undefined;
     }
+  }
+
+  /** The install folder's configuration; `NOT_INSTALLED` saying so when its first install did not finish. */
+  private async installedConfig(): Promise<AppConfig> {
+    // The first install writes the configuration last: until then, even a release already in place is not installed.
+    if (!(await exists(this.layout.configFile))) {
+      const unfinished = await unfinishedInstallError(this.layout);
+      if (unfinished) throw unfinished;
+    }
+    return readConfig(this.layout);
   }
 
   private async ensureConfig(): Promise<void> {

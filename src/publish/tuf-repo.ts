@@ -5,12 +5,13 @@
  * order of docs/format.md (targets files, `<N+1>.targets.json`, `<N+1>.snapshot.json`, then
  * `timestamp.json` by atomic rename).
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Metadata, MetadataKind, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp } from "@tufjs/models";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists, fsyncDir, randomSuffix, safeJoin, writeFileAtomic } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
+import { acquireLock, type LockToken } from "../core/lock.js";
 import { metadataPath, targetsPath } from "../formats/native.js";
 import { type KeySet, ROLES, type RoleName, requireKey } from "./keys.js";
 
@@ -437,63 +438,29 @@ export async function refreshRoles(state: RepoState, options: RefreshOptions): P
 // ---------------------------------------------------------------------------------------------
 // Publish lock
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-async function staleLockPid(lockFile: string): Promise<{ stale: boolean; pid?: number }> {
-  let text: string;
-  try {
-    text = await readFile(lockFile, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { stale: true };
-    throw err;
-  }
-  const pid = Number.parseInt(text.trim(), 10);
-  if (!Number.isSafeInteger(pid) || pid <= 0) {
-    // Being written right now, or left empty by a crash: stale only once it is old.
-    const age = Date.now() - (await stat(lockFile)).mtimeMs;
-    return { stale: age > 10_000 };
-  }
-  return { stale: !pidAlive(pid), pid };
-}
-
-/** Takes `REPO/<app>/.publish.lock` (created with `wx`, holding the PID), or throws `LOCKED`. Returns the release function. */
-export async function acquirePublishLock(paths: AppPaths): Promise<() => Promise<void>> {
+/** Takes `REPO/<app>/.publish.lock` (see src/core/lock.ts), or throws `LOCKED` naming the other publisher. */
+export async function acquirePublishLock(paths: AppPaths): Promise<LockToken> {
   await mkdir(paths.appDir, { recursive: true });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(paths.lockFile, `${process.pid}\n`, { flag: "wx" });
-      return () => rm(paths.lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const { stale, pid } = await staleLockPid(paths.lockFile);
-    if (!stale || attempt > 0) {
-      throw new UpdraftError(
+  return acquireLock(paths.lockFile, {
+    purpose: "publishing",
+    busyError: (holder) =>
+      new UpdraftError(
         ErrorCodes.LOCKED,
-        `Another publish of "${paths.app}" is running${pid ? ` (process ${pid})` : ""}: ${paths.lockFile} exists`,
+        `Another publish of "${paths.app}" is running${holder ? ` (process ${holder.pid})` : ""}: ${paths.lockFile} exists`,
         {
           hint: "Wait for it to finish. If no publisher is running, delete the lock file.",
-          details: { lockFile: paths.lockFile, ...(pid ? { pid } : {}) },
+          details: { lockFile: paths.lockFile, ...(holder ? { pid: holder.pid } : {}) },
         },
-      );
-    }
-    await rm(paths.lockFile, { force: true });
-  }
+      ),
+  });
 }
 
 /** Runs `fn` while holding the app's publish lock. */
 export async function withPublishLock<T>(paths: AppPaths, fn: () => Promise<T>): Promise<T> {
-  const release = await acquirePublishLock(paths);
+  const lock = await acquirePublishLock(paths);
   try {
     return await fn();
   } finally {
-    await release();
+    await lock.release();
   }
 }

@@ -7,19 +7,20 @@
  */
 import { join } from "node:path";
 import { randomSuffix, removePath } from "../../core/fs.js";
+import { acquireLock } from "../../core/lock.js";
 import { compareVersions } from "../../core/version.js";
 import {
   backoffFor,
   DEFAULT_BACKOFF_MS,
   recordAttempt,
   recordFailure,
+  recordIfReleaseFault,
   recordSuccess,
   type Skipped,
 } from "../backoff.js";
 import { spawnRestartHelper } from "../helper.js";
 import { type InPlaceRelease, installInPlace, prepareInPlace, rollbackInPlace } from "../inplace.js";
 import type { InstallLayout } from "../layout.js";
-import { acquireLock } from "../lock.js";
 import { confirm, recover } from "../recover.js";
 import { type ServiceCommands, type ServiceOutcome, updateService } from "../service.js";
 import { readState, updateState } from "../state.js";
@@ -101,7 +102,7 @@ export async function applyCandidate(
   candidate: Candidate,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
-  const lock = await acquireLock(layout.lockFile, `updating to ${candidate.version}`);
+  const lock = await acquireLock(layout.lockFile, { purpose: `updating to ${candidate.version}` });
   const workDir = join(layout.stateDir, "unpack", randomSuffix());
   let deferred = false;
   try {
@@ -144,7 +145,7 @@ export async function applyCandidate(
       await recordSuccess(layout, candidate.version);
       return { ...base, applied: true, replaced: outcome.replaced, added: outcome.added, restarting: false };
     } catch (err) {
-      await recordFailure(layout, candidate.version, err instanceof Error ? err.message : String(err)).catch(() => {});
+      await recordIfReleaseFault(layout, candidate.version, err).catch(() => {});
       throw err;
     }
   } finally {
