@@ -312,6 +312,11 @@ export async function startRawServer(root: string, mode: RawServerMode): Promise
 export interface CountingProxy extends RunningServer {
   /** Bytes the upstream server sent through the proxy so far (headers included). */
   readonly bytesFromServer: number;
+  /**
+   * From now on, a connection stops forwarding (and stops reading from the server) once the
+   * server sent it `bytes`; `undefined` lets new connections run free. Held connections stay held.
+   */
+  holdAfter(bytes: number | undefined): void;
 }
 
 /** Starts a TCP proxy on 127.0.0.1 forwarding to `upstream` (an `http://127.0.0.1:PORT` URL). */
@@ -319,18 +324,27 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   const target = new URL(upstream);
   const sockets = new Set<Socket>();
   let bytes = 0;
+  let hold: number | undefined;
   const server = createServer((client) => {
     const up = tcpConnect(Number(target.port), target.hostname);
+    const limit = hold;
+    let sent = 0;
     for (const s of [client, up]) {
       sockets.add(s);
-      s.on("close", () => sockets.delete(s));
-      s.on("error", () => {
+      s.on("close", () => {
+        sockets.delete(s);
         client.destroy();
         up.destroy();
       });
+      s.on("error", () => s.destroy());
     }
     up.on("data", (d: Buffer) => {
       bytes += d.length;
+      sent += d.length;
+      if (limit !== undefined && sent >= limit) {
+        up.unpipe(client);
+        up.pause();
+      }
     });
     up.pipe(client);
     client.pipe(up);
@@ -342,6 +356,9 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
     url: `http://127.0.0.1:${port}`,
     get bytesFromServer() {
       return bytes;
+    },
+    holdAfter: (n) => {
+      hold = n;
     },
     stop: async () => {
       for (const s of sockets) s.destroy();
