@@ -100,14 +100,16 @@ class FileSink {
     public position: number,
   ) {}
 
-  /** Queues `chunk`; resolves at once unless the queue is full, then when the disk caught up. */
-  async write(chunk: Uint8Array): Promise<void> {
+  /**
+   * Queues `chunk`. Returns nothing when the caller may go on at once, or a promise to wait for
+   * when the queue is full (settled once the disk caught up; rejected if a write failed).
+   */
+  write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.failure !== undefined) throw this.failure;
     this.queue.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.queued += chunk.byteLength;
     this.flushing ??= this.drain();
-    if (this.queued >= WRITE_BUFFER_BYTES) await this.flushing;
-    if (this.failure !== undefined) throw this.failure;
+    return this.queued >= WRITE_BUFFER_BYTES ? this.finish() : undefined;
   }
 
   /** Waits until every queued byte is written; throws the first write error. */
@@ -318,7 +320,7 @@ async function attemptOnce(
   let fetchedNow = 0;
   state.hashed = undefined;
   try {
-    for await (const chunk of res.body) {
+    await res.read((chunk) => {
       if (written + chunk.length > job.length) {
         throw new UpdraftError(
           ErrorCodes.TARGET_MISMATCH,
@@ -327,24 +329,28 @@ async function attemptOnce(
         );
       }
       hash.update(chunk);
-      await sink.write(chunk);
+      const waitForDisk = sink.write(chunk);
       written += chunk.length;
       fetchedNow += chunk.length;
       state.fetched += chunk.length;
       const restarted = restartPending;
       restartPending = false;
       state.reported = written;
-      const seconds = Math.max((Date.now() - began) / 1000, 0.001);
-      job.onProgress?.({
-        transferred: written,
-        total: job.length,
-        percent: job.length === 0 ? 100 : (written / job.length) * 100,
-        bytesPerSecond: fetchedNow / seconds,
-        ...(restarted ? { restarted: true } : {}),
-      });
-    }
+      if (job.onProgress) {
+        const seconds = Math.max((Date.now() - began) / 1000, 0.001);
+        job.onProgress({
+          transferred: written,
+          total: job.length,
+          percent: job.length === 0 ? 100 : (written / job.length) * 100,
+          bytesPerSecond: fetchedNow / seconds,
+          ...(restarted ? { restarted: true } : {}),
+        });
+      }
+      return waitForDisk;
+    });
     await sink.finish();
-    await handle.sync();
+    // No fsync: the artifact is hashed again before any later use (a torn file after a power
+    // loss is downloaded again), so forcing 200 MB to the disk here would only cost time.
     await recorded;
   } catch (err) {
     const e = toUpdraftError(err, ErrorCodes.NETWORK, `Downloading ${redactUrl(job.url)}`);

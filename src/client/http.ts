@@ -12,6 +12,7 @@ import { Deadline } from "./deadline.js";
 import type { DispatchOptions } from "./proxy.js";
 import { nextRetry, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
 import {
+  type ChunkHandler,
   type FetchFunction,
   fetchTransport,
   type Transport,
@@ -20,7 +21,7 @@ import {
 } from "./transport.js";
 import { assertTransportAllowed, parseHttpUrl, redactUrl, sameOrigin } from "./url-policy.js";
 
-export type { FetchFunction } from "./transport.js";
+export type { ChunkHandler, FetchFunction } from "./transport.js";
 
 /** Network settings shared by the library (`Updater`, `installFromRepository`) and the CLI. */
 export interface NetworkOptions extends DispatchOptions {
@@ -92,7 +93,13 @@ export interface OpenedResponse {
   headers: Headers;
   /** The URL that answered (after redirects), redacted for messages. */
   url: string;
-  /** Body chunks; the stall timer restarts on each one. */
+  /**
+   * Reads the body into `onChunk` (see {@link ChunkHandler}: return a promise to pause it); the
+   * stall timer restarts on each chunk. Errors of the transfer come as `NETWORK`, `TIMEOUT` or
+   * `ABORTED`; an error `onChunk` throws comes as it is. Read once, either this way or `body`.
+   */
+  read(onChunk: ChunkHandler): Promise<void>;
+  /** The body as an async iterable (one chunk at a time; `read` is faster for large files). */
   body: AsyncIterable<Uint8Array>;
   /** Drops the body unread and closes the connection. */
   cancel(): void;
@@ -120,6 +127,56 @@ const SMALL_DOCUMENT_MIN_BYTES_PER_S = 8 * 1024;
 /** The default overall deadline of a small document of at most `maxBytes` (see `metadataDeadlineMs`). */
 export function smallDocumentDeadlineMs(maxBytes: number): number {
   return SMALL_DOCUMENT_GRACE_MS + Math.ceil((maxBytes / SMALL_DOCUMENT_MIN_BYTES_PER_S) * 1000);
+}
+
+/**
+ * An async iterable over a push-style `read`: each chunk is handed over when the consumer asks for
+ * the next one, and the body waits meanwhile.
+ */
+async function* pull(read: (onChunk: ChunkHandler) => Promise<void>, cancel: () => void): AsyncGenerator<Uint8Array> {
+  const ready: Uint8Array[] = [];
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let taken: (() => void) | undefined;
+  const reading = read((chunk) => {
+    ready.push(chunk);
+    wake?.();
+    return new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+  });
+  reading.then(
+    () => {
+      finished = true;
+      wake?.();
+    },
+    (error: unknown) => {
+      failure = { error };
+      finished = true;
+      wake?.();
+    },
+  );
+  try {
+    while (true) {
+      const chunk = ready.shift();
+      if (chunk) {
+        yield chunk;
+        const next = taken;
+        taken = undefined;
+        next?.();
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (finished) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    if (!finished) cancel();
+  }
 }
 
 function statusHint(status: number): string {
@@ -227,7 +284,7 @@ export class HttpClient {
           const res = await this.get(url, { deadline, retry: false, ...(signal ? { signal } : {}) });
           const chunks: Uint8Array[] = [];
           let total = 0;
-          for await (const chunk of res.body) {
+          await res.read((chunk) => {
             total += chunk.length;
             if (total > maxBytes) {
               throw (
@@ -242,7 +299,7 @@ export class HttpClient {
               );
             }
             chunks.push(chunk);
-          }
+          });
           return Buffer.concat(chunks);
         } catch (err) {
           if (!(await this.backoff(err, attempt, url, signal, deadline))) throw err;
@@ -422,36 +479,52 @@ export class HttpClient {
     const stats = this.stats;
     const opened = response;
     const at = current;
-    async function* iterate(): AsyncGenerator<Uint8Array> {
-      const chunks = opened.body[Symbol.asyncIterator]();
-      let complete = false;
-      try {
-        while (true) {
-          let step: IteratorResult<Uint8Array>;
-          try {
-            step = await chunks.next();
-          } catch (err) {
-            throw convert(err, at, true);
-          }
-          if (step.done) {
-            complete = true;
-            break;
-          }
-          arm();
-          stats.bytes += step.value.length;
-          yield step.value;
-        }
-      } finally {
-        cleanup();
-        // A body left early (an error, a consumer that stopped) must not keep its connection.
-        if (!complete) cancel();
-      }
-    }
     const cancel = () => {
       cleanup();
       if (!controller.signal.aborted) controller.abort();
       opened.cancel();
     };
-    return { status: opened.status, headers: opened.headers, url: redactUrl(at), body: iterate(), cancel };
+    let used = false;
+    const read = async (onChunk: ChunkHandler): Promise<void> => {
+      if (used) throw new UpdraftError(ErrorCodes.INTERNAL, `The body of ${redactUrl(at)} was read twice`);
+      used = true;
+      // The consumer's own failure (a size cap, a full disk) is not a network error: kept apart.
+      let own: { error: unknown } | undefined;
+      let complete = false;
+      try {
+        await opened.read((chunk) => {
+          arm();
+          stats.bytes += chunk.length;
+          try {
+            const result = onChunk(chunk);
+            return result?.catch((error: unknown) => {
+              own = { error };
+              throw error;
+            });
+          } catch (error) {
+            own = { error };
+            throw error;
+          }
+        });
+        complete = true;
+      } catch (err) {
+        if (own) throw own.error;
+        throw convert(err, at, true);
+      } finally {
+        cleanup();
+        // A body left early (an error, a consumer that stopped) must not keep its connection.
+        if (!complete) cancel();
+      }
+    };
+    return {
+      status: opened.status,
+      headers: opened.headers,
+      url: redactUrl(at),
+      read,
+      get body() {
+        return pull(read, cancel);
+      },
+      cancel,
+    };
   }
 }

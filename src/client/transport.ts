@@ -25,15 +25,22 @@ export interface TransportRequest {
   signal: AbortSignal;
 }
 
+/**
+ * Receives a body's chunks in order. Returning a promise pauses the body until it settles (the
+ * disk is behind); throwing, or a rejected promise, stops the body and fails the read with it.
+ */
+export type ChunkHandler = (chunk: Uint8Array) => void | Promise<void>;
+
 /** One response as the transport delivers it. */
 export interface TransportResponse {
   status: number;
   headers: Headers;
   /**
-   * The body; read it without delay, or call `cancel()`: a body left unread holds a connection,
-   * and a response nobody references may be dropped by the runtime.
+   * Reads the body into `onChunk`; resolves at its end. Call it without delay, or `cancel()`: a
+   * body left unread holds a connection, and a response nobody references may be dropped by the
+   * runtime. Chunks are pushed (no promise per chunk), the cheapest way through a large file.
    */
-  body: AsyncIterable<Uint8Array>;
+  read(onChunk: ChunkHandler): Promise<void>;
   /** Drops the body unread and closes its connection. */
   cancel(): void;
 }
@@ -90,6 +97,51 @@ function decodedBody(url: string, headers: Headers, body: Readable): Readable {
   return decoded;
 }
 
+/** Pushes a Node stream's chunks into `onChunk`, pausing it while `onChunk`'s promise is pending. */
+function readStream(body: Readable, onChunk: ChunkHandler): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let pending: Promise<void> | undefined;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      body.off("data", onData);
+      body.destroy();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      let result: void | Promise<void>;
+      try {
+        result = onChunk(chunk);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (result) {
+        body.pause();
+        pending = result.then(() => {
+          pending = undefined;
+          if (!settled) body.resume();
+        }, fail);
+      }
+    };
+    let ended = false;
+    body.on("data", onData);
+    body.once("error", fail);
+    body.once("close", () => {
+      if (!ended) fail(new Error("the body was closed before its end"));
+    });
+    body.once("end", () => {
+      ended = true;
+      void Promise.resolve(pending).then(() => {
+        if (settled) return;
+        settled = true;
+        resolve();
+      });
+    });
+  });
+}
+
 function toHeaders(raw: Record<string, string | string[] | undefined>): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(raw)) {
@@ -116,17 +168,16 @@ export function undiciTransport(options: DispatchOptions): Transport {
         signal: init.signal,
         headersTimeout: 0,
         bodyTimeout: 0,
-        highWaterMark: 1 << 20,
       });
-      // Errors reach the reader through its iterator; without a listener, one raised while nobody
-      // reads (an abort between two awaits) would be an uncaught exception.
+      // Errors reach `read()`; without a listener, one raised before it is called (an abort
+      // between two awaits) would be an uncaught exception.
       res.body.on("error", noop);
       const headers = toHeaders(res.headers);
       const body = decodedBody(url, headers, res.body);
       return {
         status: res.statusCode,
         headers,
-        body,
+        read: (onChunk) => readStream(body, onChunk),
         cancel: () => {
           if (body !== res.body) body.destroy();
           // A small rest (an error page) is read out so the connection can serve the next request.
@@ -148,26 +199,29 @@ export function fetchTransport(fetchFn: FetchFunction): Transport {
       });
       // Lock the body at once: undici's fetch cancels the unlocked body of a Response it sees collected.
       const reader = response.body?.getReader();
-      async function* iterate(): AsyncGenerator<Uint8Array> {
-        if (!reader) return;
-        try {
-          while (true) {
-            const step = await reader.read();
-            if (step.done) return;
-            yield step.value;
-          }
-        } finally {
-          reader.releaseLock();
-          // Keeps the Response reachable while its body is read.
-          void response.ok;
-        }
-      }
       return {
         status: response.status,
         headers: response.headers,
-        body: iterate(),
+        read: async (onChunk) => {
+          if (!reader) return;
+          try {
+            while (true) {
+              const step = await reader.read();
+              if (step.done) return;
+              const result = onChunk(step.value);
+              if (result) await result;
+            }
+          } catch (err) {
+            reader.cancel().catch(noop);
+            throw err;
+          } finally {
+            reader.releaseLock();
+            // Keeps the Response reachable while its body is read.
+            void response.ok;
+          }
+        },
         cancel: () => {
-          reader?.cancel().catch(() => {});
+          reader?.cancel().catch(noop);
         },
       };
     },
