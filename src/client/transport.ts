@@ -58,6 +58,17 @@ const DUMP_LIMIT_BYTES = 64 * 1024;
 /** Sent with every request: representations only, so lengths and hashes are those of the file. */
 export const ACCEPT_ENCODING = "identity";
 
+/** The body was decoded: its length and encoding headers describe bytes nobody will see. */
+function dropEncodingHeaders(headers: Headers): void {
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+}
+
+function encodingOf(headers: Headers): string | undefined {
+  const encoding = headers.get("content-encoding")?.trim().toLowerCase();
+  return encoding === undefined || encoding === "" || encoding === "identity" ? undefined : encoding;
+}
+
 function decoderFor(encoding: string): NodeJS.ReadWriteStream | undefined {
   switch (encoding) {
     case "gzip":
@@ -80,8 +91,8 @@ function decoderFor(encoding: string): NodeJS.ReadWriteStream | undefined {
  * and are dropped). An encoding we cannot decode fails `NETWORK`, not retried.
  */
 function decodedBody(url: string, headers: Headers, body: Readable): Readable {
-  const encoding = headers.get("content-encoding")?.trim().toLowerCase();
-  if (encoding === undefined || encoding === "" || encoding === "identity") return body;
+  const encoding = encodingOf(headers);
+  if (encoding === undefined) return body;
   const decoder = decoderFor(encoding);
   if (!decoder) {
     body.destroy();
@@ -90,8 +101,7 @@ function decodedBody(url: string, headers: Headers, body: Readable): Readable {
       details: { reason: "content-encoding", url: redactUrl(url), retryable: false },
     });
   }
-  headers.delete("content-encoding");
-  headers.delete("content-length");
+  dropEncodingHeaders(headers);
   const decoded = pipeline(body, decoder, noop) as unknown as Readable;
   decoded.on("error", noop);
   return decoded;
@@ -188,7 +198,7 @@ export function undiciTransport(options: DispatchOptions): Transport {
   };
 }
 
-/** Adapts an injected `fetch` (which follows no redirect here and decodes on its own). */
+/** Adapts an injected `fetch` (which follows no redirect here, and decodes what a server compressed anyway). */
 export function fetchTransport(fetchFn: FetchFunction): Transport {
   return {
     async request(url, init) {
@@ -199,9 +209,11 @@ export function fetchTransport(fetchFn: FetchFunction): Transport {
       });
       // Lock the body at once: undici's fetch cancels the unlocked body of a Response it sees collected.
       const reader = response.body?.getReader();
+      const headers = new Headers(response.headers);
+      if (encodingOf(headers) !== undefined) dropEncodingHeaders(headers);
       return {
         status: response.status,
-        headers: response.headers,
+        headers,
         read: async (onChunk) => {
           if (!reader) return;
           try {

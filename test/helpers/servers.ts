@@ -7,10 +7,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, constants, open, stat, writeFile } from "node:fs/promises";
+import { access, constants, open, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { join, normalize, sep } from "node:path";
-import { createGzip } from "node:zlib";
+import { gzipSync } from "node:zlib";
 import { CLI } from "./cli.js";
 
 /** A running server and its base URL (no trailing slash). */
@@ -209,12 +209,32 @@ function socketWrite(socket: Socket, data: Buffer | string): Promise<void> {
   });
 }
 
+/** Options of {@link startRawServer}. */
+export interface RawServerOptions {
+  /** Cut the connection after this many body bytes of any larger file (the body as sent, so gzipped in `gzip` mode). */
+  cutAfter?: number;
+}
+
 /**
  * A static server written on raw sockets, serving `root` the way some real servers do (see
  * {@link RawServerMode}); it never honours `Range`. Closed when `stop()` is called.
  */
-export async function startRawServer(root: string, mode: RawServerMode): Promise<RunningServer> {
+export async function startRawServer(
+  root: string,
+  mode: RawServerMode,
+  options: RawServerOptions = {},
+): Promise<RunningServer> {
   const sockets = new Set<Socket>();
+  // Repository files never change once written: each is compressed once.
+  const compressed = new Map<string, Buffer>();
+  const gzipped = async (path: string): Promise<Buffer> => {
+    let body = compressed.get(path);
+    if (!body) {
+      body = gzipSync(await readFile(path), { level: 1 });
+      compressed.set(path, body);
+    }
+    return body;
+  };
   const answer = async (socket: Socket, target: string): Promise<void> => {
     const path = normalize(join(root, decodeURIComponent(new URL(target, "http://x").pathname)));
     let size = -1;
@@ -236,16 +256,24 @@ export async function startRawServer(root: string, mode: RawServerMode): Promise
       return;
     }
     const type = path.endsWith(".json") ? "application/json" : "application/octet-stream";
+    // Counts body bytes as sent; past `cutAfter` the connection is dropped mid-body.
+    let sent = 0;
+    const send = async (chunk: Buffer, framed: Buffer = chunk): Promise<void> => {
+      if (options.cutAfter !== undefined && sent + chunk.length > options.cutAfter) {
+        await socketWrite(socket, framed.subarray(0, options.cutAfter - sent));
+        socket.destroy();
+        throw new Error("cut");
+      }
+      sent += chunk.length;
+      await socketWrite(socket, framed);
+    };
     if (mode === "chunked") {
       await socketWrite(
         socket,
         `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n`,
       );
       await pipeFile(path, size, (chunk) =>
-        socketWrite(
-          socket,
-          Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]),
-        ),
+        send(chunk, Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])),
       );
       await socketWrite(socket, "0\r\n\r\n");
       return;
@@ -256,17 +284,16 @@ export async function startRawServer(root: string, mode: RawServerMode): Promise
       `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\n${gzip ? "Content-Encoding: gzip\r\n" : ""}Connection: close\r\n\r\n`,
     );
     if (gzip) {
-      const z = createGzip({ level: 1 });
-      z.pipe(socket);
-      await pipeFile(path, size, async (chunk) => {
-        if (!z.write(chunk)) await once(z, "drain");
-      });
-      z.end();
-      await once(socket, "finish");
+      const body = await gzipped(path);
+      for (let pos = 0, i = 0; pos < body.length; i++) {
+        const n = Math.min(CHUNK_SIZES[i % CHUNK_SIZES.length]!, body.length - pos);
+        await send(body.subarray(pos, pos + n));
+        pos += n;
+      }
     } else {
-      await pipeFile(path, size, (chunk) => socketWrite(socket, chunk));
-      socket.end();
+      await pipeFile(path, size, (chunk) => send(chunk));
     }
+    socket.end();
   };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
