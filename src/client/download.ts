@@ -309,10 +309,11 @@ async function attemptOnce(
   let restartPending = start < state.reported;
   let handle: FileHandle;
   try {
-    handle = await open(part, start > 0 ? "a" : "w");
+    // Positional writes from `start`: "r+" rather than append mode, whose offsets differ by OS.
+    handle = await open(part, start > 0 ? "r+" : "w");
   } catch (err) {
     res.cancel();
-    throw err;
+    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Opening ${part}`);
   }
   const sink = new FileSink(handle, part, start);
   const began = Date.now();
