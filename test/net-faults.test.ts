@@ -2,7 +2,8 @@
  * Hostile networks, against a real fault-injecting server on 127.0.0.1: for each fault the client
  * either installs exactly the signed release or fails with a specific error code, leaving the
  * installed version untouched; resumed downloads fetch only the missing bytes (counted on the
- * server); retries honour Retry-After; redirects are bounded; the token stays with its origin.
+ * server); retries honour Retry-After; redirects are bounded; the token stays with its origin;
+ * every request asks for the identity encoding; a dripping server meets the metadata deadline.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import type { DownloadProgress } from "../src/client/download.js";
 import { installFromRepository } from "../src/client/first-install.js";
+import { type FetchFunction, smallDocumentDeadlineMs } from "../src/client/http.js";
 import type { RetryInfo } from "../src/client/retry.js";
 import { Updater, type UpdaterOptions } from "../src/client/updater.js";
 import { type ErrorCode, ErrorCodes, UpdraftError } from "../src/core/errors.js";
@@ -24,6 +26,7 @@ import {
   targetFilePath,
   treeDigest,
 } from "./helpers/repo.js";
+import { startRawServer } from "./helpers/servers.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const ARCHIVE = /hello-1\.1\.0\.tar\.zst$/;
@@ -332,4 +335,50 @@ test("plain http:// to a non-loopback host is refused with INSECURE_TRANSPORT un
     ErrorCodes.NETWORK,
   );
   await assertUntouched(s);
+});
+
+test("every request asks for the identity encoding; an archive gzipped anyway is decoded and installs exactly", async (t) => {
+  const s = await setup(t);
+  s.fault.addFault({ match: ARCHIVE, fault: { kind: "gzip" }, times: 1 });
+  await updater(s).install();
+  await assertInstalled(s);
+  assert.equal(s.fault.requests(ARCHIVE)[0]!.fault, "gzip");
+  for (const r of s.fault.log) assert.equal(r.headers["accept-encoding"], "identity", r.path);
+});
+
+test("an injected fetch carries every request, with the same rules (identity encoding, gzip decoded)", async (t) => {
+  const s = await setup(t);
+  s.fault.addFault({ match: ARCHIVE, fault: { kind: "gzip" }, times: 1 });
+  const seen: string[] = [];
+  const fetchFn: FetchFunction = (url, init) => {
+    seen.push(url);
+    return fetch(url, init);
+  };
+  await updater(s, { fetch: fetchFn }).install();
+  await assertInstalled(s);
+  assert.equal(seen.length, s.fault.log.length, "every request went through the injected fetch");
+  for (const r of s.fault.log) assert.equal(r.headers["accept-encoding"], "identity", r.path);
+});
+
+test("a timestamp dripped a byte at a time fails with TIMEOUT at the default metadata deadline", async (t) => {
+  const s = await setup(t);
+  // One byte a second never trips the stall timeout; only an overall deadline ends it.
+  s.fault.addFault({ match: TIMESTAMP, fault: { kind: "drip", intervalMs: 1000 } });
+  const e = await expectCode(updater(s).check(), ErrorCodes.TIMEOUT);
+  assert.equal(e.details?.deadlineMs, smallDocumentDeadlineMs(16384), e.message);
+  await assertUntouched(s);
+});
+
+test("bodies cut mid-way by servers that send no length (closing, gzip, chunked) fail NETWORK, never crash", async (t) => {
+  const s = await setup(t);
+  for (const mode of ["close", "gzip", "chunked"] as const) {
+    const cut = await startRawServer(s.repo.repoDir, mode, { cutAfter: 100_000 });
+    t.after(() => cut.stop());
+    await expectCode(updater(s, { repoUrl: cut.url, retry: { attempts: 2 } }).install(), ErrorCodes.NETWORK);
+    await assertUntouched(s);
+  }
+  const whole = await startRawServer(s.repo.repoDir, "gzip");
+  t.after(() => whole.stop());
+  await updater(s, { repoUrl: whole.url }).install();
+  await assertInstalled(s);
 });

@@ -1,115 +1,11 @@
 /**
  * The servers the benchmark talks to: `updraft serve` (the CLI, as its own process) and nginx
- * started on 127.0.0.1 with a generated configuration, both serving the same repository; and wrk
- * to load them.
+ * started on 127.0.0.1 with a generated configuration, both serving the same repository (the
+ * starters are the tests' own); and wrk to load them.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { mustRun } from "./exec.js";
 
-/** A running server. */
-export interface Running {
-  /** Base URL without a trailing slash. */
-  url: string;
-  stop(): Promise<void>;
-}
-
-const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await once(child, "exit");
-  clearTimeout(timer);
-}
-
-/** Starts `updraft serve DIR` on a free port. */
-export async function startUpdraftServe(repoDir: string): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, "serve", repoDir, "--port", "0", "--host", "127.0.0.1"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = "";
-    const onData = (d: Buffer) => {
-      seen += d.toString("utf8");
-      const m = seen.match(/(http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`updraft serve exited with ${code}: ${seen}`)));
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return { url, stop: () => stopChild(child) };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function waitForPort(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-}
-
-/** Starts nginx (2 workers, sendfile) serving `repoDir` on a free port of 127.0.0.1. */
-export async function startNginx(repoDir: string, workDir: string): Promise<Running> {
-  const port = await freePort();
-  const conf = join(workDir, "nginx.conf");
-  await writeFile(
-    conf,
-    `${process.getuid?.() === 0 ? "user root root;\n" : ""}daemon off;
-worker_processes 2;
-pid ${join(workDir, "nginx.pid")};
-error_log ${join(workDir, "nginx-error.log")};
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  default_type application/octet-stream;
-  types { application/json json; }
-  client_body_temp_path ${workDir};
-  proxy_temp_path ${workDir};
-  fastcgi_temp_path ${workDir};
-  uwsgi_temp_path ${workDir};
-  scgi_temp_path ${workDir};
-  server {
-    listen 127.0.0.1:${port};
-    root ${repoDir};
-  }
-}
-`,
-  );
-  const child = spawn("nginx", ["-p", workDir, "-c", conf, "-e", join(workDir, "nginx-error.log")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr!.resume();
-  const url = `http://127.0.0.1:${port}`;
-  await waitForPort(url, 10_000);
-  return { url, stop: () => stopChild(child) };
-}
+export { type RunningServer, startNginx, startUpdraftServe } from "../../test/helpers/servers.js";
 
 /** What wrk measured. */
 export interface WrkResult {

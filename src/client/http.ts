@@ -1,23 +1,31 @@
 /**
- * The client's only door to the network. Every request goes through an injectable
- * {@link FetchFunction} (by default the global `fetch`, or undici with a proxy / extra CAs) and gets:
- * a stall timeout (no byte for a while) separate from an overall deadline, redirects followed by
- * hand up to a limit (custom headers and tokens stay with the origin they were meant for, https is
- * never downgraded), plain `http://` refused for non-loopback hosts unless opted in, bounded
- * retries with back-off, jitter and `Retry-After`, and errors mapped to stable codes.
+ * The client's only door to the network. Every request goes through one {@link Transport} (by
+ * default the pinned `undici` package through our own dispatchers, with a proxy and extra CAs when
+ * configured; or an injected {@link FetchFunction}) and gets: a stall timeout (no byte for a
+ * while) separate from an overall deadline (by default bounded for small documents), redirects
+ * followed by hand up to a limit (custom headers and tokens stay with the origin they were meant
+ * for, https is never downgraded), plain `http://` refused for non-loopback hosts unless opted in,
+ * bounded retries with back-off, jitter and `Retry-After`, and errors mapped to stable codes.
  */
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { Deadline } from "./deadline.js";
-import { createDispatchingFetch, type DispatchOptions, needsDispatcher } from "./proxy.js";
+import type { DispatchOptions } from "./proxy.js";
 import { nextRetry, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
+import {
+  type ChunkHandler,
+  type FetchFunction,
+  fetchTransport,
+  type Transport,
+  type TransportResponse,
+  undiciTransport,
+} from "./transport.js";
 import { assertTransportAllowed, parseHttpUrl, redactUrl, sameOrigin } from "./url-policy.js";
 
-/** The subset of the WHATWG `fetch` Updraft needs; inject your own for tests or exotic transports. */
-export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
+export type { ChunkHandler, FetchFunction } from "./transport.js";
 
 /** Network settings shared by the library (`Updater`, `installFromRepository`) and the CLI. */
 export interface NetworkOptions extends DispatchOptions {
-  /** Inject a fetch. When given, `proxy`, `ca` and `caFile` are not applied (the fetch owns transport). */
+  /** Inject a fetch (tests, exotic transports). When given, `proxy`, `ca` and `caFile` are not applied (the fetch owns transport). */
   fetch?: FetchFunction;
   /** Extra request headers (e.g. authorization). Never logged; sent only to the origin of each request, not after a redirect to another host. */
   headers?: Record<string, string>;
@@ -25,8 +33,19 @@ export interface NetworkOptions extends DispatchOptions {
   token?: string;
   /** Abort a response when no byte arrived for this long (ms). Default 30 s. */
   stallTimeoutMs?: number;
-  /** Overall limit of one operation (a metadata file, an artifact with its retries), in ms. Default: none. */
+  /**
+   * Overall limit of one operation (a metadata file, an artifact with its retries), in ms.
+   * Default: none for artifacts (the stall timeout bounds them); small documents get
+   * `metadataDeadlineMs`.
+   */
   deadlineMs?: number;
+  /**
+   * Overall limit of fetching one small document (TUF metadata, a label), retries included, in
+   * ms. Default: `deadlineMs` if given, else 15 s plus the document's size limit at 8 KiB/s (17 s
+   * for a timestamp, 78 s for a root), so a server dripping bytes cannot hold the client, while a
+   * large targets file on a slow mobile link still arrives.
+   */
+  metadataDeadlineMs?: number;
   /** Retry attempts and back-off. */
   retry?: RetryOptions;
   /** Redirects followed per request (default 5). */
@@ -48,6 +67,7 @@ export function networkOptionsOf(o: NetworkOptions): NetworkOptions {
     "token",
     "stallTimeoutMs",
     "deadlineMs",
+    "metadataDeadlineMs",
     "retry",
     "maxRedirects",
     "allowInsecureHttp",
@@ -73,7 +93,13 @@ export interface OpenedResponse {
   headers: Headers;
   /** The URL that answered (after redirects), redacted for messages. */
   url: string;
-  /** Body chunks; the stall timer restarts on each one. */
+  /**
+   * Reads the body into `onChunk` (see {@link ChunkHandler}: return a promise to pause it); the
+   * stall timer restarts on each chunk. Errors of the transfer come as `NETWORK`, `TIMEOUT` or
+   * `ABORTED`; an error `onChunk` throws comes as it is. Read once, either this way or `body`.
+   */
+  read(onChunk: ChunkHandler): Promise<void>;
+  /** The body as an async iterable (one chunk at a time; `read` is faster for large files). */
   body: AsyncIterable<Uint8Array>;
   /** Drops the body unread and closes the connection. */
   cancel(): void;
@@ -93,6 +119,65 @@ export interface RequestOptions {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_STALL_MS = 30_000;
 const DEFAULT_MAX_REDIRECTS = 5;
+/** Grace of a small document's default deadline: connecting, TLS, a retry or two. */
+const SMALL_DOCUMENT_GRACE_MS = 15_000;
+/** Slowest average rate a small document may arrive at by default (a poor mobile link). */
+const SMALL_DOCUMENT_MIN_BYTES_PER_S = 8 * 1024;
+
+/** The default overall deadline of a small document of at most `maxBytes` (see `metadataDeadlineMs`). */
+export function smallDocumentDeadlineMs(maxBytes: number): number {
+  return SMALL_DOCUMENT_GRACE_MS + Math.ceil((maxBytes / SMALL_DOCUMENT_MIN_BYTES_PER_S) * 1000);
+}
+
+/**
+ * An async iterable over a push-style `read`: each chunk is handed over when the consumer asks for
+ * the next one, and the body waits meanwhile.
+ */
+async function* pull(read: (onChunk: ChunkHandler) => Promise<void>, cancel: () => void): AsyncGenerator<Uint8Array> {
+  const ready: Uint8Array[] = [];
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let taken: (() => void) | undefined;
+  const reading = read((chunk) => {
+    ready.push(chunk);
+    wake?.();
+    return new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+  });
+  reading.then(
+    () => {
+      finished = true;
+      wake?.();
+    },
+    (error: unknown) => {
+      failure = { error };
+      finished = true;
+      wake?.();
+    },
+  );
+  try {
+    while (true) {
+      const chunk = ready.shift();
+      if (chunk) {
+        yield chunk;
+        const next = taken;
+        taken = undefined;
+        next?.();
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (finished) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    if (!finished) cancel();
+  }
+}
 
 function statusHint(status: number): string {
   if (status === 404) return "Check the repository URL and the app name.";
@@ -107,22 +192,23 @@ export class HttpClient {
   readonly stats: TrafficStats = { requests: 0, bytes: 0 };
   /** The retry policy every operation of this client follows. */
   readonly retryPolicy: RetryPolicy;
-  private readonly fetchFn: FetchFunction;
+  private readonly transport: Transport;
   private readonly secretHeaders: Record<string, string>;
   private readonly userAgent: string;
   private readonly stallTimeoutMs: number;
   private readonly deadlineMs: number | undefined;
+  private readonly metadataDeadlineMs: number | undefined;
   private readonly maxRedirects: number;
   private readonly allowInsecureHttp: boolean;
 
   constructor(options: HttpClientOptions = {}) {
-    this.fetchFn =
-      options.fetch ?? (needsDispatcher(options) ? createDispatchingFetch(options) : (url, init) => fetch(url, init));
+    this.transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport(options);
     this.secretHeaders = { ...options.headers };
     if (options.token !== undefined) this.secretHeaders.authorization = `Bearer ${options.token}`;
     this.userAgent = options.userAgent ?? "updraft";
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_MS;
     this.deadlineMs = options.deadlineMs;
+    this.metadataDeadlineMs = options.metadataDeadlineMs ?? options.deadlineMs;
     this.maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
     this.allowInsecureHttp = options.allowInsecureHttp === true;
     this.retryPolicy = retryPolicy(options.retry);
@@ -182,7 +268,8 @@ export class HttpClient {
 
   /**
    * GETs a small document whole, refusing more than `maxBytes` (throws `tooLarge()` if given, else
-   * `TARGET_MISMATCH`). A body cut mid-way is fetched again within the retry policy.
+   * `TARGET_MISMATCH`). A body cut mid-way is fetched again within the retry policy, all within
+   * `metadataDeadlineMs` (by default sized on `maxBytes`), so no trickle holds the client.
    */
   async getBytes(
     url: string,
@@ -190,14 +277,14 @@ export class HttpClient {
     signal?: AbortSignal,
     options: { tooLarge?: () => Error } = {},
   ): Promise<Buffer> {
-    const deadline = this.newDeadline();
+    const deadline = new Deadline(this.metadataDeadlineMs ?? smallDocumentDeadlineMs(maxBytes));
     try {
       for (let attempt = 1; ; attempt++) {
         try {
           const res = await this.get(url, { deadline, retry: false, ...(signal ? { signal } : {}) });
           const chunks: Uint8Array[] = [];
           let total = 0;
-          for await (const chunk of res.body) {
+          await res.read((chunk) => {
             total += chunk.length;
             if (total > maxBytes) {
               throw (
@@ -212,7 +299,7 @@ export class HttpClient {
               );
             }
             chunks.push(chunk);
-          }
+          });
           return Buffer.concat(chunks);
         } catch (err) {
           if (!(await this.backoff(err, attempt, url, signal, deadline))) throw err;
@@ -233,7 +320,7 @@ export class HttpClient {
         `${redactUrl(url)} did not finish within ${(deadline.ms ?? 0) / 1000} s`,
         {
           cause,
-          hint: "The network is too slow for the configured deadline; try again or raise deadlineMs.",
+          hint: "The network or the server is too slow for the deadline; try again, or raise it (--timeout, deadlineMs, metadataDeadlineMs).",
           details: { url: redactUrl(url), deadlineMs: deadline.ms },
         },
       );
@@ -267,7 +354,10 @@ export class HttpClient {
     let stalled = false;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
-      clearTimeout(timer);
+      if (timer) {
+        timer.refresh();
+        return;
+      }
       timer = setTimeout(() => {
         stalled = true;
         controller.abort(new Error("stalled"));
@@ -283,7 +373,8 @@ export class HttpClient {
       deadline.signal.removeEventListener("abort", onAbort);
       onFinished();
     };
-    const convert = (err: unknown, at: URL): UpdraftError => {
+    /** Maps a failure while connecting (`reading` false) or reading the body to a stable code. */
+    const convert = (err: unknown, at: URL, reading: boolean): UpdraftError => {
       cleanup();
       const aborted = this.abortError(at.href, outer, deadline, err);
       if (aborted) return aborted;
@@ -299,39 +390,43 @@ export class HttpClient {
           },
         );
       }
-      const reason = (err as { cause?: { code?: string; message?: string } }).cause;
-      const code = reason?.code ?? "connection";
+      const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+      const code = e.cause?.code ?? e.code ?? "connection";
+      const what = e.cause?.code ?? e.cause?.message ?? e.code ?? e.message ?? String(err);
+      if (reading) {
+        return new UpdraftError(ErrorCodes.NETWORK, `The transfer from ${redactUrl(at)} broke off: ${what}`, {
+          cause: err,
+          hint: "The connection was cut; run the same command again to resume.",
+          details: { reason: code, url: redactUrl(at) },
+        });
+      }
       // Certificate problems do not go away by retrying; they need a CA bundle or a fixed server.
       const tls = /CERT|SELF_SIGNED|TLS|SSL|ALTNAME/i.test(code);
-      return new UpdraftError(
-        ErrorCodes.NETWORK,
-        `Cannot reach ${redactUrl(at)}: ${reason?.code ?? reason?.message ?? (err as Error).message}`,
-        {
-          cause: err,
-          hint: tls
-            ? "The server's TLS certificate is not trusted: if the repository uses a private CA, pass --ca-file (caFile)."
-            : "Check the repository URL, the proxy settings and the network connection.",
-          details: { reason: code, url: redactUrl(at), ...(tls ? { retryable: false } : {}) },
-        },
-      );
+      return new UpdraftError(ErrorCodes.NETWORK, `Cannot reach ${redactUrl(at)}: ${what}`, {
+        cause: err,
+        hint: tls
+          ? "The server's TLS certificate is not trusted: if the repository uses a private CA, pass --ca-file (caFile)."
+          : "Check the repository URL, the proxy settings and the network connection.",
+        details: { reason: code, url: redactUrl(at), ...(tls ? { retryable: false } : {}) },
+      });
     };
 
     let current = start;
-    let response: Response;
+    let response: TransportResponse;
     const visited = new Set([start.href]);
     try {
       arm();
       for (let hops = 0; ; hops++) {
         assertTransportAllowed(current, this.allowInsecureHttp);
         this.stats.requests++;
-        response = await this.fetchFn(current.href, {
+        response = await this.transport.request(current.href, {
           headers: this.headersFor(start, current, options.headers),
           signal: controller.signal,
-          redirect: "manual",
         });
         if (!REDIRECTS.has(response.status)) break;
+        // Never leave a body waiting: a paused body holds its connection.
+        response.cancel();
         const location = response.headers.get("location");
-        await response.body?.cancel().catch(() => {});
         if (!location) {
           throw new UpdraftError(ErrorCodes.HTTP_STATUS, `${redactUrl(current)} redirected without a Location`, {
             details: { status: response.status, url: redactUrl(current) },
@@ -361,12 +456,13 @@ export class HttpClient {
         arm();
       }
     } catch (err) {
-      throw convert(err, current);
+      if (!controller.signal.aborted) controller.abort();
+      throw convert(err, current, false);
     }
 
     if (response.status < 200 || response.status > 299) {
       cleanup();
-      await response.body?.cancel().catch(() => {});
+      response.cancel();
       const retryAfterMs =
         response.status === 429 || response.status >= 500
           ? parseRetryAfter(response.headers.get("retry-after"))
@@ -381,37 +477,54 @@ export class HttpClient {
       });
     }
     const stats = this.stats;
-    const bodyStream = response.body;
+    const opened = response;
     const at = current;
-    async function* iterate(): AsyncGenerator<Uint8Array> {
-      if (!bodyStream) {
-        cleanup();
-        return;
-      }
-      const reader = bodyStream.getReader();
-      try {
-        while (true) {
-          let step: Awaited<ReturnType<typeof reader.read>>;
-          try {
-            step = await reader.read();
-          } catch (err) {
-            throw convert(err, at);
-          }
-          if (step.done) break;
-          arm();
-          stats.bytes += step.value.length;
-          yield step.value;
-        }
-      } finally {
-        cleanup();
-        if (!controller.signal.aborted) controller.abort();
-        reader.releaseLock();
-      }
-    }
     const cancel = () => {
       cleanup();
       if (!controller.signal.aborted) controller.abort();
+      opened.cancel();
     };
-    return { status: response.status, headers: response.headers, url: redactUrl(current), body: iterate(), cancel };
+    let used = false;
+    const read = async (onChunk: ChunkHandler): Promise<void> => {
+      if (used) throw new UpdraftError(ErrorCodes.INTERNAL, `The body of ${redactUrl(at)} was read twice`);
+      used = true;
+      // The consumer's own failure (a size cap, a full disk) is not a network error: kept apart.
+      let own: { error: unknown } | undefined;
+      let complete = false;
+      try {
+        await opened.read((chunk) => {
+          arm();
+          stats.bytes += chunk.length;
+          try {
+            const result = onChunk(chunk);
+            return result?.catch((error: unknown) => {
+              own = { error };
+              throw error;
+            });
+          } catch (error) {
+            own = { error };
+            throw error;
+          }
+        });
+        complete = true;
+      } catch (err) {
+        if (own) throw own.error;
+        throw convert(err, at, true);
+      } finally {
+        cleanup();
+        // A body left early (an error, a consumer that stopped) must not keep its connection.
+        if (!complete) cancel();
+      }
+    };
+    return {
+      status: opened.status,
+      headers: opened.headers,
+      url: redactUrl(at),
+      read,
+      get body() {
+        return pull(read, cancel);
+      },
+      cancel,
+    };
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Proxies and custom certificate authorities. Picks the proxy for a URL from an explicit option or
  * from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (lower-case names first, as curl does), and
- * builds the `fetch` that goes through it with undici's `ProxyAgent` (CONNECT tunnels) or a plain
- * `Agent`, trusting the extra CA certificates on top of the system ones.
+ * builds the undici dispatcher that goes through it (`ProxyAgent`, CONNECT tunnels) or direct
+ * (`Agent`), trusting the extra CA certificates on top of the system ones.
  */
 import { readFile } from "node:fs/promises";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher, ProxyAgent, fetch as undiciFetch } from "undici";
+import { Agent, type Dispatcher, ProxyAgent } from "undici";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { redactUrl } from "./url-policy.js";
 
@@ -66,21 +66,12 @@ export function proxyFor(url: URL, settings: ProxySettings = {}): string | undef
   return envValue(env, "http_proxy") ?? envValue(env, "all_proxy");
 }
 
-/** Options of {@link createDispatchingFetch}. */
+/** Options of {@link createDispatcherPool}. */
 export interface DispatchOptions extends ProxySettings {
   /** Extra trusted CA certificates (PEM), added to the system's. */
   ca?: string | Buffer | (string | Buffer)[];
   /** A PEM file of extra trusted CA certificates. */
   caFile?: string;
-}
-
-/** True when these options need undici's own dispatcher (else the global `fetch` is used as is). */
-export function needsDispatcher(options: DispatchOptions): boolean {
-  if (options.ca !== undefined || options.caFile !== undefined) return true;
-  if (options.proxy !== undefined && options.proxy !== false) return true;
-  if (options.proxy === false) return false;
-  const env = options.env ?? process.env;
-  return ["https_proxy", "http_proxy", "all_proxy"].some((n) => envValue(env, n) !== undefined);
 }
 
 function checkProxyUrl(proxy: string): string {
@@ -100,14 +91,12 @@ function checkProxyUrl(proxy: string): string {
   return proxy;
 }
 
-/** The `fetch` signature used with a dispatcher. */
-type PlainFetch = (url: string, init: RequestInit) => Promise<Response>;
-
 /**
- * A `fetch` that routes each request through the proxy chosen for its URL, trusting the extra
- * CAs. Dispatchers are created on first use and shared by later requests.
+ * The dispatcher for each URL: a `ProxyAgent` for the proxy chosen for it (always tunnelling with
+ * CONNECT, so the proxy sees only the host), or a direct `Agent`; both trust the extra CAs.
+ * Dispatchers are created on first use and shared by later requests.
  */
-export function createDispatchingFetch(options: DispatchOptions): PlainFetch {
+export function createDispatcherPool(options: DispatchOptions): (url: URL) => Promise<Dispatcher> {
   let caPromise: Promise<string[] | undefined> | undefined;
   const loadCa = (): Promise<string[] | undefined> => {
     caPromise ??= (async () => {
@@ -129,7 +118,7 @@ export function createDispatchingFetch(options: DispatchOptions): PlainFetch {
     return caPromise;
   };
   const dispatchers = new Map<string, Dispatcher>();
-  const dispatcherFor = async (url: URL): Promise<Dispatcher> => {
+  return async (url: URL): Promise<Dispatcher> => {
     const proxy = proxyFor(url, options);
     const key = proxy ?? "direct";
     let d = dispatchers.get(key);
@@ -137,15 +126,10 @@ export function createDispatchingFetch(options: DispatchOptions): PlainFetch {
       const ca = await loadCa();
       const tls = ca ? { ca } : {};
       d = proxy
-        ? new ProxyAgent({ uri: checkProxyUrl(proxy), requestTls: tls, proxyTls: tls })
+        ? new ProxyAgent({ uri: checkProxyUrl(proxy), requestTls: tls, proxyTls: tls, proxyTunnel: true })
         : new Agent({ connect: tls });
       dispatchers.set(key, d);
     }
     return d;
-  };
-  return async (url, init) => {
-    const dispatcher = await dispatcherFor(new URL(url));
-    const res = await undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
-    return res as unknown as Response;
   };
 }

@@ -9,6 +9,8 @@ export const CLI = fileURLToPath(new URL("../../src/cli/updraft.js", import.meta
 /** Result of one CLI run. */
 export interface CliResult {
   code: number | null;
+  /** The signal that ended the process, if one did. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -27,6 +29,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** The program to run instead of `node updraft` (then `args` are its own). */
   command?: string;
+  /** Kill the process (SIGKILL) and fail if it runs longer than this: a hang fails the test. */
+  limitMs?: number;
 }
 
 function spawnProcess(args: string[], options: RunOptions): RunningCli {
@@ -44,8 +48,18 @@ function spawnProcess(args: string[], options: RunOptions): RunningCli {
     stderr += d;
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const timer =
+      options.limitMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill("SIGKILL");
+            reject(new Error(`${args.join(" ")} still ran after ${options.limitMs} ms: ${stderr}`));
+          }, options.limitMs);
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal }));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
   });
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
@@ -54,8 +68,8 @@ function spawnProcess(args: string[], options: RunOptions): RunningCli {
 export async function runCli(args: string[], options: RunOptions & { input?: string } = {}): Promise<CliResult> {
   const run = spawnProcess(args, options);
   run.child.stdin.end(options.input ?? "");
-  const { code } = await run.exited;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
+  const { code, signal } = await run.exited;
+  return { code, signal, stdout: run.stdout(), stderr: run.stderr() };
 }
 
 /** Starts `updraft ...args` (or `options.command ...args`) without waiting; killed when the test ends. */

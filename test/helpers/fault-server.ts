@@ -2,8 +2,9 @@
  * A static file server on 127.0.0.1 (HTTP, or HTTPS with a given certificate) that misbehaves on
  * request: per matching request it can reset the connection at a byte offset, stall, answer
  * 500/503 with `Retry-After`, truncate the body while claiming the full `Content-Length`, flip a
- * byte, answer 200 with an HTML error page, ignore `Range`, redirect (in a loop, or elsewhere), or
- * stream endless data. Every request is logged with the bytes of body actually sent.
+ * byte, answer 200 with an HTML error page, ignore `Range`, redirect (in a loop, or elsewhere),
+ * stream endless data, drip the body a byte at a time, or gzip it whatever the client accepts.
+ * Every request is logged with the bytes of body actually sent.
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -19,6 +20,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { join, normalize, sep } from "node:path";
 import type { TestContext } from "node:test";
+import { gzipSync } from "node:zlib";
 
 /** One kind of misbehaviour. Byte offsets count from the first byte of the response body. */
 export type Fault =
@@ -33,6 +35,8 @@ export type Fault =
   | { kind: "redirectChain" }
   | { kind: "redirect"; to: string }
   | { kind: "endless" }
+  | { kind: "drip"; intervalMs: number }
+  | { kind: "gzip" }
   | { kind: "serve"; body: Buffer };
 
 /** A fault applied to requests whose path matches, `times` times (default: every time). */
@@ -212,6 +216,10 @@ export async function startFaultServer(
       record.status = 206;
       headers["content-range"] = `bytes ${range.start}-${range.end}/${body.length}`;
     } else record.status = 200;
+    if (fault?.kind === "gzip") {
+      payload = gzipSync(payload);
+      headers["content-encoding"] = "gzip";
+    }
     headers["content-length"] = payload.length;
     res.writeHead(record.status, headers);
 
@@ -226,6 +234,19 @@ export async function startFaultServer(
       await new Promise((r) => setTimeout(r, 250));
       if (fault.kind === "reset") res.socket?.resetAndDestroy();
       else res.socket?.end();
+      return;
+    }
+    if (fault?.kind === "drip") {
+      // One byte per interval: never silent long enough to trip a stall timeout.
+      let closed = false;
+      res.on("close", () => {
+        closed = true;
+      });
+      for (let i = 0; i < payload.length && !closed; i++) {
+        await send(payload.subarray(i, i + 1));
+        await new Promise((r) => setTimeout(r, fault.intervalMs));
+      }
+      res.end();
       return;
     }
     if (fault?.kind === "stall") {
