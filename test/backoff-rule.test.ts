@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, readlink, rm } from "node:fs/promises";
+import { readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
@@ -15,8 +15,8 @@ import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
-import { waitFor } from "./helpers/saau.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitForFile } from "./helpers/wait.js";
 
 /** 1.1.0 is still offered (not skipped) and nothing is listed as failed. */
 async function assertNothingBanned(appDir: string, label: string): Promise<void> {
@@ -57,12 +57,7 @@ test("an update stopped by SIGINT, SIGTERM or SIGKILL while installing bans noth
     t.after(() => child.kill("SIGKILL"));
     const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
     if (signal !== "SIGKILL") {
-      await waitFor(`${label}: the update to pause`, () =>
-        access(pauseFile).then(
-          () => true,
-          () => undefined,
-        ),
-      );
+      await waitForFile(pauseFile, `${label}: the update to pause`);
       child.kill(signal);
     }
     const [code, got] = await exited;

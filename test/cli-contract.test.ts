@@ -14,10 +14,11 @@ import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
 import { installLayout } from "../src/client/layout.js";
 import { ErrorCodes, ExitCodes, exitCodeFor } from "../src/core/errors.js";
-import { type CliResult, parseJson, runCli, startCli, waitUntil } from "./helpers/cli.js";
+import { type CliResult, parseJson, runCli, startCli } from "./helpers/cli.js";
 import { type FaultServer, startFaultServer } from "./helpers/fault-server.js";
 import { createTestRepo, publish, type TestRepo, writeBuild } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitUntil } from "./helpers/wait.js";
 
 const PACKAGE = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;

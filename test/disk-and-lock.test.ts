@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdir, mkdtemp, readdir, readFile, readlink, rm, statfs } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -20,6 +20,7 @@ import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitForFile } from "./helpers/wait.js";
 
 const run = promisify(execFile);
 const LIBRARY_INSTALL = fileURLToPath(new URL("./helpers/library-install.js", import.meta.url));
@@ -129,18 +130,7 @@ test("two updaters at once: one proceeds, the other reports the lock, nothing is
   first.stdout.on("data", (d: Buffer) => {
     firstOut += d.toString();
   });
-  // Bounded wait for the first updater to reach its pause point while holding the lock.
-  for (let i = 0; i < 300; i++) {
-    if (
-      await access(pauseFile).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await access(pauseFile);
+  await waitForFile(pauseFile, "the first updater to pause while holding the lock");
 
   const second = await runCli(["update", "--dir", appDir, "--json"]);
   assert.equal(second.code, 7, second.stdout + second.stderr);
@@ -174,15 +164,19 @@ test("two Updaters on one folder in one process: the second install() gets LOCKE
   const second = new Updater({ installDir: appDir });
   assert.equal((await first.check()).updateAvailable, true);
   assert.equal((await second.check()).updateAvailable, true);
-  const [a, b] = await Promise.allSettled([first.install(), second.install()]);
-  assert.equal(a.status, "fulfilled", a.status === "rejected" ? String(a.reason) : "");
-  assert.equal(a.value.version, "1.1.0");
-  assert.equal(b.status, "rejected");
-  assert.ok(b.reason instanceof UpdraftError && b.reason.code === ErrorCodes.LOCKED, String(b.reason));
-  assert.equal(b.reason.details?.pid, process.pid);
+  const outcomes = await Promise.allSettled([first.install(), second.install()]);
+  // Either may take the lock first; exactly one installs and the other is refused.
+  const won = outcomes.filter((o) => o.status === "fulfilled");
+  const lost = outcomes.filter((o) => o.status === "rejected");
+  assert.equal(won.length, 1, outcomes.map((o) => (o.status === "rejected" ? String(o.reason) : o.status)).join("; "));
+  assert.equal(won[0]!.value.version, "1.1.0");
+  const refused = lost[0]!.reason as unknown;
+  assert.ok(refused instanceof UpdraftError && refused.code === ErrorCodes.LOCKED, String(refused));
+  assert.equal(refused.details?.pid, process.pid);
   await assertUpdatedCleanly(appDir, repo);
-  // Its turn now: nothing left to install.
-  assert.equal((await second.check()).updateAvailable, false);
+  // The refused one's turn now: nothing left to install.
+  const loser = outcomes[0]!.status === "rejected" ? first : second;
+  assert.equal((await loser.check()).updateAvailable, false);
 });
 
 test("install() without download() keeps its lock through its own check and recovery: another process and another Updater get LOCKED", async (t) => {
@@ -198,18 +192,7 @@ test("install() without download() keeps its lock through its own check and reco
     out += d.toString();
   });
   const exited = once(child, "exit");
-  // Bounded wait for the install to reach its pause point, after the nested check and download.
-  for (let i = 0; i < 300; i++) {
-    if (
-      await access(pauseFile).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await access(pauseFile);
+  await waitForFile(pauseFile, "the install to pause after its nested check and download");
   const lock = JSON.parse(await readFile(join(appDir, ".updraft", "lock"), "utf8")) as { pid: number };
   assert.equal(lock.pid, child.pid, "the lock is still the installer's");
 

@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
-import { waitFor } from "./helpers/saau.js";
+import { waitFor } from "./helpers/wait.js";
 
 const good = (version: string) => ({
   "app.sh": `#!/bin/sh\necho "${version} start" >> "$APP_REPORT"\n"$NODE" "$UPDRAFT_CLI" confirm --dir "$APP_DIR" --json > /dev/null\n`,

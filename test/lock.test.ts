@@ -16,8 +16,8 @@ import { isUpdraftError } from "../src/core/errors.js";
 import { acquireLock, LOCK_AGE_LIMIT_MS, type LockRecord, type LockToken, withLock } from "../src/core/lock.js";
 import { initApp, publishRelease } from "../src/publish/index.js";
 import { makeBuild, makeKeys } from "./helpers/publish-fixtures.js";
-import { waitFor } from "./helpers/saau.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitFor } from "./helpers/wait.js";
 
 const CHILD = fileURLToPath(new URL("./helpers/lock-child.js", import.meta.url));
 

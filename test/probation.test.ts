@@ -16,7 +16,7 @@ import type { HealthPolicy } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { publish } from "./helpers/repo.js";
-import { waitFor } from "./helpers/saau.js";
+import { waitFor } from "./helpers/wait.js";
 
 /** An app that records its start (with its PID), then runs `rest` (shell). */
 const app = (version: string, rest: string) => ({

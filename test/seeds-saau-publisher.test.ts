@@ -14,8 +14,9 @@ import { parseVersao } from "../src/formats/versao.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
 import { createTestRepo } from "./helpers/repo.js";
-import { actualSet, appEnv, type SaauFile, targetOf, tsprintFiles, waitFor } from "./helpers/saau.js";
+import { actualSet, appEnv, type SaauFile, targetOf, tsprintFiles } from "./helpers/saau.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitFor } from "./helpers/wait.js";
 
 async function writeBuildOf(dir: string, files: SaauFile[]): Promise<string> {
   for (const f of files) {

@@ -14,8 +14,9 @@ import { SaauClient } from "../src/client/saau/client.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
-import { actualSet, appEnv, expectedSet, installByHand, publishByHand, tsprintFiles, waitFor } from "./helpers/saau.js";
+import { actualSet, appEnv, expectedSet, installByHand, publishByHand, tsprintFiles } from "./helpers/saau.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitFor } from "./helpers/wait.js";
 
 async function lines(path: string): Promise<string[]> {
   return (await readFile(path, "utf8").catch(() => "")).split("\n").filter(Boolean);

@@ -6,8 +6,9 @@ import { writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { runCli, startCli, waitUntil } from "./helpers/cli.js";
+import { runCli, startCli } from "./helpers/cli.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitUntil } from "./helpers/wait.js";
 
 interface ServeProcess {
   child: ChildProcessWithoutNullStreams;

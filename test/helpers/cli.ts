@@ -81,18 +81,6 @@ export function startCli(t: TestContext, args: string[], options: RunOptions = {
   return run;
 }
 
-/**
- * Waits until `condition()` holds, checking every 20 ms, for at most `timeoutMs`; throws with
- * `what` if it never does (a bound, not a timing assertion).
- */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`Gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Parses the single JSON document a `--json` run prints. */
 export function parseJson(result: CliResult): Record<string, unknown> {
   try {

@@ -135,14 +135,3 @@ export function appEnv(appDir: string, report: string, saauUrl: string): NodeJS.
     UPDRAFT_CLI: CLI,
   };
 }
-
-/** Polls `probe` every 50 ms until it returns a value, for at most `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
