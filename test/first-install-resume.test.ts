@@ -8,16 +8,25 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, readdir, readlink, rm, stat } from "node:fs/promises";
+import { readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { VERSIONED_STEPS } from "../src/client/fault.js";
+import { DOWNLOAD_FIRST_BYTES, VERSIONED_STEPS } from "../src/client/fault.js";
+import { fullArchiveTarget } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { pseudoRandom } from "./helpers/delta-trees.js";
 import { type FaultServer, startFaultServer } from "./helpers/fault-server.js";
-import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
-import { waitFor } from "./helpers/saau.js";
+import {
+  createTestRepo,
+  manifestDigest,
+  publish,
+  signedManifest,
+  type TestRepo,
+  targetFilePath,
+  treeDigest,
+} from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitFor, waitForFile } from "./helpers/wait.js";
 
 const ARCHIVE = /hello-1\.0\.0\.tar\.zst$/;
 
@@ -134,6 +143,42 @@ for (const signal of ["SIGINT", "SIGKILL"] as const) {
   });
 }
 
+test("a download killed right after its first bytes reached the disk is resumed, not restarted", async (t) => {
+  const s = await setup(t);
+  const appDir = join(s.work, "install");
+  // The first response stops at half, so the first bytes written are never the whole file.
+  const half = Math.floor(s.archiveSize / 2);
+  s.server.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: half }, times: 1 });
+  const killed = await runCli(installArgs(s, appDir), { env: { UPDRAFT_FAULT_STEP: DOWNLOAD_FIRST_BYTES } });
+  assert.equal(killed.signal, "SIGKILL", `killed at the step: ${killed.stdout}${killed.stderr}`);
+  const onDisk = await partialBytes(appDir);
+  assert.ok(onDisk > 0, "bytes reached the .part file");
+  const again = await runCli(installArgs(s, appDir));
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  const archive = s.server.requests(ARCHIVE);
+  assert.equal(archive.length, 2);
+  assert.equal(archive[1]!.range, `bytes=${onDisk}-`, "the resume record was on disk before the bytes");
+  await assertInstalledExactly(s, appDir);
+});
+
+test("a download killed after its last byte but before its rename is verified and used, not fetched again", async (t) => {
+  const s = await setup(t);
+  const appDir = join(s.work, "install");
+  const half = Math.floor(s.archiveSize / 2);
+  s.server.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: half }, times: 1 });
+  const killed = await runCli(installArgs(s, appDir), { env: { UPDRAFT_FAULT_STEP: DOWNLOAD_FIRST_BYTES } });
+  assert.equal(killed.signal, "SIGKILL");
+  // Complete the .part with the archive's real bytes, as if the kill had come after the last write.
+  const downloads = join(appDir, ".updraft", "downloads");
+  const part = join(downloads, (await readdir(downloads)).find((n) => n.endsWith(".part"))!);
+  const archive = await readFile(await targetFilePath(s.repo, fullArchiveTarget(s.repo.app, "1.0.0")));
+  await writeFile(part, archive);
+  const again = await runCli(installArgs(s, appDir));
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(s.server.requests(ARCHIVE).length, 1, "the whole .part was used: the archive was not requested again");
+  await assertInstalledExactly(s, appDir);
+});
+
 test("a first install killed (SIGKILL) at every install step, or stopped by SIGINT or SIGTERM once staged: the same command finishes it", async (t) => {
   const s = await setup(t);
   const outcomes: string[] = [];
@@ -157,12 +202,7 @@ test("a first install killed (SIGKILL) at every install step, or stopped by SIGI
       const [code, got] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
       assert.equal(got, "SIGKILL", `${label}: the install killed itself there (exit ${code})`);
     } else {
-      await waitFor(`${label}: the install to pause`, () =>
-        access(pauseFile).then(
-          () => true,
-          () => undefined,
-        ),
-      );
+      await waitForFile(pauseFile, `${label}: the install to pause`);
       await stop(child, signal);
       await rm(pauseFile);
     }

@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { ensureDir, writeJsonAtomic } from "../core/fs.js";
 import type { Deadline } from "./deadline.js";
+import { DOWNLOAD_FIRST_BYTES, faultPoint } from "./fault.js";
 import type { HttpClient, OpenedResponse } from "./http.js";
 import { redactUrl } from "./url-policy.js";
 
@@ -98,6 +99,11 @@ class FileSink {
     private readonly path: string,
     /** File offset up to which bytes are written. */
     public position: number,
+    /**
+     * Settles once the record that makes these bytes resumable (`.part.json`) is on disk: no byte
+     * reaches the `.part` before it, or a kill in between would leave bytes no run can resume.
+     */
+    private readonly resumable: Promise<void>,
   ) {}
 
   /**
@@ -120,14 +126,17 @@ class FileSink {
 
   private async drain(): Promise<void> {
     try {
+      await this.resumable;
       while (this.queue.length > 0) {
         let batch = this.queue;
         this.queue = [];
         this.queued = 0;
         while (batch.length > 0) {
+          const first = this.position === 0;
           const { bytesWritten } = await this.handle.writev(batch, this.position);
           if (bytesWritten === 0) throw new Error("the disk accepted no bytes");
           this.position += bytesWritten;
+          if (first) await faultPoint(DOWNLOAD_FIRST_BYTES);
           batch = rest(batch, bytesWritten);
         }
       }
@@ -222,6 +231,15 @@ async function attemptOnce(
       () => 0,
     );
     if (size > 0 && size < job.length) offset = size;
+    // Killed after the last byte but before the rename: the file may be whole already.
+    if (
+      size === job.length &&
+      (await hashPrefix(part, size, state).catch(() => undefined))?.digest("hex") === job.sha256
+    ) {
+      await rename(part, job.dest);
+      await rm(partInfoFile, { force: true });
+      return;
+    }
   }
   if (offset === 0) await rm(part, { force: true });
   // Bytes already on disk were reported by an earlier attempt or call: going below them is a restart.
@@ -315,7 +333,7 @@ async function attemptOnce(
     res.cancel();
     throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Opening ${part}`);
   }
-  const sink = new FileSink(handle, part, start);
+  const sink = new FileSink(handle, part, start, recorded);
   const began = Date.now();
   let written = start;
   let fetchedNow = 0;

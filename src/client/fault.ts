@@ -17,6 +17,9 @@ export const VERSIONED_STEPS = [
   "versioned:journal-removed",
 ] as const;
 
+/** A download killed here has its first bytes in the `.part` file (its resume record must be there first). */
+export const DOWNLOAD_FIRST_BYTES = "download:first-bytes";
+
 /** Every step of the in-place install transaction for a three-file release, in order. */
 export const IN_PLACE_STEPS = [
   "in-place:prepared",
