@@ -90,7 +90,7 @@ test("a state file that is a folder, or is huge, is a clear error (not INTERNAL)
     const run = await runCli(["status", "--dir", appDir, "--json"]);
     assert.equal(run.code, 6, `${label}: ${run.stdout}${run.stderr}`);
     const error = parseJson(run).error as { code: string; message: string; hint: string };
-    assert.equal(error.code, "INSTALL_FAILED");
+    assert.equal(error.code, "FILE_ERROR");
     assert.match(error.message, /state/);
     assert.match(error.hint, /move it away/);
   }

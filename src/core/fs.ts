@@ -39,7 +39,7 @@ export async function ensureDir(dir: string): Promise<void> {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") {
         if (!(await stat(d)).isDirectory()) {
-          throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `${d} is a file, not a folder`, {
+          throw new UpdraftError(ErrorCodes.FILE_ERROR, `${d} is a file, not a folder`, {
             cause: err,
             hint: "Give a folder path, or move that file away.",
           });
@@ -47,7 +47,7 @@ export async function ensureDir(dir: string): Promise<void> {
         break;
       }
       if (code !== "ENOENT" || dirname(d) === d) {
-        throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `Cannot create the folder ${d}: ${code}`, {
+        throw new UpdraftError(ErrorCodes.FILE_ERROR, `Cannot create the folder ${d}: ${code}`, {
           cause: err,
           hint: "Check that the path is right and that you may write there.",
         });
@@ -61,7 +61,7 @@ export async function ensureDir(dir: string): Promise<void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && (await stat(d)).isDirectory()) continue;
-      throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `Cannot create the folder ${d}: ${code}`, {
+      throw new UpdraftError(ErrorCodes.FILE_ERROR, `Cannot create the folder ${d}: ${code}`, {
         cause: err,
         hint: "Check that the path is right and that you may write there (a system folder such as /proc refuses new folders).",
       });
@@ -119,7 +119,7 @@ export async function readLocalText(
   what = path,
 ): Promise<string | undefined> {
   const fail = (why: string, hint: string, cause?: unknown) =>
-    new UpdraftError(ErrorCodes.INSTALL_FAILED, `${what} (${path}) ${why}`, { cause, hint });
+    new UpdraftError(ErrorCodes.FILE_ERROR, `${what} (${path}) ${why}`, { cause, hint });
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
