@@ -297,7 +297,9 @@ test("Ctrl-C on a terminal stops the progress bar and says how to resume", async
   s.server.addFault({ match: /\.tar\.zst$/, fault: { kind: "stall", afterBytes: 1 << 20 }, times: 1 });
   const cli = new URL("../src/cli/updraft.js", import.meta.url).pathname;
   // `script` gives the CLI a terminal; Ctrl-C typed into it reaches the CLI as SIGINT.
-  const command = [process.execPath, cli, "update", "--dir", s.appDir].map((a) => `'${a}'`).join(" ");
+  // `exec`: the CLI replaces the shell that `script` starts. Otherwise a shell that waits for it
+  // (dash, as /bin/sh) also gets the Ctrl-C, dies of it, and `script` reports the shell's 130.
+  const command = `exec ${[process.execPath, cli, "update", "--dir", s.appDir].map((a) => `'${a}'`).join(" ")}`;
   const run = startCli(t, ["-qefc", command, "/dev/null"], { command: "script" });
   await waitUntil(() => /downloading \[/.test(run.stdout()), "the progress bar");
   await waitUntil(
