@@ -283,7 +283,7 @@ test("keys that the root does not trust are refused (KEY_INVALID); missing keys 
   );
   const { targets, timestamp } = f.keys;
   await assert.rejects(
-    publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: { targets, timestamp } }),
+    publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: { targets: targets!, timestamp: timestamp! } }),
     (err) => isUpdraftError(err, "KEYS_MISSING"),
   );
   const meta = await readdir(join(f.repo, "demo", "metadata"));
@@ -320,13 +320,13 @@ test("the publish lock keeps publishers apart; a stale lock is taken over", asyn
 test("refreshTimestamp bumps the timestamp, and re-signs roles that expire soon", async (t) => {
   const f = await fixture(t);
   await publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: f.keys });
-  const onlyTimestamp = await refreshTimestamp({ repoDir: f.repo, app: "demo", keys: { timestamp: f.keys.timestamp } });
+  const onlyTimestamp = await refreshTimestamp({ repoDir: f.repo, app: "demo", keys: { timestamp: f.keys.timestamp! } });
   assert.deepEqual(onlyTimestamp.resigned, ["timestamp"]);
   assert.equal(onlyTimestamp.timestampVersion, 3);
   assert.equal(onlyTimestamp.snapshotVersion, 2);
   const later = new Date(Date.now() + 320 * 86_400_000); // targets and snapshot expire within 60 days
   await assert.rejects(
-    refreshTimestamp({ repoDir: f.repo, app: "demo", keys: { timestamp: f.keys.timestamp }, now: later }),
+    refreshTimestamp({ repoDir: f.repo, app: "demo", keys: { timestamp: f.keys.timestamp! }, now: later }),
     (err) => isUpdraftError(err, "KEYS_MISSING"),
   );
   const renewed = await refreshTimestamp({ repoDir: f.repo, app: "demo", keys: f.keys, now: later });

@@ -64,7 +64,7 @@ interface RunState {
   /** True when the current `.part` was assembled from more than one response. */
   assembled: boolean;
   /** The sha256 state of the `.part` file's first `hashedLength` bytes, kept between attempts. */
-  hashed?: { hash: Hash; length: number };
+  hashed?: { hash: Hash; length: number } | undefined;
 }
 
 /** Bytes the file writer may hold before the network reader waits for the disk. */

@@ -44,7 +44,7 @@ export interface RecoverOptions {
   launch?: boolean;
   now?: Date;
   /** The caller's lock (nested call); without it, recovery takes the lock or leaves a busy install alone. */
-  lock?: LockToken;
+  lock?: LockToken | undefined;
 }
 
 async function withOptionalLock<T>(
