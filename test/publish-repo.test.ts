@@ -283,7 +283,13 @@ test("keys that the root does not trust are refused (KEY_INVALID); missing keys 
   );
   const { targets, timestamp } = f.keys;
   await assert.rejects(
-    publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: { targets: targets!, timestamp: timestamp! } }),
+    publishRelease({
+      repoDir: f.repo,
+      app: "demo",
+      version: "1.0.0",
+      buildDir: f.build,
+      keys: { targets: targets!, timestamp: timestamp! },
+    }),
     (err) => isUpdraftError(err, "KEYS_MISSING"),
   );
   const meta = await readdir(join(f.repo, "demo", "metadata"));
@@ -320,7 +326,11 @@ test("the publish lock keeps publishers apart; a stale lock is taken over", asyn
 test("refreshTimestamp bumps the timestamp, and re-signs roles that expire soon", async (t) => {
   const f = await fixture(t);
   await publishRelease({ repoDir: f.repo, app: "demo", version: "1.0.0", buildDir: f.build, keys: f.keys });
-  const onlyTimestamp = await refreshTimestamp({ repoDir: f.repo, app: "demo", keys: { timestamp: f.keys.timestamp! } });
+  const onlyTimestamp = await refreshTimestamp({
+    repoDir: f.repo,
+    app: "demo",
+    keys: { timestamp: f.keys.timestamp! },
+  });
   assert.deepEqual(onlyTimestamp.resigned, ["timestamp"]);
   assert.equal(onlyTimestamp.timestampVersion, 3);
   assert.equal(onlyTimestamp.snapshotVersion, 2);
