@@ -14,7 +14,7 @@
  * ```
  * @packageDocumentation
  */
-export { Autoupdate, type AutoupdateOptions } from "./client/autoupdate.js";
+
 export {
   type FirstInstallOptions,
   type FirstInstallResult,
@@ -34,5 +34,6 @@ export {
   type UpdaterEvents,
   type UpdaterOptions,
 } from "./client/updater.js";
+export { Autoupdate, type AutoupdateOptions } from "./compat/autoupdate.js";
 export { type ErrorCode, ErrorCodes, ExitCodes, isUpdraftError, UpdraftError } from "./core/errors.js";
 export { compareVersions, isValidVersion } from "./core/version.js";

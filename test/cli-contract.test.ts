@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
-import { installLayout } from "../src/client/layout.js";
+import { installLayout } from "../src/client/install/layout.js";
 import { ErrorCodes, ExitCodes, exitCodeFor } from "../src/core/errors.js";
 import { type CliResult, parseJson, runCli, startCli } from "./helpers/cli.js";
 import { type FaultServer, startFaultServer } from "./helpers/fault-server.js";

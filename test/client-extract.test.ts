@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync } from "node:zlib";
 import tar from "tar-stream";
-import { extractRelease } from "../src/client/extract.js";
+import { extractRelease } from "../src/client/artifacts/tar-zst.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { NATIVE_SCHEMA, parseReleaseManifest, type ReleaseManifest } from "../src/formats/native.js";
 import { tempDir } from "./helpers/tmp.js";

@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
-import { installLayout } from "../src/client/layout.js";
+import { installLayout } from "../src/client/install/layout.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { acquireLock } from "../src/core/lock.js";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { lstat, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fromDelta } from "../src/client/delta/apply.js";
+import { fromDelta } from "../src/client/artifacts/delta/apply.js";
 import { ErrorCodes, isUpdraftError } from "../src/core/errors.js";
 import {
   DELTA_KIND_FILES,

@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { DOWNLOAD_FIRST_BYTES, VERSIONED_STEPS } from "../src/client/fault.js";
+import { DOWNLOAD_FIRST_BYTES, VERSIONED_STEPS } from "../src/core/fault.js";
 import { fullArchiveTarget } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { pseudoRandom } from "./helpers/delta-trees.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
-import { readTarGz, readZip } from "../src/client/archives/index.js";
+import { readTarGz, readZip } from "../src/client/artifacts/archives.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { type RawZipEntry, rawZip } from "./helpers/raw-zip.js";
 import { tempDir } from "./helpers/tmp.js";

@@ -10,7 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { SaauClient } from "../src/client/saau/client.js";
+import { SaauClient } from "../src/client/sources/saau/client.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";

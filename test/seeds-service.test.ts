@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runShell } from "../src/client/service.js";
+import { runShell } from "../src/client/runtime/service.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
 import { installByHand, publishByHand, type SaauFile } from "./helpers/saau.js";

@@ -10,7 +10,7 @@ import { copyFile, readdir, readFile, readlink, truncate, writeFile } from "node
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
-import { installLayout } from "../src/client/layout.js";
+import { installLayout } from "../src/client/install/layout.js";
 import { Updater, type UpdaterOptions } from "../src/client/updater.js";
 import { type ErrorCode, ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { publishRelease } from "../src/publish/publish.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { installFromRepository } from "../src/client/first-install.js";
-import { installLayout } from "../src/client/layout.js";
+import { installLayout } from "../src/client/install/layout.js";
 import { Updater } from "../src/client/updater.js";
 import { type CliResult, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";

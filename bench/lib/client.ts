@@ -1,6 +1,6 @@
 /** Runs the benchmark's client process (bench/client-update.ts) and parses its report. */
 import { fileURLToPath } from "node:url";
-import type { DeltaFallback } from "../../src/client/artifact-choice.js";
+import type { DeltaFallback } from "../../src/client/artifacts/choice.js";
 import { mustRun } from "./exec.js";
 
 /** What one client run reports. */

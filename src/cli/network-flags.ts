@@ -4,7 +4,7 @@
  * Tokens are read from the environment only (a command line is visible to every user via `ps`).
  */
 import type { Command } from "commander";
-import type { NetworkOptions } from "../client/http.js";
+import type { NetworkOptions } from "../client/net/http.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { duration, envName, FILE_CAPS, httpUrl, path, readOptionFile, wholeNumber } from "./parse.js";
 

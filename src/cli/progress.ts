@@ -3,7 +3,7 @@
  * otherwise (logs, CI), so that a long download is never silent.
  */
 import cliProgress from "cli-progress";
-import type { DownloadProgress } from "../client/download.js";
+import type { DownloadProgress } from "../client/net/download.js";
 import { onReport } from "./output.js";
 
 /** A progress callback, and `stop` to call when the download is over (also done on interruption). */

@@ -16,8 +16,8 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { HttpClient } from "../client/http.js";
-import { TrustSession } from "../client/trust.js";
+import { HttpClient } from "../client/net/http.js";
+import { TrustSession } from "../client/trust/session.js";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/fs.js";
 

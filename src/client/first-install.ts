@@ -14,18 +14,18 @@ import { ensureDir, removePath } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
 import { acquireLock } from "../core/lock.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN, metadataPath, NATIVE_SCHEMA } from "../formats/native.js";
-import type { DownloadProgress } from "./download.js";
-import { HttpClient, networkOptionsOf } from "./http.js";
-import { type InstallLayout, installLayout } from "./layout.js";
-import { readConfig, writeConfig } from "./state.js";
-import { TrustSession } from "./trust.js";
+import { type InstallLayout, installLayout } from "./install/layout.js";
+import { readConfig, writeConfig } from "./install/state.js";
 import {
   readUnfinishedInstall,
   removeUnfinishedInstall,
   resumeCommand,
   type UnfinishedInstall,
   writeUnfinishedInstall,
-} from "./unfinished-install.js";
+} from "./install/unfinished-install.js";
+import type { DownloadProgress } from "./net/download.js";
+import { HttpClient, networkOptionsOf } from "./net/http.js";
+import { TrustSession } from "./trust/session.js";
 import { type InstallResult, Updater, type UpdaterOptions } from "./updater.js";
 
 /** Options of {@link installFromRepository}. */

@@ -23,7 +23,8 @@ import {
   parseReleaseManifest,
   type ReleaseManifest,
 } from "../formats/native.js";
-import { chooseUpdateArtifact, type DeltaFallback } from "./artifact-choice.js";
+import { chooseUpdateArtifact, type DeltaFallback } from "./artifacts/choice.js";
+import { deltaWithFallback, recordingTree } from "./artifacts/delta/producer.js";
 import {
   backoffFor,
   DEFAULT_BACKOFF_MS,
@@ -31,15 +32,10 @@ import {
   recordIfReleaseFault,
   recordSuccess,
   type Skipped,
-} from "./backoff.js";
-import { deltaWithFallback, recordingTree } from "./delta/producer.js";
-import { assertFreeSpace } from "./disk.js";
-import { type DownloadProgress, downloadArtifact } from "./download.js";
-import { spawnRestartHelper } from "./helper.js";
-import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./http.js";
-import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./installer.js";
-import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./layout.js";
-import { readCurrentVersion } from "./pointer.js";
+} from "./install/attempts.js";
+import { assertFreeSpace } from "./install/disk.js";
+import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./install/layout.js";
+import { readCurrentVersion } from "./install/pointer.js";
 import {
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_MAX_LAUNCHES,
@@ -48,17 +44,21 @@ import {
   MAX_LAUNCHES_RANGE,
   type Probation,
   type ProbationPolicy,
-} from "./probation.js";
-import { CONFIRM_LOCK, confirm, type RecoveryReport, recover, rollbackToPrevious } from "./recover.js";
-import { scheduleJittered } from "./schedule.js";
-import { type InstallMode, readConfig, readState, writeConfig } from "./state.js";
-import { TrustSession } from "./trust.js";
-import { unfinishedInstallError } from "./unfinished-install.js";
+} from "./install/probation.js";
+import { CONFIRM_LOCK, confirm, type RecoveryReport, recover, rollbackToPrevious } from "./install/recover.js";
+import { type InstallMode, readConfig, readState, writeConfig } from "./install/state.js";
+import { unfinishedInstallError } from "./install/unfinished-install.js";
+import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./install/versioned.js";
+import { type DownloadProgress, downloadArtifact } from "./net/download.js";
+import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./net/http.js";
+import { spawnRestartHelper } from "./runtime/restart-helper.js";
+import { scheduleJittered } from "./runtime/schedule.js";
+import { TrustSession } from "./trust/session.js";
 
-export type { Skipped } from "./backoff.js";
-export type { DownloadProgress } from "./download.js";
-export type { FetchFunction, NetworkOptions, TrafficStats } from "./http.js";
-export type { RecoveryReport } from "./recover.js";
+export type { Skipped } from "./install/attempts.js";
+export type { RecoveryReport } from "./install/recover.js";
+export type { DownloadProgress } from "./net/download.js";
+export type { FetchFunction, NetworkOptions, TrafficStats } from "./net/http.js";
 
 /**
  * Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration.

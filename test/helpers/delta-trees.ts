@@ -6,7 +6,7 @@
  */
 import { cp, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type InstallLayout, installLayout } from "../../src/client/layout.js";
+import { type InstallLayout, installLayout } from "../../src/client/install/layout.js";
 import type { ReleaseManifest } from "../../src/formats/native.js";
 import type { SourceFile } from "../../src/publish/delta/sources.js";
 import { scanBuild } from "../../src/publish/pack.js";

@@ -4,8 +4,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { installInPlace } from "../../src/client/inplace.js";
-import { installLayout } from "../../src/client/layout.js";
+import { installInPlace } from "../../src/client/install/in-place.js";
+import { installLayout } from "../../src/client/install/layout.js";
 
 async function files(root: string, dir = root): Promise<string[]> {
   const out: string[] = [];

@@ -1,11 +1,11 @@
 /**
  * `updraft confirm`, `updraft rollback` and `updraft recover`: the health side of an install.
- * A new version must confirm it works, or it is rolled back (see src/client/recover.ts).
+ * A new version must confirm it works, or it is rolled back (see src/client/install/recover.ts).
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { spawnUptimeWatcher } from "../../client/helper.js";
-import { healthOf } from "../../client/probation.js";
+import { healthOf } from "../../client/install/probation.js";
+import { spawnUptimeWatcher } from "../../client/runtime/restart-helper.js";
 import { Updater } from "../../client/updater.js";
 import { runCommand } from "../output.js";
 import { path, pid } from "../parse.js";

@@ -4,8 +4,8 @@
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { spawnRestartHelper } from "../../client/helper.js";
-import { healthOf } from "../../client/probation.js";
+import { healthOf } from "../../client/install/probation.js";
+import { spawnRestartHelper } from "../../client/runtime/restart-helper.js";
 import { type InstallResult, Updater } from "../../client/updater.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";

@@ -1,6 +1,6 @@
 /** `updraft helper --wait-pid PID [--watch DIR] [--apply-prepared DIR] -- CMD…`: internal; the detached restart helper. */
 import type { Command } from "commander";
-import { runRestartHelper, watchUptime } from "../../client/helper.js";
+import { runRestartHelper, watchUptime } from "../../client/runtime/restart-helper.js";
 import { runCommand } from "../output.js";
 import { path, pid } from "../parse.js";
 

@@ -5,12 +5,12 @@
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import type { NetworkOptions } from "../../client/http.js";
-import { installLayout } from "../../client/layout.js";
-import { describeVerification, readSourceRecord } from "../../client/legacy/source-record.js";
-import { SaauClient, type SaauClientOptions } from "../../client/saau/client.js";
-import { installedVersion } from "../../client/saau/installed.js";
-import { readState } from "../../client/state.js";
+import { installLayout } from "../../client/install/layout.js";
+import { readState } from "../../client/install/state.js";
+import type { NetworkOptions } from "../../client/net/http.js";
+import { describeVerification, readSourceRecord } from "../../client/sources/legacy/source-record.js";
+import { SaauClient, type SaauClientOptions } from "../../client/sources/saau/client.js";
+import { installedVersion } from "../../client/sources/saau/installed.js";
 import { ErrorCodes, ExitCodes, UpdraftError } from "../../core/errors.js";
 import type { CommonOptions } from "../output.js";
 import { appName, duration, httpUrl, rootPin, version } from "../parse.js";

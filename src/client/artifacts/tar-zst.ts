@@ -1,0 +1,142 @@
+/**
+ * Unpacks a release's `tar.zst` into a fresh staging folder, accepting only what the signed
+ * manifest lists: every entry is checked for name, type, size, mode and sha256 while it is
+ * written, nothing is ever written outside the staging folder, and a file that is unchanged from
+ * the installed version is hard-linked from it instead of written again.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, link, mkdir, open, symlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createZstdDecompress } from "node:zlib";
+import tar from "tar-stream";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { DIR_MODE, ensureDir, fsyncDir, safeJoin } from "../../core/fs.js";
+import { hashFile } from "../../core/hash.js";
+import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../../formats/native.js";
+
+/** A file of the installed version that may be reused when unchanged. */
+export interface ReusableFile {
+  absolutePath: string;
+  sha256: string;
+  mode: number;
+}
+
+/** Counters of one extraction. */
+export interface ExtractStats {
+  written: number;
+  linked: number;
+  bytesWritten: number;
+}
+
+function refuse(message: string): never {
+  throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, message, {
+    hint: "The archive does not match its signed manifest. Nothing was installed.",
+  });
+}
+
+/**
+ * Extracts `archivePath` into `destDir` (which must not exist yet). Throws `ARCHIVE_INVALID` or
+ * `FILE_MISMATCH` on any difference from `manifest`.
+ */
+export async function extractRelease(
+  archivePath: string,
+  manifest: ReleaseManifest,
+  destDir: string,
+  reuse: Map<string, ReusableFile> = new Map(),
+): Promise<ExtractStats> {
+  await mkdir(destDir, { mode: DIR_MODE });
+  const files = new Map<string, ManifestFile>(manifest.files.map((f) => [f.path, f]));
+  const links = new Map<string, ManifestSymlink>(manifest.symlinks.map((l) => [l.path, l]));
+  const done = new Set<string>();
+  const dirs = new Set<string>([destDir]);
+  const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0 };
+
+  const ensureParent = async (path: string) => {
+    const parent = dirname(path);
+    if (!dirs.has(parent)) {
+      await ensureDir(parent);
+      for (let d = parent; d.length > destDir.length && !dirs.has(d); d = dirname(d)) dirs.add(d);
+    }
+  };
+
+  const extract = tar.extract();
+  const source = pipeline(createReadStream(archivePath), createZstdDecompress(), extract);
+  source.catch(() => {}); // surfaced through the iteration below or awaited at the end
+  try {
+    for await (const entry of extract) {
+      const { name, type, size } = entry.header;
+      if (done.has(name)) refuse(`The archive holds "${name}" twice`);
+      if (type === "symlink") {
+        const expected = links.get(name) ?? refuse(`The archive holds a symlink "${name}" the manifest does not list`);
+        if (entry.header.linkname !== expected.target)
+          refuse(`Symlink "${name}" points elsewhere than the manifest says`);
+        const target = safeJoin(destDir, name);
+        await ensureParent(target);
+        await symlink(expected.target, target);
+        entry.resume();
+        done.add(name);
+        continue;
+      }
+      if (type !== "file") refuse(`The archive holds "${name}" of type ${type}; only files and symlinks are allowed`);
+      const expected = files.get(name) ?? refuse(`The archive holds "${name}", which the manifest does not list`);
+      if (size !== expected.size)
+        refuse(`"${name}" is ${size} bytes in the archive but ${expected.size} in the manifest`);
+      const target = safeJoin(destDir, name);
+      await ensureParent(target);
+      done.add(name);
+
+      const candidate = reuse.get(name);
+      if (candidate && candidate.sha256 === expected.sha256 && candidate.mode === expected.mode) {
+        const actual = await hashFile(candidate.absolutePath).catch(() => undefined);
+        if (actual?.sha256 === expected.sha256) {
+          await link(candidate.absolutePath, target);
+          entry.resume();
+          await new Promise<void>((resolve, reject) => entry.on("end", resolve).on("error", reject));
+          stats.linked++;
+          continue;
+        }
+      }
+      const hash = createHash("sha256");
+      const handle = await open(target, "wx", expected.mode);
+      let got = 0;
+      try {
+        for await (const chunk of entry) {
+          hash.update(chunk as Buffer);
+          got += (chunk as Buffer).length;
+          await handle.write(chunk as Buffer);
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await chmod(target, expected.mode);
+      const digest = hash.digest("hex");
+      if (got !== expected.size || digest !== expected.sha256) {
+        throw new UpdraftError(ErrorCodes.FILE_MISMATCH, `"${name}" does not match its signed sha256`, {
+          hint: "The archive was altered. Nothing was installed.",
+        });
+      }
+      stats.written++;
+      stats.bytesWritten += got;
+    }
+    await source;
+  } catch (err) {
+    extract.destroy();
+    if (err instanceof UpdraftError) throw err;
+    const e = toUpdraftError(err, ErrorCodes.ARCHIVE_INVALID, "Unpacking the release");
+    if (e.code === ErrorCodes.ARCHIVE_INVALID && !e.hint) {
+      throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, e.message, {
+        cause: err,
+        hint: "The archive is damaged. Nothing was installed.",
+      });
+    }
+    throw e;
+  }
+  for (const path of [...files.keys(), ...links.keys()]) {
+    if (!done.has(path)) refuse(`The archive lacks "${path}", which the manifest lists`);
+  }
+  for (const d of dirs) await fsyncDir(d);
+  return stats;
+}

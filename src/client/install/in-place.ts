@@ -1,0 +1,365 @@
+/**
+ * In-place install, for apps that run from one fixed folder (SAAU, python-autoupdate): the listed
+ * files are replaced inside the app folder as one transaction. Every new file is staged (and
+ * hashed) first inside `.updraft/` (same file system, so every move is an atomic rename); the
+ * journal is written; each original is moved to `.updraft/backup/` before its replacement moves
+ * in. Killed at any point, recovery puts back the whole old set or completes the whole new set.
+ */
+import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { faultPoint } from "../../core/fault.js";
+import {
+  assertSafeRelativePath,
+  ensureDir,
+  fsyncDir,
+  readLocalJson,
+  removePath,
+  safeJoin,
+  writeJsonAtomic,
+} from "../../core/fs.js";
+import { hashFile } from "../../core/hash.js";
+import { type LockToken, withLock } from "../../core/lock.js";
+import { type InPlaceJournal, type JournalFile, readJournal, removeJournal, writeJournal } from "./journal.js";
+import type { InstallLayout } from "./layout.js";
+import { openProbation, type ProbationPolicy } from "./probation.js";
+import { type InstallState, readState, updateState } from "./state.js";
+
+/** One file to install: its place in the app folder and a verified source file. */
+export interface InPlaceFile {
+  /** POSIX path relative to the app folder. */
+  path: string;
+  /** Absolute path of the verified file to install there. */
+  source: string;
+}
+
+/** A release to install in place. */
+export interface InPlaceRelease {
+  version: string;
+  files: InPlaceFile[];
+  /** Paths to delete from the app folder (used by rollback to undo files a release added). */
+  remove?: string[];
+}
+
+/** What an in-place install did. */
+export interface InPlaceOutcome {
+  version: string;
+  previous: string | undefined;
+  replaced: number;
+  added: number;
+  removed: number;
+}
+
+interface PreparedPlan {
+  schema: 1;
+  version: string;
+  files: { path: string; sha256: string; size: number }[];
+  remove: string[];
+}
+
+/** Folders inside `.updraft/` this module uses. */
+export function inPlacePaths(layout: InstallLayout) {
+  return {
+    plan: join(layout.stateDir, "prepared.json"),
+    staged: join(layout.stagingDir, "in-place"),
+    backupNew: join(layout.stateDir, "backup", "new"),
+    backupPrevious: join(layout.stateDir, "backup", "previous"),
+    backupIndex: (dir: string) => join(dir, "updraft-backup.json"),
+  };
+}
+
+async function copyDurably(source: string, dest: string): Promise<{ sha256: string; size: number }> {
+  await ensureDir(dirname(dest));
+  await copyFile(source, dest);
+  const handle = await open(dest, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return hashFile(dest);
+}
+
+function withInstallLock<T>(
+  layout: InstallLayout,
+  lock: LockToken | undefined,
+  body: (lock: LockToken) => Promise<T>,
+): Promise<T> {
+  return withLock(layout.lockFile, lock, { purpose: "installing in place" }, body);
+}
+
+/**
+ * Stages `release` inside `.updraft/staging/in-place` and records the plan durably. The app
+ * folder is not touched: {@link applyPreparedInPlace} (now, or from the helper once the app has
+ * exited) does the swap.
+ */
+export async function prepareInPlace(
+  layout: InstallLayout,
+  release: InPlaceRelease,
+  options: { lock?: LockToken } = {},
+): Promise<void> {
+  await withInstallLock(layout, options.lock, async () => {
+    const p = inPlacePaths(layout);
+    const seen = new Set<string>();
+    for (const path of [...release.files.map((f) => f.path), ...(release.remove ?? [])]) {
+      assertSafeRelativePath(path);
+      const folded = path.toLowerCase();
+      if (seen.has(folded)) throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `"${path}" is listed twice`);
+      if (path.split("/")[0] === ".updraft") {
+        throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `"${path}" would overwrite Updraft's own state`);
+      }
+      seen.add(folded);
+    }
+    await removePath(p.plan);
+    await removePath(p.staged);
+    try {
+      const files: PreparedPlan["files"] = [];
+      for (const f of release.files)
+        files.push({ path: f.path, ...(await copyDurably(f.source, safeJoin(p.staged, f.path))) });
+      await fsyncDir(p.staged).catch(() => {});
+      await writeJsonAtomic(p.plan, {
+        schema: 1,
+        version: release.version,
+        files,
+        remove: release.remove ?? [],
+      } satisfies PreparedPlan);
+    } catch (err) {
+      await removePath(p.staged);
+      throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Staging ${release.version}`);
+    }
+    await faultPoint("in-place:prepared");
+  });
+}
+
+/** True if a prepared in-place install waits to be applied. */
+export async function hasPreparedInPlace(layout: InstallLayout): Promise<boolean> {
+  return (await readLocalJson(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Applies the prepared plan as one journaled transaction. Returns undefined when nothing is
+ * prepared. On failure the old set is put back before the error is thrown.
+ */
+export async function applyPreparedInPlace(
+  layout: InstallLayout,
+  options: { lock?: LockToken; probation?: ProbationPolicy } = {},
+): Promise<InPlaceOutcome | undefined> {
+  return withInstallLock(layout, options.lock, async () => {
+    const p = inPlacePaths(layout);
+    const plan = (await readLocalJson(p.plan)) as PreparedPlan | undefined;
+    if (!plan) return undefined;
+    for (const f of plan.files) {
+      const got = await hashFile(safeJoin(p.staged, f.path)).catch(() => undefined);
+      if (got?.sha256 !== f.sha256) {
+        await removePath(p.plan);
+        await removePath(p.staged);
+        throw new UpdraftError(ErrorCodes.FILE_MISMATCH, `The staged copy of "${f.path}" changed before the swap`, {
+          hint: "Run the update again.",
+        });
+      }
+    }
+    const from = (await readState(layout)).current;
+    const probation = options.probation && openProbation(options.probation, plan.version, from, new Date());
+    const files: JournalFile[] = [];
+    for (const f of plan.files) files.push({ path: f.path, hadOriginal: await exists(safeJoin(layout.dir, f.path)) });
+    for (const path of plan.remove) {
+      if (await exists(safeJoin(layout.dir, path))) files.push({ path, hadOriginal: true, remove: true });
+    }
+    await removePath(p.backupNew);
+    await ensureDir(p.backupNew);
+    const journal: InPlaceJournal = {
+      schema: 1,
+      mode: "in-place",
+      to: plan.version,
+      ...(from ? { from } : {}),
+      phase: "swapping",
+      files,
+      startedAt: new Date().toISOString(),
+      ...(probation ? { probation } : {}),
+    };
+    await writeJournal(layout, journal);
+    await faultPoint("in-place:journal-written");
+    try {
+      let n = 0;
+      for (const f of files) {
+        n++;
+        const target = safeJoin(layout.dir, f.path);
+        if (f.hadOriginal) {
+          const backup = safeJoin(p.backupNew, f.path);
+          await ensureDir(dirname(backup));
+          await rename(target, backup);
+        }
+        await faultPoint(`in-place:backup-${n}`);
+        if (!f.remove) {
+          await ensureDir(dirname(target));
+          await rename(safeJoin(p.staged, f.path), target);
+        }
+        await faultPoint(`in-place:swap-${n}`);
+      }
+      await syncFolders(layout.dir, files);
+      await syncFolders(
+        p.backupNew,
+        files.filter((f) => f.hadOriginal),
+      ).catch(() => {});
+    } catch (err) {
+      await rollBackInPlaceJournal(layout, journal);
+      throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Replacing the files of ${plan.version}`);
+    }
+    await writeJournal(layout, { ...journal, phase: "swapped" });
+    await faultPoint("in-place:swapped");
+    await finishInPlace(layout, { ...journal, phase: "swapped" });
+    return {
+      version: plan.version,
+      previous: from,
+      replaced: files.filter((f) => f.hadOriginal && !f.remove).length,
+      added: files.filter((f) => !f.hadOriginal).length,
+      removed: files.filter((f) => f.remove).length,
+    };
+  });
+}
+
+async function syncFolders(root: string, files: JournalFile[]): Promise<void> {
+  const dirs = new Set<string>([root]);
+  for (const f of files) dirs.add(dirname(safeJoin(root, f.path)));
+  for (const d of dirs) await fsyncDir(d).catch(() => {});
+}
+
+/** Roll-forward of a swapped in-place transaction: idempotent, safe to repeat after a crash. */
+export async function finishInPlace(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
+  const p = inPlacePaths(layout);
+  const state = await readState(layout);
+  if (state.current !== journal.to) {
+    await updateState(layout, (s) => {
+      const next: InstallState = {
+        ...s,
+        mode: "in-place",
+        current: journal.to,
+        ...(journal.from ? { previous: journal.from } : {}),
+        installedAt: new Date().toISOString(),
+      };
+      delete next.probation;
+      if (journal.probation) next.probation = journal.probation;
+      return next;
+    });
+  }
+  await faultPoint("in-place:state-written");
+  if (await exists(p.backupNew)) {
+    await writeJsonAtomic(p.backupIndex(p.backupNew), {
+      schema: 1,
+      version: journal.from ?? null,
+      replaced: journal.files.filter((f) => f.hadOriginal).map((f) => f.path),
+      added: journal.files.filter((f) => !f.hadOriginal).map((f) => f.path),
+    });
+    await removePath(p.backupPrevious);
+    await rename(p.backupNew, p.backupPrevious);
+  }
+  await removePath(p.plan);
+  await removePath(p.staged);
+  await removeJournal(layout);
+  await faultPoint("in-place:journal-removed");
+}
+
+/** Puts the old set back from an interrupted (`swapping`) transaction: idempotent. */
+export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
+  const p = inPlacePaths(layout);
+  for (const f of journal.files) {
+    const target = safeJoin(layout.dir, f.path);
+    const backup = safeJoin(p.backupNew, f.path);
+    if (f.hadOriginal) {
+      if (await exists(backup)) {
+        await ensureDir(dirname(target));
+        await rename(backup, target);
+      }
+    } else {
+      await removePath(target);
+    }
+  }
+  await syncFolders(layout.dir, journal.files);
+  await removePath(p.backupNew);
+  await removePath(p.plan);
+  await removePath(p.staged);
+  await removeJournal(layout);
+}
+
+/** Prepares and applies `release` at once (when the app's files are not in use). */
+export async function installInPlace(
+  layout: InstallLayout,
+  release: InPlaceRelease,
+  options: { lock?: LockToken; probation?: ProbationPolicy } = {},
+): Promise<InPlaceOutcome> {
+  return withInstallLock(layout, options.lock, async (lock) => {
+    await prepareInPlace(layout, release, { lock });
+    return (await applyPreparedInPlace(layout, {
+      lock,
+      ...(options.probation ? { probation: options.probation } : {}),
+    }))!;
+  });
+}
+
+/** The set the last in-place install replaced, if it is still kept. */
+export async function previousInPlaceSet(
+  layout: InstallLayout,
+): Promise<{ version: string | null; replaced: string[]; added: string[] } | undefined> {
+  const p = inPlacePaths(layout);
+  const index = (await readLocalJson(p.backupIndex(p.backupPrevious)).catch(() => undefined)) as
+    | { version: string | null; replaced: string[]; added: string[] }
+    | undefined;
+  return index;
+}
+
+/**
+ * Goes back to the set the last in-place install replaced, as a new in-place transaction (so it
+ * is crash-safe too). Returns the version restored.
+ */
+export async function rollbackInPlace(layout: InstallLayout, options: { lock?: LockToken } = {}): Promise<string> {
+  return withInstallLock(layout, options.lock, async (lock) => {
+    const index = await previousInPlaceSet(layout);
+    if (!index?.version) {
+      throw new UpdraftError(ErrorCodes.NO_UPDATE, "There is no previous version to go back to", {
+        hint: "Only the version before the last update is kept.",
+      });
+    }
+    const p = inPlacePaths(layout);
+    const hold = join(layout.stateDir, "backup", "rollback-source");
+    await removePath(hold);
+    await rename(p.backupPrevious, hold);
+    try {
+      await prepareInPlace(
+        layout,
+        {
+          version: index.version,
+          files: index.replaced.map((path) => ({ path, source: safeJoin(hold, path) })),
+          remove: index.added,
+        },
+        { lock },
+      );
+      await applyPreparedInPlace(layout, { lock });
+    } finally {
+      await removePath(hold);
+    }
+    return index.version;
+  });
+}
+
+/** Removes `.updraft/staging` leftovers of in-place installs that never got a plan. */
+export async function cleanStaleInPlaceStaging(layout: InstallLayout): Promise<void> {
+  if (await hasPreparedInPlace(layout)) return;
+  const p = inPlacePaths(layout);
+  const entries = await readdir(p.staged).catch(() => []);
+  if (entries.length > 0) await removePath(p.staged);
+}
+
+/** Returns the open in-place journal, if any. */
+export async function openInPlaceJournal(layout: InstallLayout): Promise<InPlaceJournal | undefined> {
+  const j = await readJournal(layout);
+  return j?.mode === "in-place" ? j : undefined;
+}

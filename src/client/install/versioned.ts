@@ -1,0 +1,181 @@
+/**
+ * Installs a verified release into its own version folder and switches `current` to it, as one
+ * journaled transaction: stage and verify (nothing the app uses changes), write the intent
+ * durably, move the folder into place, switch the pointer, record the state, close the journal.
+ * Killed at any step, {@link recoverVersioned} finishes or undoes it.
+ */
+import { readdir, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { ErrorCodes, toUpdraftError } from "../../core/errors.js";
+import { faultPoint } from "../../core/fault.js";
+import { ensureDir, fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../../core/fs.js";
+import type { ReleaseManifest } from "../../formats/native.js";
+import { type ExtractStats, extractRelease, type ReusableFile } from "../artifacts/tar-zst.js";
+import { assertFreeSpace, diskFullWhileStaging } from "./disk.js";
+import { readJournal, removeJournal, type VersionedJournal, writeJournal } from "./journal.js";
+import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
+import { readCurrentVersion, switchCurrent } from "./pointer.js";
+import { openProbation, type ProbationPolicy } from "./probation.js";
+import { readState, updateState } from "./state.js";
+
+/** Result of one install. */
+export interface InstallOutcome {
+  version: string;
+  previous: string | undefined;
+  folder: string;
+  stats: ExtractStats;
+}
+
+/** Options of {@link installRelease}. */
+export interface InstallOptions {
+  /** Put the new version on probation (it must confirm it works). */
+  probation?: ProbationPolicy;
+  /** The installed release, whose unchanged files need no new disk space. */
+  installed?: ReleaseManifest;
+  /** Check free space before staging (default true). */
+  checkSpace?: boolean;
+}
+
+/** Bytes an install writes: the new release's files minus those it can hard-link from the installed one. */
+export function bytesToWrite(manifest: ReleaseManifest, installed: ReleaseManifest | undefined): number {
+  const reusable = new Set((installed?.files ?? []).map((f) => `${f.path}\0${f.sha256}\0${f.mode}`));
+  let total = 0;
+  for (const f of manifest.files) if (!reusable.has(`${f.path}\0${f.sha256}\0${f.mode}`)) total += f.size;
+  return total;
+}
+
+/** Files of the installed release that a new release may reuse, keyed by path. */
+export function reusableFiles(
+  layout: InstallLayout,
+  installed: ReleaseManifest | undefined,
+): Map<string, ReusableFile> {
+  const map = new Map<string, ReusableFile>();
+  if (!installed) return map;
+  const root = layout.versionDir(installed.version);
+  for (const f of installed.files) {
+    map.set(f.path, { absolutePath: safeJoin(root, f.path), sha256: f.sha256, mode: f.mode });
+  }
+  return map;
+}
+
+/**
+ * Fills a fresh staging folder with the exact tree of the new release (every file verified
+ * against its manifest), throwing on any difference. A full archive or a delta does this.
+ */
+export type StageProducer = (stagingDir: string) => Promise<ExtractStats>;
+
+/** A producer that extracts a verified full archive, reusing unchanged installed files. */
+export function fromFullArchive(
+  layout: InstallLayout,
+  manifest: ReleaseManifest,
+  archivePath: string,
+  installedManifest: ReleaseManifest | undefined,
+): StageProducer {
+  return (stagingDir) => extractRelease(archivePath, manifest, stagingDir, reusableFiles(layout, installedManifest));
+}
+
+/**
+ * Installs `manifest` (its tree made by `produce`) and makes it current. The caller holds the
+ * install lock. With a `probation` policy the new version must confirm it works (see recover.ts).
+ */
+export async function installRelease(
+  layout: InstallLayout,
+  manifest: ReleaseManifest,
+  produce: StageProducer,
+  options: InstallOptions = {},
+): Promise<InstallOutcome> {
+  const { probation } = options;
+  const to = manifest.version;
+  const staging = join(layout.stagingDir, `${VERSION_DIR_PREFIX}${to}-${randomSuffix()}`);
+  const finalDir = layout.versionDir(to);
+  const from = await readCurrentVersion(layout);
+  let stats: ExtractStats;
+  const needed = bytesToWrite(manifest, options.installed);
+  try {
+    await removePath(layout.stagingDir);
+    await ensureDir(layout.stagingDir);
+    if (options.checkSpace !== false) await assertFreeSpace(layout.stagingDir, needed, `installing ${to}`);
+    stats = await produce(staging);
+    await writeJsonAtomic(layout.manifestFile(to), manifest);
+  } catch (err) {
+    await removePath(staging).catch(() => {});
+    await removePath(layout.stagingDir).catch(() => {});
+    throw (
+      diskFullWhileStaging(err, layout.stagingDir, needed) ??
+      toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`)
+    );
+  }
+  await faultPoint("versioned:staged");
+  const journal: VersionedJournal = {
+    schema: 1,
+    mode: "versioned",
+    to,
+    ...(from ? { from } : {}),
+    startedAt: new Date().toISOString(),
+  };
+  const opened = probation && openProbation(probation, to, from, new Date());
+  if (opened) journal.probation = opened;
+  await writeJournal(layout, journal);
+  await faultPoint("versioned:journal-written");
+  try {
+    if (from !== to) await removePath(finalDir);
+    await rename(staging, finalDir);
+    await fsyncDir(layout.dir);
+    await faultPoint("versioned:folder-in-place");
+    await switchCurrent(layout, to);
+    await faultPoint("versioned:pointer-switched");
+  } catch (err) {
+    await recoverVersioned(layout);
+    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
+  }
+  await finishVersioned(layout, journal);
+  return { version: to, previous: from, folder: finalDir, stats };
+}
+
+/** Roll-forward: records the new state and closes the journal (idempotent). */
+async function finishVersioned(layout: InstallLayout, journal: VersionedJournal) {
+  const state = await readState(layout);
+  if (state.current !== journal.to || state.probation?.version !== journal.probation?.version) {
+    await updateState(layout, (s) => {
+      const next = { ...s, mode: "versioned" as const, current: journal.to, installedAt: new Date().toISOString() };
+      if (journal.from && journal.from !== journal.to) next.previous = journal.from;
+      delete next.probation;
+      if (journal.probation) next.probation = journal.probation;
+      return next;
+    });
+  }
+  await faultPoint("versioned:state-written");
+  await removeJournal(layout);
+  await faultPoint("versioned:journal-removed");
+}
+
+/**
+ * Finishes or undoes an interrupted versioned install: forward if `current` already points at
+ * the new version (the switch is the commit point), back otherwise. Returns what it did.
+ */
+export async function recoverVersioned(layout: InstallLayout): Promise<"none" | "rolled-forward" | "rolled-back"> {
+  const journal = await readJournal(layout);
+  if (journal?.mode !== "versioned") return "none";
+  const pointer = await readCurrentVersion(layout);
+  if (pointer === journal.to) {
+    await finishVersioned(layout, journal);
+    return "rolled-forward";
+  }
+  if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
+  if (pointer === undefined && journal.from) await switchCurrent(layout, journal.from);
+  await removePath(layout.stagingDir);
+  await removeJournal(layout);
+  return "rolled-back";
+}
+
+/** Removes version folders other than `keep`; returns the versions removed. */
+export async function pruneVersions(layout: InstallLayout, keep: (string | undefined)[]): Promise<string[]> {
+  const keepNames = new Set(keep.filter(Boolean).map((v) => `${VERSION_DIR_PREFIX}${v}`));
+  const removed: string[] = [];
+  for (const entry of await readdir(layout.dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith(VERSION_DIR_PREFIX) || keepNames.has(entry.name)) continue;
+    await removePath(join(layout.dir, entry.name));
+    removed.push(entry.name.slice(VERSION_DIR_PREFIX.length));
+  }
+  return removed;
+}

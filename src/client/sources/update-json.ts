@@ -1,0 +1,73 @@
+/**
+ * A python-autoupdate repository: `update.json` at a folder URL (`…/updates/` + `update.json`) or
+ * a file URL, and the files it lists. Each file is downloaded, checked against its sha256, and
+ * (when it is a `.zip` or `.tar.gz`) unpacked with the hardened readers; plain files are installed
+ * under their own name.
+ */
+import { join } from "node:path";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import {
+  parseUpdateJson,
+  UPDATE_JSON_FILE,
+  UPDATE_JSON_MAX_BYTES,
+  type UpdateJson,
+} from "../../formats/update-json.js";
+import { archiveFormatOf, DEFAULT_MAX_BYTES, readArchive } from "../artifacts/archives.js";
+import type { InPlaceFile, InPlaceRelease } from "../install/in-place.js";
+import type { HttpClient } from "../net/http.js";
+import { fetchFile } from "./legacy/fetch-file.js";
+import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";
+
+/** The `update.json` URL for an `updateUrl` that names the folder or the file itself. */
+export function updateJsonUrl(updateUrl: string): string {
+  const u = parseLegacyUrl(updateUrl, "updateUrl");
+  if (/\.json$/i.test(u.pathname)) return u.toString();
+  if (!u.pathname.endsWith("/")) u.pathname += "/";
+  return new URL(UPDATE_JSON_FILE, u).toString();
+}
+
+/** Fetches and parses `update.json`. */
+export async function fetchUpdateJson(http: HttpClient, url: string): Promise<UpdateJson> {
+  return parseUpdateJson(await http.getBytes(url, UPDATE_JSON_MAX_BYTES));
+}
+
+/** Downloads, verifies and unpacks every file of `doc` into `workDir`; returns the files to install. */
+export async function stageUpdateJson(
+  http: HttpClient,
+  doc: UpdateJson,
+  workDir: string,
+  options: { allowUnsignedHttp: boolean; maxBytes?: number },
+): Promise<InPlaceRelease> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const files: InPlaceFile[] = [];
+  const seen = new Map<string, string>();
+  const add = (path: string, source: string, from: string) => {
+    const folded = path.toLowerCase();
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `"${path}" comes from both ${other} and ${from}`, {
+        hint: "Each path may come from one listed file only; fix update.json.",
+      });
+    }
+    seen.set(folded, from);
+    files.push({ path, source });
+  };
+  for (const [i, f] of doc.files.entries()) {
+    assertUnsignedTransport(parseLegacyUrl(f.url, `files[${i}].url`), options.allowUnsignedHttp);
+    const download = join(workDir, "downloads", f.filename);
+    await fetchFile(http, { url: f.url, dest: download, maxBytes, sha256: f.hash });
+    const format = archiveFormatOf(f.filename);
+    if (!format) {
+      add(f.filename, download, f.filename);
+      continue;
+    }
+    const contents = await readArchive(download, format, { dest: join(workDir, `unpacked-${i}`), maxBytes });
+    for (const staged of contents.files) add(staged.name, staged.file, f.filename);
+  }
+  if (files.length === 0) {
+    throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `The files of ${doc.version} hold nothing to install`, {
+      hint: "Publish an archive with the app's files.",
+    });
+  }
+  return { version: doc.version, files };
+}
