@@ -1,9 +1,10 @@
 /**
  * Updraft's client library: keep an installed app up to date from a TUF-signed repository.
+ * The python-autoupdate facade is the separate entry `updraft-updater/compat`.
  *
  * @example
  * ```ts
- * import { Updater } from "updraft";
+ * import { Updater } from "updraft-updater";
  * const updater = new Updater({ installDir: "/opt/myapp" });
  * const { updateAvailable } = await updater.check();
  * if (updateAvailable) {
@@ -15,25 +16,4 @@
  * @packageDocumentation
  */
 
-export {
-  type FirstInstallOptions,
-  type FirstInstallResult,
-  installFromRepository,
-} from "./client/first-install.js";
-export {
-  type CheckResult,
-  type DownloadProgress,
-  type DownloadResult,
-  type FetchFunction,
-  type InstallResult,
-  type RestartOptions,
-  type StatusResult,
-  type TrafficStats,
-  type UpdateInfo,
-  Updater,
-  type UpdaterEvents,
-  type UpdaterOptions,
-} from "./client/updater.js";
-export { Autoupdate, type AutoupdateOptions } from "./compat/autoupdate.js";
-export { type ErrorCode, ErrorCodes, ExitCodes, isUpdraftError, UpdraftError } from "./core/errors.js";
-export { compareVersions, isValidVersion } from "./core/version.js";
+export * from "./client/index.js";

@@ -378,7 +378,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     });
   }
 
-  /** Downloads the update found by {@link check} (checking first if needed) and verifies it. */
+  /** Downloads the update found by {@link Updater.check} (checking first if needed) and verifies it. */
   async download(
     options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: LockToken } = {},
   ): Promise<DownloadResult> {

@@ -51,7 +51,7 @@ export interface AutoupdateOptions extends NetworkOptions {
 export class Autoupdate {
   readonly appDir: string;
   readonly layout: InstallLayout;
-  /** The newest version found by {@link checkForUpdates}. */
+  /** The newest version found by {@link Autoupdate.checkForUpdates}. */
   latestVersion: string | undefined;
   /** Set when the newest version failed recently and is not retried yet. */
   skipped: Skipped | undefined;
@@ -86,7 +86,7 @@ export class Autoupdate {
   }
 
   /**
-   * Downloads and verifies the update found by {@link checkForUpdates} and stages it durably.
+   * Downloads and verifies the update found by {@link Autoupdate.checkForUpdates} and stages it durably.
    * Returns false when there is nothing to download; throws an `UpdraftError` when it fails
    * (when the release itself is broken, that version is not retried for the back-off window;
    * a network or mirror failure is retried at the next call).

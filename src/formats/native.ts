@@ -125,10 +125,13 @@ export interface ChannelPointer {
 
 /** `updraft.json`: how an installed copy finds its updates. */
 export interface AppConfig {
+  /** Schema number of the document ({@link NATIVE_SCHEMA}). */
   schema: typeof NATIVE_SCHEMA;
+  /** The app's name in the repository. */
   app: string;
   /** Base URL of the repository (the folder that holds `<app>/metadata`). May be absent in a release built without `--url`. */
   url?: string;
+  /** The channel the install follows (`stable` unless chosen otherwise). */
   channel: string;
 }
 

@@ -19,8 +19,11 @@ export const DEFAULT_BACKOFF_MS = 2 * 60 * 60 * 1000;
 
 /** Why a version is skipped, and until when. */
 export interface Skipped {
+  /** The version held back. */
   version: string;
+  /** Why its last attempt failed. */
   reason: string;
+  /** When it may be tried again (ISO 8601). */
   retryAfter: string;
 }
 

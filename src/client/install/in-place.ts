@@ -43,10 +43,15 @@ export interface InPlaceRelease {
 
 /** What an in-place install did. */
 export interface InPlaceOutcome {
+  /** The version now in the app folder. */
   version: string;
+  /** The version it replaced, when one was recorded. */
   previous: string | undefined;
+  /** Files overwritten. */
   replaced: number;
+  /** Files that did not exist before. */
   added: number;
+  /** Files deleted. */
   removed: number;
 }
 

@@ -27,6 +27,7 @@ export interface ProbationPolicy {
 
 /** A new version that has not yet proved it works. */
 export interface Probation {
+  /** The version on probation. */
   version: string;
   /** The version to go back to if this one fails. */
   previous?: string;
@@ -40,8 +41,9 @@ export interface Probation {
   launchedAt?: string;
   /** Set at the first launch: `confirm` must come by then; `uptime` is proved by then. */
   deadline?: string;
-  /** Launches counted so far, and the most allowed without proving it works. */
+  /** Launches counted so far. */
   launches: number;
+  /** The most launches allowed without proving it works. */
   maxLaunches: number;
 }
 

@@ -26,7 +26,7 @@ import { launched, type Probation, verdict } from "./probation.js";
 import { readState, updateState } from "./state.js";
 import { pruneVersions, recoverVersioned } from "./versioned.js";
 
-/** What {@link recover} found and did. */
+/** What recovery (`Updater.recover()`, and every operation before it starts) found and did. */
 export interface RecoveryReport {
   /** An interrupted install was finished (`rolled-forward`) or undone (`rolled-back`). */
   transaction: "none" | "rolled-forward" | "rolled-back";

@@ -21,6 +21,7 @@ import { redactUrl } from "./url-policy.js";
 export interface DownloadProgress {
   /** Bytes of the artifact on disk so far (resumed bytes included). Never decreases, except on an event with `restarted`. */
   transferred: number;
+  /** Size of the artifact (its signed length). */
   total: number;
   /** 0–100. */
   percent: number;

@@ -83,7 +83,9 @@ export function networkOptionsOf(o: NetworkOptions): NetworkOptions {
 
 /** Counters of what the client sent and received, for `status` and benchmarks. */
 export interface TrafficStats {
+  /** HTTP requests sent, each redirect hop and retry counted. */
   requests: number;
+  /** Response body bytes received. */
   bytes: number;
 }
 

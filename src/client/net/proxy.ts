@@ -66,7 +66,7 @@ export function proxyFor(url: URL, settings: ProxySettings = {}): string | undef
   return envValue(env, "http_proxy") ?? envValue(env, "all_proxy");
 }
 
-/** Options of {@link createDispatcherPool}. */
+/** Where requests go through (proxy) and which extra CA certificates they trust. */
 export interface DispatchOptions extends ProxySettings {
   /** Extra trusted CA certificates (PEM), added to the system's. */
   ca?: string | Buffer | (string | Buffer)[];

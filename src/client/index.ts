@@ -1,0 +1,42 @@
+/**
+ * The client library's public surface: everything an app needs to keep itself up to date, and
+ * nothing of the engines behind it (install layout, locks, the HTTP client stay internal).
+ * The package's main entry re-exports this module; the API report records it.
+ */
+
+export {
+  type ErrorCode,
+  ErrorCodes,
+  ExitCodes,
+  isUpdraftError,
+  UpdraftError,
+  type UpdraftErrorOptions,
+} from "../core/errors.js";
+export { compareVersions, isValidVersion } from "../core/version.js";
+export { type AppConfig, NATIVE_SCHEMA } from "../formats/native.js";
+export type { DeltaFallback } from "./artifacts/choice.js";
+export {
+  type FirstInstallOptions,
+  type FirstInstallResult,
+  installFromRepository,
+} from "./first-install.js";
+export type { Skipped } from "./install/attempts.js";
+export type { Probation } from "./install/probation.js";
+export type { RecoveryReport } from "./install/recover.js";
+export type { InstallMode } from "./install/state.js";
+export type { DownloadProgress } from "./net/download.js";
+export type { FetchFunction, NetworkOptions, TrafficStats } from "./net/http.js";
+export type { DispatchOptions, ProxySettings } from "./net/proxy.js";
+export type { RetryInfo, RetryOptions } from "./net/retry.js";
+export {
+  type AutoCheckOptions,
+  type CheckResult,
+  type DownloadResult,
+  type InstallResult,
+  type RestartOptions,
+  type StatusResult,
+  type UpdateInfo,
+  Updater,
+  type UpdaterEvents,
+  type UpdaterOptions,
+} from "./updater.js";
