@@ -15,20 +15,20 @@
  * }
  * ```
  */
-import { dirname, join, resolve } from "node:path";
-import { recordAttempt, recordIfReleaseFault, recordSuccess, type Skipped } from "../client/install/attempts.js";
-import { applyPreparedInPlace, type InPlaceOutcome, prepareInPlace } from "../client/install/in-place.js";
+import { dirname, resolve } from "node:path";
+import type { Skipped } from "../client/install/attempts.js";
+import type { InPlaceOutcome } from "../client/install/in-place.js";
 import { type InstallLayout, installLayout } from "../client/install/layout.js";
-import { updateState } from "../client/install/state.js";
 import { HttpClient, type NetworkOptions } from "../client/net/http.js";
-import { isLoopbackHost } from "../client/net/url-policy.js";
-import { beginLegacySession, type Candidate, isNewer, skippedVersion } from "../client/sources/legacy/apply.js";
-import { latestSignedRelease, openSignedRepository, stageSignedRelease } from "../client/sources/legacy/signed.js";
-import { writeSourceRecord } from "../client/sources/legacy/source-record.js";
-import { assertUnsignedTransport, parseLegacyUrl } from "../client/sources/legacy/transport.js";
-import { fetchUpdateJson, stageUpdateJson, updateJsonUrl } from "../client/sources/update-json.js";
-import { randomSuffix, removePath } from "../core/fs.js";
-import { acquireLock } from "../core/lock.js";
+import {
+  type AvailableUpdate,
+  applyPreparedUpdate,
+  checkSource,
+  prepareUpdate,
+} from "../client/sources/legacy/apply.js";
+import { SignedSource, type SignedSourceRelease } from "../client/sources/legacy/signed.js";
+import type { UpdateSource } from "../client/sources/source.js";
+import { type UpdateJsonRelease, UpdateJsonSource, updateJsonUrl } from "../client/sources/update-json.js";
 import { assertVersion } from "../core/version.js";
 
 /** Options of {@link Autoupdate}, named as python-autoupdate's. */
@@ -58,7 +58,7 @@ export class Autoupdate {
   /** True when the update found is verified by Updraft's signed metadata. */
   signed = false;
   private readonly http: HttpClient;
-  private candidate: Candidate | undefined;
+  private available: AvailableUpdate | undefined;
   private prepared: string | undefined;
 
   constructor(private readonly options: AutoupdateOptions) {
@@ -71,17 +71,17 @@ export class Autoupdate {
 
   /** True when a newer version than `currentVersion` is published (and not backed off). */
   async checkForUpdates(): Promise<boolean> {
-    const { currentVersion } = this.options;
-    await beginLegacySession(this.layout, currentVersion);
-    this.candidate = undefined;
+    this.available = undefined;
     this.skipped = undefined;
-    const found = (await this.signedCandidate()) ?? (await this.unsignedCandidate());
-    this.latestVersion = found.version;
-    this.signed = found.signed;
-    if (!isNewer(found.version, currentVersion)) return false;
-    this.skipped = await skippedVersion(this.layout, found.version, this.options.backoffMs);
-    if (this.skipped) return false;
-    this.candidate = found;
+    const { backoffMs } = this.options;
+    const checked = await checkSource(this.layout, this.options.currentVersion, () => this.open(), {
+      ...(backoffMs !== undefined ? { backoffMs } : {}),
+    });
+    this.latestVersion = checked.found.version;
+    this.signed = checked.signed;
+    if (checked.status === "skipped") this.skipped = checked.skipped;
+    if (checked.status !== "available") return false;
+    this.available = checked;
     return true;
   }
 
@@ -92,94 +92,50 @@ export class Autoupdate {
    * a network or mirror failure is retried at the next call).
    */
   async downloadUpdates(): Promise<boolean> {
-    if (!this.candidate && !(await this.checkForUpdates())) return false;
-    const candidate = this.candidate!;
-    const lock = await acquireLock(this.layout.lockFile, { purpose: `downloading ${candidate.version}` });
-    const workDir = join(this.layout.stateDir, "unpack", randomSuffix());
-    try {
-      const installed = this.options.currentVersion;
-      await updateState(this.layout, (s) =>
-        s.current === installed ? s : { ...s, mode: "in-place", current: installed },
-      );
-      await recordAttempt(this.layout, candidate.version);
-      try {
-        await prepareInPlace(this.layout, await candidate.stage(workDir), { lock });
-      } catch (err) {
-        await recordIfReleaseFault(this.layout, candidate.version, err).catch(() => {});
-        throw err;
-      }
-      this.prepared = candidate.version;
-      return true;
-    } finally {
-      await removePath(workDir).catch(() => {});
-      await lock.release();
-    }
+    if (!this.available && !(await this.checkForUpdates())) return false;
+    const update = this.available!;
+    await prepareUpdate(this.layout, this.options.currentVersion, update);
+    this.prepared = update.release.version;
+    return true;
   }
 
   /** Replaces the app's files with the downloaded update, all or nothing. Restart the app afterwards. */
   async applyUpdates(): Promise<InPlaceOutcome | undefined> {
     if (!this.prepared && !(await this.downloadUpdates())) return undefined;
-    const version = this.prepared!;
-    try {
-      const outcome = await applyPreparedInPlace(this.layout);
-      await recordSuccess(this.layout, version);
-      this.prepared = undefined;
-      return outcome;
-    } catch (err) {
-      await recordIfReleaseFault(this.layout, version, err).catch(() => {});
-      throw err;
-    }
+    const outcome = await applyPreparedUpdate(this.layout, this.prepared!);
+    this.prepared = undefined;
+    return outcome;
   }
 
-  /** The signed path: `updateUrl` is `<repo>/<app>/` of an Updraft repository with signed metadata. */
-  private async signedCandidate(): Promise<Candidate | undefined> {
+  /** The signed metadata when `updateUrl` is `<repo>/<app>/` of an Updraft repository that has it, else update.json. */
+  private async open(): Promise<UpdateSource<SignedSourceRelease | UpdateJsonRelease>> {
+    const allowUnsignedHttp = this.options.allowUnsignedHttp === true;
+    const signed = await this.openSigned(allowUnsignedHttp);
+    return (
+      signed ??
+      new UpdateJsonSource({
+        http: this.http,
+        updateUrl: this.options.updateUrl,
+        app: this.options.appName,
+        allowUnsignedHttp,
+        ...(this.options.maxBytes ? { maxBytes: this.options.maxBytes } : {}),
+      })
+    );
+  }
+
+  private async openSigned(allowUnsignedHttp: boolean): Promise<SignedSource | undefined> {
     const app = this.options.appName.toLowerCase();
-    const folder = new URL(".", updateJsonUrl(this.options.updateUrl));
+    const url = updateJsonUrl(this.options.updateUrl);
+    const folder = new URL(".", url);
     const segments = folder.pathname.split("/").filter(Boolean);
     if (segments.at(-1)?.toLowerCase() !== app) return undefined;
-    const repoUrl = new URL("..", folder).toString();
-    const plainRemote = folder.protocol === "http:" && !isLoopbackHost(folder.hostname);
-    const signed = await openSignedRepository({
+    return SignedSource.open({
       layout: this.layout,
-      repoUrl,
+      repoUrl: new URL("..", folder).toString(),
       app,
       http: this.http,
-      trustOnFirstUse: !plainRemote || this.options.allowUnsignedHttp === true,
-    });
-    if (!signed) return undefined;
-    const release = await latestSignedRelease(signed.trust, app);
-    await this.record(true);
-    return {
-      version: release.version,
-      signed: true,
-      stage: (workDir) => stageSignedRelease(this.http, this.layout, release, workDir),
-    };
-  }
-
-  private async unsignedCandidate(): Promise<Candidate> {
-    const url = updateJsonUrl(this.options.updateUrl);
-    assertUnsignedTransport(parseLegacyUrl(url, "updateUrl"), this.options.allowUnsignedHttp === true);
-    await this.record(false);
-    const doc = await fetchUpdateJson(this.http, url);
-    const allowUnsignedHttp = this.options.allowUnsignedHttp === true;
-    return {
-      version: doc.version,
-      signed: false,
-      stage: (workDir) =>
-        stageUpdateJson(this.http, doc, workDir, {
-          allowUnsignedHttp,
-          ...(this.options.maxBytes ? { maxBytes: this.options.maxBytes } : {}),
-        }),
-    };
-  }
-
-  private record(signed: boolean): Promise<void> {
-    return writeSourceRecord(this.layout, {
-      format: "update-json",
-      url: updateJsonUrl(this.options.updateUrl),
-      app: this.options.appName,
-      signed,
-      checkedAt: new Date().toISOString(),
+      allowUnsignedHttp,
+      origin: { format: "update-json", url, app: this.options.appName },
     });
   }
 }

@@ -7,7 +7,6 @@ import { registerInstall } from "./client-install.js";
 import { registerStatus } from "./client-status.js";
 import { registerUpdate } from "./client-update.js";
 import { registerDemo } from "./demo.js";
-import { registerHelper } from "./helper.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
@@ -21,7 +20,6 @@ export function registerCommands(program: Command): void {
   registerUpdate(program);
   registerStatus(program);
   registerHealth(program);
-  registerHelper(program);
   registerDemo(program);
   registerServe(program);
   registerKeys(program);

@@ -1,12 +1,13 @@
 /**
- * The restart helper: a detached copy of the `updraft` CLI that waits for the app's process to
- * exit, applies a prepared in-place swap if there is one, starts the app again (the job SAAU's
- * `usleep.exe` + script did), and then watches the new version's probation: if it exits with an
- * error or does not confirm in time, the helper rolls back to the previous version and starts it.
+ * The restart helper: a detached Node process (its own entry point, ./helper-main.ts) that waits
+ * for the app's process to exit, applies a prepared in-place swap if there is one, starts the app
+ * again (the job SAAU's `usleep.exe` + script did), and then watches the new version's probation:
+ * if it exits with an error or does not confirm in time, the helper rolls back to the previous
+ * version and starts it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { ensureDir } from "../../core/fs.js";
@@ -23,9 +24,10 @@ import {
 } from "../install/probation.js";
 import { confirm, rollbackToPrevious } from "../install/recover.js";
 import { readState, updateState } from "../install/state.js";
+import { type HelperJob, serializeHelperJob } from "./helper-job.js";
 
-/** Path of the CLI entry that runs the helper. */
-export const CLI_ENTRY = fileURLToPath(new URL("../../cli/main.js", import.meta.url));
+/** Path of the helper's entry point, started with this process's Node. */
+export const HELPER_ENTRY = fileURLToPath(new URL("./helper-main.js", import.meta.url));
 
 /** What the helper runs once the app has exited. */
 export interface RestartPlan {
@@ -52,15 +54,23 @@ export async function spawnRestartHelper(plan: RestartPlan): Promise<number> {
     await ensureDir(join(plan.logFile, ".."));
     out = openSync(plan.logFile, "a");
   }
-  const args = ["helper", "--wait-pid", String(plan.waitPid), "--cwd", plan.cwd];
-  if (plan.watchDir) args.push("--watch", plan.watchDir);
-  if (plan.applyPrepared) args.push("--apply-prepared", plan.applyPrepared);
-  return spawnDetachedCli([...args, "--", ...plan.command], out, plan.env);
+  // Absolute paths: the job document must not depend on the folder the helper starts in.
+  const job: HelperJob = {
+    job: "restart",
+    waitPid: plan.waitPid,
+    command: plan.command,
+    cwd: resolve(plan.cwd),
+    ...(plan.watchDir ? { watchDir: resolve(plan.watchDir) } : {}),
+    ...(plan.applyPrepared ? { applyPrepared: resolve(plan.applyPrepared) } : {}),
+  };
+  // The extra environment goes through the helper's own environment, not its command line
+  // (which other users can read); the restarted app inherits it.
+  return spawnDetachedHelper(job, out, plan.env);
 }
 
-/** Starts the CLI detached from this process (it outlives it) and returns its PID. */
-function spawnDetachedCli(args: string[], out: number | "ignore", env?: Record<string, string>): number {
-  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
+/** Starts the helper detached from this process (it outlives it) and returns its PID. */
+function spawnDetachedHelper(job: HelperJob, out: number | "ignore", env?: Record<string, string>): number {
+  const child = spawn(process.execPath, [HELPER_ENTRY, serializeHelperJob(job)], {
     detached: true,
     stdio: ["ignore", out, out],
     env: { ...process.env, ...env },
@@ -81,7 +91,7 @@ function spawnDetachedCli(args: string[], out: number | "ignore", env?: Record<s
  * command) has lived N seconds. If the app ends first, nothing is confirmed: the launch budget judges it.
  */
 export function spawnUptimeWatcher(dir: string, pid: number): number {
-  return spawnDetachedCli(["watch-uptime", "--dir", dir, "--pid", String(pid)], "ignore");
+  return spawnDetachedHelper({ job: "watch-uptime", dir: resolve(dir), pid }, "ignore");
 }
 
 /** The body of {@link spawnUptimeWatcher}: bounded by the policy's uptime. */

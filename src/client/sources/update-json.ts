@@ -1,8 +1,8 @@
 /**
- * A python-autoupdate repository: `update.json` at a folder URL (`…/updates/` + `update.json`) or
- * a file URL, and the files it lists. Each file is downloaded, checked against its sha256, and
- * (when it is a `.zip` or `.tar.gz`) unpacked with the hardened readers; plain files are installed
- * under their own name.
+ * A python-autoupdate repository as an {@link UpdateSource}: `update.json` at a folder URL
+ * (`…/updates/` + `update.json`) or a file URL, and the files it lists. Each file is downloaded,
+ * checked against its sha256, and (when it is a `.zip` or `.tar.gz`) unpacked with the hardened
+ * readers; plain files are installed under their own name.
  */
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
@@ -17,6 +17,7 @@ import type { InPlaceFile, InPlaceRelease } from "../install/in-place.js";
 import type { HttpClient } from "../net/http.js";
 import { fetchFile } from "./legacy/fetch-file.js";
 import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";
+import type { SourceOrigin, UpdateSource } from "./source.js";
 
 /** The `update.json` URL for an `updateUrl` that names the folder or the file itself. */
 export function updateJsonUrl(updateUrl: string): string {
@@ -70,4 +71,48 @@ export async function stageUpdateJson(
     });
   }
   return { version: doc.version, files };
+}
+
+/** A release an `update.json` describes. */
+export interface UpdateJsonRelease {
+  version: string;
+  signed: false;
+  doc: UpdateJson;
+}
+
+/** Options of {@link UpdateJsonSource}. */
+export interface UpdateJsonSourceOptions {
+  http: HttpClient;
+  /** The folder holding `update.json`, or the file itself. */
+  updateUrl: string;
+  /** The app's name, as `updraft status` reports it. */
+  app: string;
+  /** Accept `update.json` and its files over plain http:// from a non-loopback host. */
+  allowUnsignedHttp: boolean;
+  /** Most bytes a file may have and unpack to (default 2 GiB). */
+  maxBytes?: number;
+}
+
+/** The `update.json` of a python-autoupdate repository and the files it lists. */
+export class UpdateJsonSource implements UpdateSource<UpdateJsonRelease> {
+  readonly origin: SourceOrigin;
+
+  /** Throws `USAGE` for a URL that is not http(s), `INSECURE_TRANSPORT` for plain http:// to another host. */
+  constructor(private readonly options: UpdateJsonSourceOptions) {
+    const url = updateJsonUrl(options.updateUrl);
+    assertUnsignedTransport(parseLegacyUrl(url, "updateUrl"), options.allowUnsignedHttp);
+    this.origin = { format: "update-json", url, app: options.app, signed: false };
+  }
+
+  async latest(): Promise<UpdateJsonRelease> {
+    const doc = await fetchUpdateJson(this.options.http, this.origin.url);
+    return { version: doc.version, signed: false, doc };
+  }
+
+  stage(release: UpdateJsonRelease, workDir: string): Promise<InPlaceRelease> {
+    return stageUpdateJson(this.options.http, release.doc, workDir, {
+      allowUnsignedHttp: this.options.allowUnsignedHttp,
+      ...(this.options.maxBytes ? { maxBytes: this.options.maxBytes } : {}),
+    });
+  }
 }

@@ -1,13 +1,14 @@
 /**
- * The update flow shared by the legacy sources (SAAU labels, update.json, and their signed
- * counterparts): recover from an interrupted swap, confirm a version that reached its next
- * update check, honour the failed-version back-off, record each attempt, stage the release and
- * install it in place, now, through the restart helper once the app has exited, or around a
- * service's stop and start.
+ * The update flow every in-place source shares (SAAU labels, update.json, and their signed
+ * counterparts), driving any {@link UpdateSource}: recover from an interrupted swap, confirm a
+ * version that reached its next update check, record where updates come from, compare versions,
+ * honour the failed-version back-off, record each attempt, stage the release and install it in
+ * place, now, through the restart helper once the app has exited, or around a service's stop and
+ * start (or only prepare it, for an app that applies it itself).
  */
 import { join } from "node:path";
 import { randomSuffix, removePath } from "../../../core/fs.js";
-import { acquireLock } from "../../../core/lock.js";
+import { acquireLock, type LockToken } from "../../../core/lock.js";
 import { compareVersions } from "../../../core/version.js";
 import {
   backoffFor,
@@ -18,21 +19,21 @@ import {
   recordSuccess,
   type Skipped,
 } from "../../install/attempts.js";
-import { type InPlaceRelease, installInPlace, prepareInPlace, rollbackInPlace } from "../../install/in-place.js";
+import {
+  applyPreparedInPlace,
+  type InPlaceOutcome,
+  type InPlaceRelease,
+  installInPlace,
+  prepareInPlace,
+  rollbackInPlace,
+} from "../../install/in-place.js";
 import type { InstallLayout } from "../../install/layout.js";
 import { confirm, recover } from "../../install/recover.js";
 import { readState, updateState } from "../../install/state.js";
 import { spawnRestartHelper } from "../../runtime/restart-helper.js";
 import { type ServiceCommands, type ServiceOutcome, updateService } from "../../runtime/service.js";
-
-/** A release found by a legacy source, ready to be staged. */
-export interface Candidate {
-  version: string;
-  /** True when it was verified through Updraft's signed metadata. */
-  signed: boolean;
-  /** Downloads and verifies the release into `workDir`; returns the files to install. */
-  stage(workDir: string): Promise<InPlaceRelease>;
-}
+import { isUnusable, type SourceRelease, type UnusableRelease, type UpdateSource } from "../source.js";
+import { writeSourceRecord } from "./source-record.js";
 
 /** How to restart the app after the swap. */
 export interface RestartRequest {
@@ -65,91 +66,189 @@ export interface ApplyResult {
   service?: ServiceOutcome;
 }
 
+/** What every answer of {@link checkSource} holds. */
+interface CheckedSource<R extends SourceRelease> {
+  /** The source that answered (the first one `open` chose). */
+  source: UpdateSource<R>;
+  /** What the source offers: a release, or one it found broken. */
+  found: R | UnusableRelease;
+  /** True when the answer comes from Updraft's signed metadata. */
+  signed: boolean;
+}
+
+/** A newer release that may be installed, with the source that stages it. */
+export interface AvailableUpdate<R extends SourceRelease = SourceRelease> extends CheckedSource<R> {
+  status: "available";
+  release: R;
+}
+
+/**
+ * The answer of {@link checkSource}: the installed version is `current` (the source offers
+ * nothing newer), the newer version is `skipped` (it failed recently and is held back), or an
+ * update is `available`.
+ */
+export type SourceCheck<R extends SourceRelease = SourceRelease> =
+  | (CheckedSource<R> & { status: "current" })
+  | (CheckedSource<R> & { status: "skipped"; skipped: Skipped })
+  | AvailableUpdate<R>;
+
+/** Options of {@link checkSource}. */
+export interface CheckSourceOptions {
+  /** Back-off window after a failed attempt (default 2 hours). */
+  backoffMs?: number;
+  /** True when the check is the start of an update: a broken newer release counts as a failed attempt. */
+  forUpdate?: boolean;
+}
+
+/**
+ * Checks for an update of the in-place app at `layout` (version `installed`): finishes or undoes
+ * an interrupted swap and confirms the installed version first, then asks `open` which source
+ * to use, records it (so `updraft status` tells where updates come from even when the source then
+ * fails), and compares what it offers with the installed version and the back-off. Throws when
+ * the source fails or offers a broken release that is not held back.
+ */
+export async function checkSource<R extends SourceRelease>(
+  layout: InstallLayout,
+  installed: string,
+  open: () => Promise<UpdateSource<R>>,
+  options: CheckSourceOptions = {},
+): Promise<SourceCheck<R>> {
+  await beginLegacySession(layout, installed);
+  const source = await open();
+  await writeSourceRecord(layout, { ...source.origin, checkedAt: new Date().toISOString() });
+  const found = await source.latest(installed);
+  const held = () => backoffFor(layout, found.version, { windowMs: options.backoffMs ?? DEFAULT_BACKOFF_MS });
+  if (isUnusable(found)) {
+    if (isNewer(found.version, installed)) {
+      const skipped = await held();
+      if (skipped) return { status: "skipped", source, found, signed: source.origin.signed, skipped };
+      if (options.forUpdate) {
+        await recordAttempt(layout, found.version);
+        await recordFailure(layout, found.version, found.unusable.message);
+      }
+    }
+    throw found.unusable;
+  }
+  const checked = { source, found, signed: found.signed };
+  if (!isNewer(found.version, installed)) return { status: "current", ...checked };
+  const skipped = await held();
+  if (skipped) return { status: "skipped", ...checked, skipped };
+  return { status: "available", ...checked, release: found };
+}
+
 /**
  * Runs at every check and update: finishes or undoes an interrupted swap, and confirms a version
  * on probation that is the installed one (the app got as far as its update check, so it starts).
  */
-export async function beginLegacySession(layout: InstallLayout, installed: string): Promise<void> {
+async function beginLegacySession(layout: InstallLayout, installed: string): Promise<void> {
   await recover(layout);
   const state = await readState(layout);
   if (state.probation && state.current === installed && state.probation.version === installed) await confirm(layout);
 }
 
-/** Why `version` is skipped now, if an attempt at it failed within the window. */
-export function skippedVersion(
-  layout: InstallLayout,
-  version: string,
-  backoffMs?: number,
-): Promise<Skipped | undefined> {
-  return backoffFor(layout, version, { windowMs: backoffMs ?? DEFAULT_BACKOFF_MS });
-}
-
 /** True when `candidate` is newer than `installed`. */
-export function isNewer(candidate: string, installed: string): boolean {
+function isNewer(candidate: string, installed: string): boolean {
   return compareVersions(candidate, installed) > 0;
 }
 
-/** Records a failed attempt at `version` (for failures found before staging, like a broken label). */
-export async function recordFailedAttempt(layout: InstallLayout, version: string, reason: string): Promise<void> {
-  await recordAttempt(layout, version);
-  await recordFailure(layout, version, reason);
-}
-
-/** Stages and installs `candidate` in place, recording the attempt and its outcome. */
-export async function applyCandidate(
+/**
+ * Stages `update` under the install lock and hands the staged files to `install`, recording the
+ * attempt, and its failure when the release itself is at fault. The work folder is removed and
+ * the lock released afterwards (`install` may release it sooner).
+ */
+async function withStagedRelease<T>(
   layout: InstallLayout,
   installed: string,
-  candidate: Candidate,
-  options: ApplyOptions = {},
-): Promise<ApplyResult> {
-  const lock = await acquireLock(layout.lockFile, { purpose: `updating to ${candidate.version}` });
+  update: AvailableUpdate,
+  purpose: string,
+  install: (release: InPlaceRelease, lock: LockToken) => Promise<T>,
+): Promise<T> {
+  const { version } = update.release;
+  const lock = await acquireLock(layout.lockFile, { purpose: `${purpose} ${version}` });
   const workDir = join(layout.stateDir, "unpack", randomSuffix());
-  let deferred = false;
   try {
     await updateState(layout, (s) =>
       s.current === installed && s.mode === "in-place" ? s : { ...s, mode: "in-place", current: installed },
     );
-    await recordAttempt(layout, candidate.version);
+    await recordAttempt(layout, version);
     try {
-      const release = await candidate.stage(workDir);
-      const base = {
-        version: candidate.version,
-        previousVersion: installed,
-        signed: candidate.signed,
-        files: release.files.length,
-      };
-      if (options.restart) {
-        await prepareInPlace(layout, release, { lock });
-        await removePath(workDir);
-        await lock.release();
-        deferred = true;
-        const helperPid = await spawnRestartHelper({
-          waitPid: options.restart.waitPid,
-          command: options.restart.command,
-          cwd: options.restart.cwd ?? layout.dir,
-          applyPrepared: layout.dir,
-          ...(options.restart.logFile ? { logFile: options.restart.logFile } : {}),
-        });
-        return { ...base, applied: false, restarting: true, helperPid };
-      }
-      if (options.service) {
-        const { result, service } = await updateService(
-          options.service,
-          () => installInPlace(layout, release, { lock }),
-          () => rollbackInPlace(layout, { lock }),
-        );
-        await recordSuccess(layout, candidate.version);
-        return { ...base, applied: true, replaced: result.replaced, added: result.added, restarting: false, service };
-      }
-      const outcome = await installInPlace(layout, release, { lock });
-      await recordSuccess(layout, candidate.version);
-      return { ...base, applied: true, replaced: outcome.replaced, added: outcome.added, restarting: false };
+      return await install(await update.source.stage(update.release, workDir), lock);
     } catch (err) {
-      await recordIfReleaseFault(layout, candidate.version, err).catch(() => {});
+      await recordIfReleaseFault(layout, version, err).catch(() => {});
       throw err;
     }
   } finally {
     await removePath(workDir).catch(() => {});
-    if (!deferred) await lock.release();
+    await lock.release();
   }
+}
+
+/**
+ * Downloads, verifies and stages `update` durably without touching the app's files; the swap
+ * happens at `applyPreparedInPlace` (the app's own call, or the restart helper).
+ */
+export function prepareUpdate(layout: InstallLayout, installed: string, update: AvailableUpdate): Promise<void> {
+  return withStagedRelease(layout, installed, update, "downloading", (release, lock) =>
+    prepareInPlace(layout, release, { lock }),
+  );
+}
+
+/**
+ * Swaps in the update {@link prepareUpdate} staged (version `version`), all or nothing, and
+ * records the outcome. Undefined when nothing is prepared.
+ */
+export async function applyPreparedUpdate(layout: InstallLayout, version: string): Promise<InPlaceOutcome | undefined> {
+  try {
+    const outcome = await applyPreparedInPlace(layout);
+    await recordSuccess(layout, version);
+    return outcome;
+  } catch (err) {
+    await recordIfReleaseFault(layout, version, err).catch(() => {});
+    throw err;
+  }
+}
+
+/** Stages and installs `update` in place (now, after the app exits, or around a service). */
+export function applyUpdate(
+  layout: InstallLayout,
+  installed: string,
+  update: AvailableUpdate,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  return withStagedRelease(layout, installed, update, "updating to", async (release, lock) => {
+    const base = { version: update.release.version, previousVersion: installed, signed: update.release.signed };
+    const files = release.files.length;
+    if (options.restart) {
+      await prepareInPlace(layout, release, { lock });
+      await lock.release();
+      const helperPid = await spawnRestartHelper({
+        waitPid: options.restart.waitPid,
+        command: options.restart.command,
+        cwd: options.restart.cwd ?? layout.dir,
+        applyPrepared: layout.dir,
+        ...(options.restart.logFile ? { logFile: options.restart.logFile } : {}),
+      });
+      return { ...base, applied: false, files, restarting: true, helperPid };
+    }
+    if (options.service) {
+      const { result, service } = await updateService(
+        options.service,
+        () => installInPlace(layout, release, { lock }),
+        () => rollbackInPlace(layout, { lock }),
+      );
+      await recordSuccess(layout, base.version);
+      return {
+        ...base,
+        applied: true,
+        files,
+        replaced: result.replaced,
+        added: result.added,
+        restarting: false,
+        service,
+      };
+    }
+    const outcome = await installInPlace(layout, release, { lock });
+    await recordSuccess(layout, base.version);
+    return { ...base, applied: true, files, replaced: outcome.replaced, added: outcome.added, restarting: false };
+  });
 }

@@ -1,8 +1,8 @@
 /**
- * The signed path for in-place apps: when a legacy repository (SAAU, update.json) also carries
- * Updraft's TUF metadata, the release is found, downloaded and verified through the same
- * {@link TrustSession} as native installs, then unpacked for the in-place engine. Once an app has
- * a trusted root it never falls back to the unsigned label.
+ * The signed source for in-place apps ({@link SignedSource}): when a legacy repository (SAAU,
+ * update.json) also carries Updraft's TUF metadata, the release is found, downloaded and verified
+ * through the same {@link TrustSession} as native installs, then unpacked for the in-place engine.
+ * Once an app has a trusted root it never falls back to the unsigned label.
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,7 +23,9 @@ import type { InPlaceRelease } from "../../install/in-place.js";
 import type { InstallLayout } from "../../install/layout.js";
 import { downloadArtifact } from "../../net/download.js";
 import type { HttpClient } from "../../net/http.js";
+import { isLoopbackHost } from "../../net/url-policy.js";
 import { TrustSession } from "../../trust/session.js";
+import type { SourceOrigin, UpdateSource } from "../source.js";
 
 /** Where the trusted root came from. */
 export type RootSource = "cache" | "app-folder" | "pinned" | "first-use";
@@ -184,4 +186,62 @@ export async function stageSignedRelease(
     version: release.version,
     files: release.manifest.files.map((f) => ({ path: f.path, source: safeJoin(dest, f.path) })),
   };
+}
+
+/** A release offered by a {@link SignedSource}, with how the root that verified it was trusted. */
+export interface SignedSourceRelease extends SignedRelease {
+  signed: true;
+  rootSource: RootSource;
+  /** sha256 of the root trusted at this check (set when it was fetched from the repository). */
+  rootFingerprint?: string;
+}
+
+/** Options of {@link SignedSource.open}. */
+export interface SignedSourceOptions extends Omit<SignedRepositoryOptions, "trustOnFirstUse"> {
+  /**
+   * The user accepts unsigned updates over plain http:// (`--allow-unsigned-http`): then the
+   * repository's root may also be trusted on first use over plain http:// to another host, which
+   * is no worse than the unsigned source the app would use instead.
+   */
+  allowUnsignedHttp: boolean;
+  /** What `updraft status` reports as the source (the legacy format and URL the app was given). */
+  origin: Omit<SourceOrigin, "signed">;
+  /** Channel of the signed metadata (default `stable`). */
+  channel?: string;
+}
+
+/** Updraft's signed metadata published beside a legacy repository, as an {@link UpdateSource}. */
+export class SignedSource implements UpdateSource<SignedSourceRelease> {
+  readonly origin: SourceOrigin;
+
+  private constructor(
+    private readonly options: SignedSourceOptions,
+    private readonly repository: SignedRepository,
+  ) {
+    this.origin = { ...options.origin, signed: true };
+  }
+
+  /**
+   * Opens the signed metadata (see {@link openSignedRepository}); undefined when there is no
+   * trusted root and the repository has none, so the app's unsigned source applies.
+   */
+  static async open(options: SignedSourceOptions): Promise<SignedSource | undefined> {
+    const repo = new URL(options.repoUrl);
+    const plainRemote = repo.protocol === "http:" && !isLoopbackHost(repo.hostname);
+    const repository = await openSignedRepository({
+      ...options,
+      trustOnFirstUse: !plainRemote || options.allowUnsignedHttp,
+    });
+    return repository ? new SignedSource(options, repository) : undefined;
+  }
+
+  async latest(): Promise<SignedSourceRelease> {
+    const { trust, rootSource, rootFingerprint } = this.repository;
+    const release = await latestSignedRelease(trust, this.options.app, this.options.channel ?? "stable");
+    return { ...release, signed: true, rootSource, ...(rootFingerprint ? { rootFingerprint } : {}) };
+  }
+
+  stage(release: SignedSourceRelease, workDir: string): Promise<InPlaceRelease> {
+    return stageSignedRelease(this.options.http, this.options.layout, release, workDir);
+  }
 }

@@ -6,16 +6,11 @@
 import { join } from "node:path";
 import { readLocalJson, writeJsonAtomic } from "../../../core/fs.js";
 import type { InstallLayout } from "../../install/layout.js";
+import type { SourceOrigin } from "../source.js";
 
-/** The record written on each check. */
-export interface SourceRecord {
+/** The record written on each check: the source's origin (`signed` as of the last check) and when. */
+export interface SourceRecord extends SourceOrigin {
   schema: 1;
-  format: "saau" | "update-json";
-  /** The label's or update.json's URL. */
-  url: string;
-  app: string;
-  /** True when the last check verified Updraft's signed metadata. */
-  signed: boolean;
   checkedAt: string;
 }
 

@@ -5,28 +5,17 @@
  * ignored; otherwise the label and zip are verified as far as the format allows, over https or
  * loopback only unless the user accepts the risk.
  */
-import { ErrorCodes, isUpdraftError, UpdraftError } from "../../../core/errors.js";
+import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { APP_NAME_PATTERN } from "../../../formats/native.js";
 import type { Skipped } from "../../install/attempts.js";
 import { type InstallLayout, installLayout } from "../../install/layout.js";
 import { HttpClient, type NetworkOptions } from "../../net/http.js";
-import { isLoopbackHost } from "../../net/url-policy.js";
-import {
-  type ApplyOptions,
-  type ApplyResult,
-  applyCandidate,
-  beginLegacySession,
-  type Candidate,
-  isNewer,
-  recordFailedAttempt,
-  skippedVersion,
-} from "../legacy/apply.js";
-import { latestSignedRelease, openSignedRepository, type RootSource, stageSignedRelease } from "../legacy/signed.js";
-import { writeSourceRecord } from "../legacy/source-record.js";
-import { assertUnsignedTransport, parseLegacyUrl } from "../legacy/transport.js";
-import { installedVersion } from "./installed.js";
-import { fetchSaauLabel, saauLabelUrl } from "./label.js";
-import { stageSaauPackage } from "./package.js";
+import { type ApplyOptions, type ApplyResult, applyUpdate, checkSource, type SourceCheck } from "../legacy/apply.js";
+import { type RootSource, SignedSource, type SignedSourceRelease } from "../legacy/signed.js";
+import { parseLegacyUrl } from "../legacy/transport.js";
+import { isUnusable, type UnusableRelease, type UpdateSource } from "../source.js";
+import { type InstalledVersion, installedVersion } from "./installed.js";
+import { type SaauLabelRelease, SaauLabelSource } from "./source.js";
 
 /** Options of {@link SaauClient}. */
 export interface SaauClientOptions extends NetworkOptions {
@@ -76,9 +65,16 @@ export interface SaauUpdateResult extends Partial<ApplyResult> {
   skipped?: Skipped;
 }
 
-interface Found {
-  check: SaauCheckResult;
-  candidate?: Candidate;
+/** What a SAAU app updates from: the signed metadata when there is one, else the label. */
+type SaauRelease = SignedSourceRelease | SaauLabelRelease;
+
+/** What the answer says about where the release came from. */
+function provenance(
+  found: SaauRelease | UnusableRelease,
+): Pick<SaauCheckResult, "rootSource" | "rootFingerprint" | "labelUrl"> {
+  if (isUnusable(found)) return {};
+  if (!found.signed) return { labelUrl: found.labelUrl };
+  return { rootSource: found.rootSource, ...(found.rootFingerprint ? { rootFingerprint: found.rootFingerprint } : {}) };
 }
 
 /** Updates one SAAU app folder. */
@@ -103,106 +99,64 @@ export class SaauClient {
 
   /** Is a newer version published? Never downloads the package. */
   async check(): Promise<SaauCheckResult> {
-    return (await this.find(false)).check;
+    const { installed, checked } = await this.find(false);
+    return report(installed, checked);
   }
 
   /** Checks, then downloads, verifies and installs the newer version in place. */
   async update(apply: ApplyOptions = {}): Promise<SaauUpdateResult> {
-    const { check, candidate } = await this.find(true);
-    const summary = {
-      currentVersion: check.currentVersion,
-      ...(check.latestVersion ? { latestVersion: check.latestVersion } : {}),
-      signed: check.signed,
-    };
-    if (!candidate) return { updated: false, ...summary, ...(check.skipped ? { skipped: check.skipped } : {}) };
-    const result = await applyCandidate(this.layout, check.currentVersion, candidate, apply);
+    const { installed, checked } = await this.find(true);
+    const summary = { currentVersion: installed.version, latestVersion: checked.found.version, signed: checked.signed };
+    if (checked.status === "skipped") return { updated: false, ...summary, skipped: checked.skipped };
+    if (checked.status === "current") return { updated: false, ...summary };
+    const result = await applyUpdate(this.layout, installed.version, checked, apply);
     return { updated: true, ...summary, ...result };
   }
 
-  private async find(forUpdate: boolean): Promise<Found> {
+  private async find(forUpdate: boolean): Promise<{ installed: InstalledVersion; checked: SourceCheck<SaauRelease> }> {
     const installed = await installedVersion(this.layout, this.options.currentVersion);
-    await beginLegacySession(this.layout, installed.version);
-    const plainRemote = this.base.protocol === "http:" && !isLoopbackHost(this.base.hostname);
-    const signed = await openSignedRepository({
+    const checked = await checkSource(this.layout, installed.version, () => this.open(), {
+      forUpdate,
+      ...(this.options.backoffMs !== undefined ? { backoffMs: this.options.backoffMs } : {}),
+    });
+    return { installed, checked };
+  }
+
+  /** The signed metadata when the repository has it (or the app already trusts a root), else the label. */
+  private async open(): Promise<UpdateSource<SaauRelease>> {
+    const allowUnsignedHttp = this.options.allowUnsignedHttp === true;
+    const signed = await SignedSource.open({
       layout: this.layout,
       repoUrl: this.base.toString(),
       app: this.app,
       http: this.http,
+      allowUnsignedHttp,
+      origin: { format: "saau", url: this.base.toString(), app: this.app },
       ...(this.options.rootSha256 ? { rootSha256: this.options.rootSha256 } : {}),
-      trustOnFirstUse: !plainRemote || this.options.allowUnsignedHttp === true,
+      ...(this.options.channel ? { channel: this.options.channel } : {}),
     });
-    const common = { currentVersion: installed.version, currentVersionSource: installed.source };
-    if (signed) {
-      const release = await latestSignedRelease(signed.trust, this.app, this.options.channel ?? "stable");
-      await writeSourceRecord(this.layout, {
-        format: "saau",
-        url: this.base.toString(),
+    return (
+      signed ??
+      new SaauLabelSource({
+        http: this.http,
+        baseUrl: this.base,
         app: this.app,
-        signed: true,
-        checkedAt: new Date().toISOString(),
-      });
-      const check: SaauCheckResult = {
-        updateAvailable: false,
-        ...common,
-        latestVersion: release.version,
-        signed: true,
-        rootSource: signed.rootSource,
-        ...(signed.rootFingerprint ? { rootFingerprint: signed.rootFingerprint } : {}),
-      };
-      return this.decide(check, release.version, {
-        version: release.version,
-        signed: true,
-        stage: (workDir) => stageSignedRelease(this.http, this.layout, release, workDir),
-      });
-    }
-    assertUnsignedTransport(this.base, this.options.allowUnsignedHttp === true);
-    await writeSourceRecord(this.layout, {
-      format: "saau",
-      url: saauLabelUrl(this.base.toString(), this.app),
-      app: this.app,
-      signed: false,
-      checkedAt: new Date().toISOString(),
-    });
-    let fetched: Awaited<ReturnType<typeof fetchSaauLabel>>;
-    try {
-      fetched = await fetchSaauLabel(this.http, this.base.toString(), this.app);
-    } catch (err) {
-      const version = isUpdraftError(err, ErrorCodes.LABEL_INVALID) ? err.details?.version : undefined;
-      if (typeof version === "string" && isNewer(version, installed.version)) {
-        const skipped = await skippedVersion(this.layout, version, this.options.backoffMs);
-        if (skipped) {
-          return { check: { updateAvailable: false, ...common, latestVersion: version, signed: false, skipped } };
-        }
-        if (forUpdate) await recordFailedAttempt(this.layout, version, (err as Error).message);
-      }
-      throw err;
-    }
-    const { label } = fetched;
-    const check: SaauCheckResult = {
-      updateAvailable: false,
-      ...common,
-      latestVersion: label.version,
-      signed: false,
-      labelUrl: fetched.url,
-    };
-    return this.decide(check, label.version, {
-      version: label.version,
-      signed: false,
-      stage: (workDir) =>
-        stageSaauPackage(this.http, {
-          baseUrl: this.base.toString(),
-          app: this.app,
-          label,
-          workDir,
-          ...(this.options.maxBytes ? { maxBytes: this.options.maxBytes } : {}),
-        }),
-    });
+        allowUnsignedHttp,
+        ...(this.options.maxBytes ? { maxBytes: this.options.maxBytes } : {}),
+      })
+    );
   }
+}
 
-  private async decide(check: SaauCheckResult, latest: string, candidate: Candidate): Promise<Found> {
-    if (!isNewer(latest, check.currentVersion)) return { check };
-    const skipped = await skippedVersion(this.layout, latest, this.options.backoffMs);
-    if (skipped) return { check: { ...check, skipped } };
-    return { check: { ...check, updateAvailable: true }, candidate };
-  }
+/** The answer of a check, as {@link SaauClient.check} reports it. */
+function report(installed: InstalledVersion, checked: SourceCheck<SaauRelease>): SaauCheckResult {
+  return {
+    updateAvailable: checked.status === "available",
+    currentVersion: installed.version,
+    currentVersionSource: installed.source,
+    latestVersion: checked.found.version,
+    signed: checked.signed,
+    ...provenance(checked.found),
+    ...(checked.status === "skipped" ? { skipped: checked.skipped } : {}),
+  };
 }
