@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { prepareInPlace } from "../src/client/install/in-place.js";
 import { installLayout } from "../src/client/install/layout.js";
 import { updateState } from "../src/client/install/state.js";
-import { HELPER_ENTRY } from "../src/client/runtime/restart-helper.js";
+import { HELPER_ENTRY, spawnRestartHelper } from "../src/client/runtime/restart-helper.js";
 import { ExitCodes } from "../src/core/errors.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitFor } from "./helpers/wait.js";
@@ -112,4 +112,26 @@ test("the helper entry refuses a malformed job document with a clear message and
   }
   // The prepared swap is still waiting, the old files are in place.
   assert.deepEqual(await snapshot(appDir), before);
+});
+
+test("starting the helper with a log file leaves no descriptor of that file open in the calling app", async (t) => {
+  const work = await tempDir(t);
+  const logFile = join(work, "logs", "helper.log");
+  const openOnLog = async () => {
+    let n = 0;
+    for (const fd of await readdir("/proc/self/fd")) {
+      const target = await readlink(join("/proc/self/fd", fd)).catch(() => "");
+      if (target === logFile) n++;
+    }
+    return n;
+  };
+  // The helper waits for a process that has exited, then runs a command that exits at once.
+  const pid = await spawnRestartHelper({
+    waitPid: await exitedPid(),
+    command: [process.execPath, "-e", ""],
+    cwd: work,
+    logFile,
+  });
+  assert.ok(pid > 0);
+  assert.equal(await openOnLog(), 0, "the app keeps no descriptor of the helper's log");
 });

@@ -6,7 +6,7 @@
  * version and starts it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
@@ -65,7 +65,12 @@ export async function spawnRestartHelper(plan: RestartPlan): Promise<number> {
   };
   // The extra environment goes through the helper's own environment, not its command line
   // (which other users can read); the restarted app inherits it.
-  return spawnDetachedHelper(job, out, plan.env);
+  try {
+    return spawnDetachedHelper(job, out, plan.env);
+  } finally {
+    // The helper has its own copy of the descriptor; this process (a long-running app) keeps none.
+    if (out !== "ignore") closeSync(out);
+  }
 }
 
 /** Starts the helper detached from this process (it outlives it) and returns its PID. */
