@@ -5,10 +5,12 @@
  * ```ts
  * import { Updater } from "updraft";
  * const updater = new Updater({ installDir: "/opt/myapp" });
- * const { updateAvailable } = await updater.check();
- * if (updateAvailable) {
- *   await updater.download({ onProgress: (p) => console.log(`${p.percent.toFixed(0)}%`) });
- *   await updater.install();
+ * const result = await updater.check();
+ * if (result.status === "available") {
+ *   const downloaded = await updater.download(result.update, {
+ *     onProgress: (p) => console.log(`${p.percent.toFixed(0)}%`),
+ *   });
+ *   await updater.install(downloaded);
  *   await updater.restart();
  * }
  * ```
@@ -21,15 +23,24 @@ export {
   installFromRepository,
 } from "./client/first-install.js";
 export {
+  type AutoCheckOptions,
   type CheckResult,
+  type DeltaFallback,
+  type DownloadedUpdate,
+  type DownloadOptions,
   type DownloadProgress,
-  type DownloadResult,
   type FetchFunction,
   type InstallResult,
+  type NetworkOptions,
+  type RecoveryReport,
   type RestartOptions,
+  type Skipped,
   type StatusResult,
   type TrafficStats,
-  type UpdateInfo,
+  type UpToDate,
+  type Update,
+  type UpdateAvailable,
+  type UpdateSkipped,
   Updater,
   type UpdaterEvents,
   type UpdaterOptions,
