@@ -37,13 +37,13 @@ export {
   type Skipped,
   type StatusResult,
   type TrafficStats,
-  type UpToDate,
   type Update,
   type UpdateAvailable,
-  type UpdateSkipped,
   Updater,
   type UpdaterEvents,
   type UpdaterOptions,
+  type UpdateSkipped,
+  type UpToDate,
 } from "./client/updater.js";
 export { Autoupdate, type AutoupdateOptions } from "./compat/autoupdate.js";
 export { type ErrorCode, ErrorCodes, ExitCodes, isUpdraftError, UpdraftError } from "./core/errors.js";

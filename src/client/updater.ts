@@ -89,7 +89,6 @@ export interface UpdaterOptions extends NetworkOptions {
   checkDiskSpace?: boolean;
 }
 
-
 /**
  * A release newer than the installed one, as {@link Updater.check} found it: pass it to
  * {@link Updater.download} and {@link Updater.install}. An immutable value: it holds the verified
@@ -466,7 +465,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return result;
     }
     const onFallback = (fallback: DeltaFallback) => this.emit("delta-fallback", fallback);
-    const release = await resolveRelease({ layout: this.layout, trust, currentVersion, onFallback }, config.app, pointer);
+    const release = await resolveRelease(
+      { layout: this.layout, trust, currentVersion, onFallback },
+      config.app,
+      pointer,
+    );
     const update = issue(updateOf(release, currentVersion, config.channel), { dir: this.layout.dir, release });
     this.emit("update-available", update);
     return { status: "available", ...checked, update };

@@ -77,11 +77,7 @@ export async function channelPointer(trust: TrustSession, config: AppConfig): Pr
  * The release `pointer` names, verified: its manifest, its full archive (which must agree with the
  * signed targets metadata), and the artifact this install downloads (see {@link chooseUpdateArtifact}).
  */
-export async function resolveRelease(
-  ctx: ChoiceContext,
-  app: string,
-  pointer: ChannelPointer,
-): Promise<NativeRelease> {
+export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
   const { trust } = ctx;
   const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
   const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
@@ -95,7 +91,10 @@ export async function resolveRelease(
   if (!archive) throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
   const archiveInfo = await trust.requireTarget(archive.target, `the archive of ${manifest.version}`);
   if (archiveInfo.length !== archive.size || archiveInfo.hashes.sha256 !== archive.sha256) {
-    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `The manifest and the targets metadata disagree on ${archive.target}`);
+    throw new UpdraftError(
+      ErrorCodes.METADATA_INVALID,
+      `The manifest and the targets metadata disagree on ${archive.target}`,
+    );
   }
   const full: LocatedArtifact = { ref: archive, url: trust.targetUrl(archiveInfo) };
   return { manifest, artifact: await chooseUpdateArtifact(ctx, manifest, full), full };
