@@ -259,9 +259,6 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
 }
 
-/** Errors already emitted, so nested operations (install → download → check) emit each once. */
-const reported = new WeakSet<UpdraftError>();
-
 /** What an {@link Update} stands for, kept out of the public value. */
 interface UpdatePlan {
   /** The install folder it was found for. */
@@ -647,7 +644,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       (s) => s.size,
       () => undefined,
     );
-    return path === this.artifactPath(release) && size === release.artifact.ref.size;
+    return size === release.artifact.ref.size;
   }
 
   /**
@@ -868,8 +865,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return await body();
     } catch (err) {
       const e = toUpdraftError(err);
-      if (!reported.has(e) && this.listenerCount("error") > 0) this.emit("error", e);
-      reported.add(e);
+      if (this.listenerCount("error") > 0) this.emit("error", e);
       throw e;
     }
   }
