@@ -3,8 +3,7 @@
  * `node dist/bench/client-update.js <update|check|download> --dir DIR [--repo-url URL]`.
  * Prints one JSON document with timings, traffic and `process.resourceUsage().maxRSS`.
  */
-import type { DeltaFallback } from "../src/client/artifacts/choice.js";
-import { Updater } from "../src/client/updater.js";
+import { type DeltaFallback, Updater } from "../src/client/updater.js";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -25,21 +24,22 @@ async function main(): Promise<void> {
   const check = await updater.check();
   const t1 = performance.now();
   const checkTraffic = updater.traffic;
+  const update = check.status === "available" ? check.update : undefined;
   const out: Record<string, unknown> = {
-    updateAvailable: check.updateAvailable,
+    updateAvailable: update !== undefined,
     checkMs: t1 - t0,
     checkBytes: checkTraffic.bytes,
     checkRequests: checkTraffic.requests,
-    kind: check.update?.artifactKind,
-    downloadSize: check.update?.downloadSize,
+    kind: update?.artifactKind,
+    downloadSize: update?.downloadSize,
   };
-  if (mode !== "check" && check.updateAvailable) {
-    const downloaded = await updater.download();
+  if (mode !== "check" && update) {
+    const downloaded = await updater.download(update);
     const t2 = performance.now();
     out.downloadMs = t2 - t1;
     out.fetched = downloaded.fetched;
     if (mode === "update") {
-      const installed = await updater.install();
+      const installed = await updater.install(downloaded);
       out.installMs = performance.now() - t2;
       out.version = installed.version;
       out.filesWritten = installed.filesWritten;

@@ -6,10 +6,12 @@
  * ```ts
  * import { Updater } from "updraft-updater";
  * const updater = new Updater({ installDir: "/opt/myapp" });
- * const { updateAvailable } = await updater.check();
- * if (updateAvailable) {
- *   await updater.download({ onProgress: (p) => console.log(`${p.percent.toFixed(0)}%`) });
- *   await updater.install();
+ * const result = await updater.check();
+ * if (result.status === "available") {
+ *   const downloaded = await updater.download(result.update, {
+ *     onProgress: (p) => console.log(`${p.percent.toFixed(0)}%`),
+ *   });
+ *   await updater.install(downloaded);
  *   await updater.restart();
  * }
  * ```

@@ -20,6 +20,7 @@ import { createRepositoryServer } from "../src/server/static-server.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, targetFilePath, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { availableUpdate } from "./helpers/updates.js";
 
 /** A proxy in front of the real repository server that can cut the archive download. */
 async function faultyProxy(
@@ -93,12 +94,13 @@ test("a cut download resumes and fetches only the missing bytes", async (t) => {
   t.after(() => proxy.close());
   const updater = new Updater({ installDir: appDir, repoUrl: proxy.url, retry: { attempts: 1 } });
   const progress: number[] = [];
+  const update = await availableUpdate(updater);
   await assert.rejects(
-    updater.download({ onProgress: (p) => progress.push(p.transferred) }),
+    updater.download(update, { onProgress: (p) => progress.push(p.transferred) }),
     (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.NETWORK,
   );
   assert.equal(await readlink(join(appDir, "current")), "app-1.0.0", "nothing installed after the cut");
-  const resumed = await updater.download({ onProgress: (p) => progress.push(p.transferred) });
+  const resumed = await updater.download(update, { onProgress: (p) => progress.push(p.transferred) });
   assert.equal(resumed.fetched, archiveSize - cutAfter, "only the missing part was fetched");
   const archiveRequests = proxy.log.filter((r) => r.url.includes("hello-1.1.0.tar.zst"));
   assert.equal(archiveRequests.length, 2);
@@ -107,7 +109,7 @@ test("a cut download resumes and fetches only the missing bytes", async (t) => {
   assert.equal(archiveRequests[1]!.status, 206);
   for (let i = 1; i < progress.length; i++)
     assert.ok(progress[i]! >= progress[i - 1]!, "progress never goes backwards");
-  await updater.install();
+  await updater.install(resumed);
   assert.equal(await readlink(join(appDir, "current")), "app-1.1.0");
   assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.1.0")));
 });
@@ -118,12 +120,16 @@ test("a server that ignores Range makes the download start over cleanly", async 
   const proxy = await faultyProxy(url, "hello-1.1.0.tar.zst", { cutAfter, ignoreRange: true });
   t.after(() => proxy.close());
   const updater = new Updater({ installDir: appDir, repoUrl: proxy.url, retry: { attempts: 1 } });
-  await assert.rejects(updater.download(), (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.NETWORK);
+  const update = await availableUpdate(updater);
+  await assert.rejects(
+    updater.download(update),
+    (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.NETWORK,
+  );
   const restarts: boolean[] = [];
-  const again = await updater.download({ onProgress: (p) => restarts.push(p.restarted === true) });
+  const again = await updater.download(update, { onProgress: (p) => restarts.push(p.restarted === true) });
   assert.equal(again.fetched, archiveSize, "the whole archive was fetched again");
   assert.equal(restarts[0], true, "the first progress event says the download restarted");
-  await updater.install();
+  await updater.install(again);
   assert.deepEqual(await treeDigest(join(appDir, "current/")), manifestDigest(await signedManifest(repo, "1.1.0")));
 });
 

@@ -13,6 +13,7 @@ import { type TestContext, test } from "node:test";
 import type { DeltaFallback } from "../src/client/artifacts/choice.js";
 import { checkInstalledTree } from "../src/client/artifacts/delta/tree-check.js";
 import { installFromRepository } from "../src/client/first-install.js";
+import { installLayout } from "../src/client/install/layout.js";
 import type { DownloadProgress } from "../src/client/updater.js";
 import { Updater } from "../src/client/updater.js";
 import { parseReleaseManifest } from "../src/formats/native.js";
@@ -21,6 +22,7 @@ import { serveStatic } from "./helpers/publish-fixtures.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
 import { startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
+import { availableUpdate } from "./helpers/updates.js";
 
 /** Files of a version: a large text file with a one-line change per version, and small ones. */
 function files(version: string): Record<string, string> {
@@ -74,18 +76,18 @@ test("an update downloads the smallest signed delta, reports progress, and insta
   assert.ok(deltas.every((d) => d.from === "1.0.0" && d.size < full.size * 0.8));
   const smallest = deltas.reduce((a, b) => (b.size < a.size ? b : a));
 
-  const check = await updater.check();
-  assert.equal(check.update?.artifactKind, smallest.kind);
-  assert.equal(check.update?.downloadSize, smallest.size);
+  const update = await availableUpdate(updater);
+  assert.equal(update.artifactKind, smallest.kind);
+  assert.equal(update.downloadSize, smallest.size);
   const progress: DownloadProgress[] = [];
   updater.on("download-progress", (p) => progress.push(p));
   const before = updater.traffic.bytes;
-  const downloaded = await updater.download();
+  const downloaded = await updater.download(update);
   assert.equal(downloaded.fetched, smallest.size);
   assert.equal(progress.at(-1)?.total, smallest.size);
   assert.equal(progress.at(-1)?.transferred, smallest.size);
   assert.ok(updater.traffic.bytes - before < full.size, "the full archive was not fetched");
-  const installed = await updater.install();
+  const installed = await updater.install(downloaded);
   assert.equal(installed.version, "1.1.0");
   assert.ok(installed.filesReused >= 1);
   await assertExact(installDir, repo, "1.1.0");
@@ -93,11 +95,11 @@ test("an update downloads the smallest signed delta, reports progress, and insta
 
   // The next release applies from the cached tree check: nothing is hashed.
   await publish(repo, work, "1.2.0", files("1.2.0"), undefined, 3);
-  const cached = await checkInstalledTree(updater.layout, manifest);
+  const cached = await checkInstalledTree(installLayout(installDir), manifest);
   assert.equal(cached.bytesHashed, 0);
   assert.equal(cached.modified.length, 0);
-  assert.match((await updater.check()).update?.artifactKind ?? "", /^delta-/);
-  await updater.install();
+  assert.match((await availableUpdate(updater)).artifactKind, /^delta-/);
+  await updater.update();
   await assertExact(installDir, repo, "1.2.0");
   assert.deepEqual(fallbacks, []);
 });
@@ -109,24 +111,27 @@ test("a delta damaged on the server falls back to the full archive and installs 
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     await writeFile(path, bytes);
   }
-  assert.match((await updater.check()).update?.artifactKind ?? "", /^delta-/);
-  const downloaded = await updater.download();
+  const update = await availableUpdate(updater);
+  assert.match(update.artifactKind, /^delta-/);
+  const downloaded = await updater.download(update);
   assert.equal(fallbacks.length, 1);
   assert.equal(fallbacks[0]!.from, "1.0.0");
   assert.match(fallbacks[0]!.reason, /download failed/);
   const full = (await signedManifest(repo, "1.1.0")).artifacts.find((a) => a.kind === "full")!;
-  assert.equal(downloaded.size, full.size);
-  await updater.install();
+  assert.equal(downloaded.downloadSize, full.size);
+  assert.equal(downloaded.artifactKind, "full");
+  assert.equal(update.artifactKind.startsWith("delta-"), true, "the update found by the check is unchanged");
+  await updater.install(downloaded);
   await assertExact(installDir, repo, "1.1.0");
 });
 
 test("a delta that does not produce the signed files falls back at install and installs the exact release", async (t) => {
   const { repo, installDir, updater, fallbacks } = await setUp(t);
-  const downloaded = await updater.download();
+  const downloaded = await updater.download(await availableUpdate(updater));
   const bytes = await readFile(downloaded.path);
   bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
   await writeFile(downloaded.path, bytes);
-  await updater.install();
+  await updater.install(downloaded);
   assert.equal(fallbacks.length, 1);
   assert.match(fallbacks[0]!.reason, /DELTA_INVALID|FILE_MISMATCH/);
   await assertExact(installDir, repo, "1.1.0");
@@ -136,11 +141,10 @@ test("a delta that does not produce the signed files falls back at install and i
 test("a locally modified installed file makes the client use the full archive", async (t) => {
   const { repo, installDir, updater, fallbacks } = await setUp(t);
   await writeFile(join(installDir, "current", "lib", "big.js"), "edited by hand\n");
-  const check = await updater.check();
-  assert.equal(check.update?.artifactKind, "full");
+  assert.equal((await availableUpdate(updater)).artifactKind, "full");
   assert.equal(fallbacks.length, 1);
   assert.match(fallbacks[0]!.reason, /lib\/big\.js/);
-  await updater.install();
+  await updater.update();
   await assertExact(installDir, repo, "1.1.0");
   const manifest = parseReleaseManifest(
     await readFile(join(installDir, ".updraft", "manifests", "1.1.0.json"), "utf8"),
@@ -150,8 +154,8 @@ test("a locally modified installed file makes the client use the full archive", 
 
 test("deltas work from a plain static server that ignores Range requests", async (t) => {
   const { repo, installDir, updater, fallbacks } = await setUp(t, "plain");
-  assert.match((await updater.check()).update?.artifactKind ?? "", /^delta-/);
-  await updater.install();
+  assert.match((await availableUpdate(updater)).artifactKind, /^delta-/);
+  await updater.update();
   await assertExact(installDir, repo, "1.1.0");
   assert.deepEqual(fallbacks, []);
 });

@@ -20,6 +20,7 @@ import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { availableUpdate } from "./helpers/updates.js";
 import { waitForFile } from "./helpers/wait.js";
 
 const run = promisify(execFile);
@@ -92,8 +93,7 @@ test("a full disk (real ENOSPC on a small tmpfs): refused up front, or cleaned u
   const checked = new Updater({ installDir: appDir });
   await assert.rejects(
     async () => {
-      await checked.check();
-      await checked.install();
+      await checked.update();
     },
     (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.DISK_FULL && /needed/.test(e.message),
   );
@@ -103,8 +103,7 @@ test("a full disk (real ENOSPC on a small tmpfs): refused up front, or cleaned u
   const unchecked = new Updater({ installDir: appDir, checkDiskSpace: false, backoffMs: 1 });
   await assert.rejects(
     async () => {
-      await unchecked.check();
-      await unchecked.install();
+      await unchecked.update();
     },
     (e: unknown) =>
       e instanceof UpdraftError && e.code === ErrorCodes.DISK_FULL && /filled up while staging/.test(e.message),
@@ -162,9 +161,8 @@ test("two Updaters on one folder in one process: the second install() gets LOCKE
   const { repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const first = new Updater({ installDir: appDir });
   const second = new Updater({ installDir: appDir });
-  assert.equal((await first.check()).updateAvailable, true);
-  assert.equal((await second.check()).updateAvailable, true);
-  const outcomes = await Promise.allSettled([first.install(), second.install()]);
+  const updates = [await availableUpdate(first), await availableUpdate(second)] as const;
+  const outcomes = await Promise.allSettled([first.install(updates[0]), second.install(updates[1])]);
   // Either may take the lock first; exactly one installs and the other is refused.
   const won = outcomes.filter((o) => o.status === "fulfilled");
   const lost = outcomes.filter((o) => o.status === "rejected");
@@ -174,12 +172,18 @@ test("two Updaters on one folder in one process: the second install() gets LOCKE
   assert.ok(refused instanceof UpdraftError && refused.code === ErrorCodes.LOCKED, String(refused));
   assert.equal(refused.details?.pid, process.pid);
   await assertUpdatedCleanly(appDir, repo);
-  // The refused one's turn now: nothing left to install.
-  const loser = outcomes[0]!.status === "rejected" ? first : second;
-  assert.equal((await loser.check()).updateAvailable, false);
+  // The refused one's turn now: its update is installed already, and nothing is left to install.
+  const loserIndex = outcomes[0]!.status === "rejected" ? 0 : 1;
+  const loser = [first, second][loserIndex]!;
+  await assert.rejects(loser.install(updates[loserIndex]!), (e: unknown) => {
+    assert.ok(e instanceof UpdraftError && e.code === ErrorCodes.NO_UPDATE, String(e));
+    assert.match(e.message, /1\.1\.0 is installed already/);
+    return true;
+  });
+  assert.equal((await loser.check()).status, "current");
 });
 
-test("install() without download() keeps its lock through its own check and recovery: another process and another Updater get LOCKED", async (t) => {
+test("update() keeps its lock through its own check and recovery: another process and another Updater get LOCKED", async (t) => {
   const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const pauseFile = join(work, "paused");
   const child = spawn(process.execPath, [LIBRARY_INSTALL, appDir], {
@@ -200,7 +204,7 @@ test("install() without download() keeps its lock through its own check and reco
   assert.equal(cli.code, 7, cli.stdout + cli.stderr);
   assert.equal((parseJson(cli).error as { code: string }).code, "LOCKED");
   await assert.rejects(
-    new Updater({ installDir: appDir }).install(),
+    new Updater({ installDir: appDir }).update(),
     (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.LOCKED && e.details?.pid === child.pid,
   );
 

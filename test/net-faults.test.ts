@@ -105,7 +105,7 @@ test("reset mid-download: resumed with Range, only the missing bytes are sent ag
   const progress: DownloadProgress[] = [];
   const u = updater(s);
   u.on("download-progress", (p) => progress.push(p));
-  await u.install();
+  await u.update();
   await assertInstalled(s);
   const [first, second, ...rest] = s.fault.requests(ARCHIVE);
   assert.equal(rest.length, 0);
@@ -122,13 +122,13 @@ test("reset mid-download: resumed with Range, only the missing bytes are sent ag
 test("resets on every response: each attempt resumes further; out of attempts it fails NETWORK, a later run finishes", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "reset", atByte: 20_000 } });
-  await expectCode(updater(s, { retry: { attempts: 3 } }).install(), ErrorCodes.NETWORK);
+  await expectCode(updater(s, { retry: { attempts: 3 } }).update(), ErrorCodes.NETWORK);
   await assertUntouched(s);
   const tries = s.fault.requests(ARCHIVE);
   assert.equal(tries.length, 3, "bounded attempts");
   assert.equal(tries[2]!.range, `bytes=${40_000}-`, "third attempt resumes after the first two pieces");
   s.fault.clearFaults();
-  await updater(s).install();
+  await updater(s).update();
   await assertInstalled(s);
   const last = s.fault.requests(ARCHIVE).at(-1)!;
   assert.equal(last.range, `bytes=${60_000}-`, "the next run resumes from the .part file");
@@ -138,7 +138,7 @@ test("resets on every response: each attempt resumes further; out of attempts it
 test("a stalled response is dropped after the stall timeout and the download resumes", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: 50_000 }, times: 1 });
-  await updater(s, { stallTimeoutMs: 300 }).install();
+  await updater(s, { stallTimeoutMs: 300 }).update();
   await assertInstalled(s);
   const [, second] = s.fault.requests(ARCHIVE);
   assert.match(second!.range ?? "", /^bytes=\d+-$/);
@@ -149,13 +149,13 @@ test("a server that always stalls fails with NETWORK (reason stalled); the overa
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: 1000 } });
   const stalled = await expectCode(
-    updater(s, { stallTimeoutMs: 200, retry: { attempts: 2 } }).install(),
+    updater(s, { stallTimeoutMs: 200, retry: { attempts: 2 } }).update(),
     ErrorCodes.NETWORK,
   );
   assert.equal(stalled.details?.reason, "stalled");
   await assertUntouched(s);
   // A stall timeout longer than the deadline: the deadline ends it, with its own code.
-  await expectCode(updater(s, { stallTimeoutMs: 60_000, deadlineMs: 300 }).install(), ErrorCodes.TIMEOUT);
+  await expectCode(updater(s, { stallTimeoutMs: 60_000, deadlineMs: 300 }).update(), ErrorCodes.TIMEOUT);
   await assertUntouched(s);
 });
 
@@ -165,7 +165,7 @@ test("503 with Retry-After is retried after the delay the server asked for; 500 
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "status", status: 500 }, times: 1 });
   s.fault.addFault({ match: TIMESTAMP, fault: { kind: "status", status: 503, retryAfter: "0" }, times: 1 });
   const retries: RetryInfo[] = [];
-  await updater(s, { retry: { onRetry: (r) => retries.push(r) } }).install();
+  await updater(s, { retry: { onRetry: (r) => retries.push(r) } }).update();
   await assertInstalled(s);
   assert.deepEqual(
     retries.map((r) => [r.error.details?.status, r.fromRetryAfter, r.fromRetryAfter ? r.delayMs : "backoff"]),
@@ -184,14 +184,14 @@ test("503 with Retry-After is retried after the delay the server asked for; 500 
 test("503 on every attempt fails HTTP_STATUS after the bounded attempts; a Retry-After beyond the cap fails at once", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "status", status: 503 } });
-  const e = await expectCode(updater(s, { retry: { attempts: 3 } }).install(), ErrorCodes.HTTP_STATUS);
+  const e = await expectCode(updater(s, { retry: { attempts: 3 } }).update(), ErrorCodes.HTTP_STATUS);
   assert.equal(e.details?.status, 503);
   assert.equal(s.fault.requests(ARCHIVE).length, 3);
   await assertUntouched(s);
   s.fault.clearFaults();
   s.fault.log.length = 0;
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "status", status: 503, retryAfter: "3600" } });
-  await expectCode(updater(s).install(), ErrorCodes.HTTP_STATUS);
+  await expectCode(updater(s).update(), ErrorCodes.HTTP_STATUS);
   assert.equal(s.fault.requests(ARCHIVE).length, 1, "an hour-long Retry-After is not waited for");
   await assertUntouched(s);
 });
@@ -200,7 +200,7 @@ test("a body truncated below its Content-Length is resumed", async (t) => {
   const s = await setup(t);
   const at = Math.floor(s.size / 2);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "truncate", atByte: at }, times: 1 });
-  await updater(s).install();
+  await updater(s).update();
   await assertInstalled(s);
   const [first, second] = s.fault.requests(ARCHIVE);
   assert.equal(first!.bytesSent, at);
@@ -212,9 +212,9 @@ test("a flipped byte fails TARGET_MISMATCH with nothing installed; the next run 
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "flip", atByte: 12_345 }, times: 1 });
   // One attempt: on a loaded machine a retry could resume, and a resumed file is rebuilt once.
-  await expectCode(updater(s, { retry: { attempts: 1 } }).install(), ErrorCodes.TARGET_MISMATCH);
+  await expectCode(updater(s, { retry: { attempts: 1 } }).update(), ErrorCodes.TARGET_MISMATCH);
   await assertUntouched(s);
-  await updater(s).install();
+  await updater(s).update();
   await assertInstalled(s);
 });
 
@@ -225,7 +225,7 @@ test("a flipped byte in an earlier piece of a resumed file is repaired by one cl
   const u = updater(s);
   const progress: DownloadProgress[] = [];
   u.on("download-progress", (p) => progress.push(p));
-  await u.install();
+  await u.update();
   await assertInstalled(s);
   const tries = s.fault.requests(ARCHIVE);
   assert.deepEqual(
@@ -247,7 +247,7 @@ test("a flipped byte in an earlier piece of a resumed file is repaired by one cl
 test("a 200 HTML error page instead of the archive is refused with TARGET_MISMATCH without retrying", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "html" } });
-  const e = await expectCode(updater(s).install(), ErrorCodes.TARGET_MISMATCH);
+  const e = await expectCode(updater(s).update(), ErrorCodes.TARGET_MISMATCH);
   assert.match(e.message, /HTML page/);
   assert.equal(s.fault.requests(ARCHIVE).length, 1);
   await assertUntouched(s);
@@ -256,7 +256,7 @@ test("a 200 HTML error page instead of the archive is refused with TARGET_MISMAT
 test("a 200 HTML error page instead of timestamp.json is refused with METADATA_INVALID", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: TIMESTAMP, fault: { kind: "html" } });
-  await expectCode(updater(s).install(), ErrorCodes.METADATA_INVALID);
+  await expectCode(updater(s).update(), ErrorCodes.METADATA_INVALID);
   await assertUntouched(s);
 });
 
@@ -267,7 +267,7 @@ test("a server that ignores Range after a cut: the client restarts cleanly (rest
   const progress: DownloadProgress[] = [];
   const u = updater(s);
   u.on("download-progress", (p) => progress.push(p));
-  await u.install();
+  await u.update();
   await assertInstalled(s);
   const [, second] = s.fault.requests(ARCHIVE);
   assert.ok(second!.range, "a range was asked for");
@@ -281,7 +281,7 @@ test("a server that ignores Range after a cut: the client restarts cleanly (rest
 test("redirect loops and endless redirect chains fail with TOO_MANY_REDIRECTS", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "redirectLoop" } });
-  await expectCode(updater(s).install(), ErrorCodes.TOO_MANY_REDIRECTS);
+  await expectCode(updater(s).update(), ErrorCodes.TOO_MANY_REDIRECTS);
   await assertUntouched(s);
   s.fault.clearFaults();
   s.fault.log.length = 0;
@@ -294,7 +294,7 @@ test("redirect loops and endless redirect chains fail with TOO_MANY_REDIRECTS", 
 test("endless archive data stops at the signed length with TARGET_MISMATCH", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "endless" } });
-  await expectCode(updater(s).install(), ErrorCodes.TARGET_MISMATCH);
+  await expectCode(updater(s).update(), ErrorCodes.TARGET_MISMATCH);
   await assertUntouched(s);
   await new Promise((r) => setTimeout(r, 50));
   const sent = s.fault.requests(ARCHIVE)[0]!.bytesSent;
@@ -308,7 +308,7 @@ test("token and custom headers go to the repository only, never to another host 
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "redirect", to: `${cdn.url}${archivePath}` } });
   const cdnUrl = new URL(cdn.url);
   assert.notEqual(cdnUrl.origin, new URL(s.fault.url).origin);
-  await updater(s, { token: "s3cr3t-token", headers: { "x-tenant": "acme" } }).install();
+  await updater(s, { token: "s3cr3t-token", headers: { "x-tenant": "acme" } }).update();
   await assertInstalled(s);
   const repoRequests = s.fault.log;
   assert.ok(repoRequests.length > 0);
@@ -340,7 +340,7 @@ test("plain http:// to a non-loopback host is refused with INSECURE_TRANSPORT un
 test("every request asks for the identity encoding; an archive gzipped anyway is decoded and installs exactly", async (t) => {
   const s = await setup(t);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "gzip" }, times: 1 });
-  await updater(s).install();
+  await updater(s).update();
   await assertInstalled(s);
   assert.equal(s.fault.requests(ARCHIVE)[0]!.fault, "gzip");
   for (const r of s.fault.log) assert.equal(r.headers["accept-encoding"], "identity", r.path);
@@ -354,7 +354,7 @@ test("an injected fetch carries every request, with the same rules (identity enc
     seen.push(url);
     return fetch(url, init);
   };
-  await updater(s, { fetch: fetchFn }).install();
+  await updater(s, { fetch: fetchFn }).update();
   await assertInstalled(s);
   assert.equal(seen.length, s.fault.log.length, "every request went through the injected fetch");
   for (const r of s.fault.log) assert.equal(r.headers["accept-encoding"], "identity", r.path);
@@ -374,11 +374,11 @@ test("bodies cut mid-way by servers that send no length (closing, gzip, chunked)
   for (const mode of ["close", "gzip", "chunked"] as const) {
     const cut = await startRawServer(s.repo.repoDir, mode, { cutAfter: 100_000 });
     t.after(() => cut.stop());
-    await expectCode(updater(s, { repoUrl: cut.url, retry: { attempts: 2 } }).install(), ErrorCodes.NETWORK);
+    await expectCode(updater(s, { repoUrl: cut.url, retry: { attempts: 2 } }).update(), ErrorCodes.NETWORK);
     await assertUntouched(s);
   }
   const whole = await startRawServer(s.repo.repoDir, "gzip");
   t.after(() => whole.stop());
-  await updater(s, { repoUrl: whole.url }).install();
+  await updater(s, { repoUrl: whole.url }).update();
   await assertInstalled(s);
 });

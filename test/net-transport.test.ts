@@ -212,7 +212,7 @@ test("an HTTPS repository with a private CA: refused without the CA bundle, inst
   const archive = (await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst")).slice(repo.repoDir.length);
   https.addFault({ match: /\.tar\.zst$/, fault: { kind: "redirect", to: `${plain.url}${archive}` } });
   await assert.rejects(
-    new Updater({ installDir: appDir, caFile: paths.cert }).install(),
+    new Updater({ installDir: appDir, caFile: paths.cert }).update(),
     (e: unknown) => e instanceof UpdraftError && e.code === ErrorCodes.INSECURE_TRANSPORT,
   );
   assert.equal(plain.log.length, 0, "nothing was fetched over plain http");

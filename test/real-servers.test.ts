@@ -129,8 +129,10 @@ async function updateTo(
     const updater = new Updater({ installDir: dir, retry: { attempts: 1 } });
     const check = await updater.check();
     assert.equal(check.latestVersion, version, what);
-    fetched = (await updater.download()).fetched;
-    assert.equal((await updater.install()).version, version, what);
+    assert.ok(check.status === "available", what);
+    const downloaded = await updater.download(check.update);
+    fetched = downloaded.fetched;
+    assert.equal((await updater.install(downloaded)).version, version, what);
   }
   assert.equal(await readlink(join(dir, "current")), `app-${version}`, what);
   assert.deepEqual(

@@ -83,8 +83,7 @@ async function assertRefused(s: Setup, code: ErrorCode, role?: string): Promise<
   await assert.rejects(
     async () => {
       const u = updater(s);
-      await u.check();
-      await u.install();
+      await u.update();
     },
     (err: unknown) => {
       assert.ok(err instanceof UpdraftError, `expected an UpdraftError, got ${err}`);
@@ -171,7 +170,7 @@ test("one signature short of a threshold of 2: METADATA_SIGNATURE; both signatur
   const e = await assertRefused(s, ErrorCodes.METADATA_SIGNATURE, "timestamp");
   assert.match(e.message, /1\/2/);
   await forgeChain(s.repo, { timestamp: { signers: [s.repo.keys.timestamp!, second] } });
-  await updater(s).install();
+  await updater(s).update();
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.1.0");
 });
 
@@ -345,7 +344,7 @@ test("root rotation signed by the old and the new root key: accepted, and the ne
     signers: [s.repo.keys.root!, newRoot],
     mutate: (signed) => setRoleKeys(signed, "root", [newRoot]),
   });
-  await updater(s).install();
+  await updater(s).update();
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.1.0");
   const layout = installLayout(s.appDir);
   for (const f of [join(layout.tufDir, "root.json"), layout.trustedRootFile]) {
@@ -385,12 +384,12 @@ test("a signed release lower than the installed one: DOWNGRADE_REFUSED, unless a
     force: true,
   });
   const check = await updater(s).check();
-  assert.equal(check.updateAvailable, false);
+  assert.equal(check.status, "current");
   assert.equal(check.latestVersion, "0.9.0");
   await assertRefused(s, ErrorCodes.DOWNGRADE_REFUSED);
   const allowed = updater(s, { allowDowngrade: true });
-  assert.equal((await allowed.check()).updateAvailable, true);
-  await allowed.install();
+  assert.equal((await allowed.check()).status, "available");
+  await allowed.update();
   assert.equal(await readlink(join(s.appDir, "current")), "app-0.9.0");
 });
 
@@ -401,7 +400,7 @@ test("a truncated local metadata cache is recovered safely and the update instal
     const size = (await readFile(join(tuf, f))).length;
     await truncate(join(tuf, f), Math.floor(size / 2));
   }
-  await updater(s).install();
+  await updater(s).update();
   assert.equal(await readlink(join(s.appDir, "current")), "app-1.1.0");
   assert.deepEqual(await treeDigest(join(s.appDir, "current/")), manifestDigest(await signedManifest(s.repo, "1.1.0")));
   JSON.parse(await readFile(join(tuf, "root.json"), "utf8")); // restored whole

@@ -153,7 +153,7 @@ test("with umask 000, nothing an install and an update create is writable by oth
     installDir: ${JSON.stringify(appDir)}, rootSha256: ${JSON.stringify(repo.rootSha256)} });`);
   await publish(repo, work, "1.1.0", { ...files("1.1.0"), "lib/extra/data.txt": "new folder" });
   await underOpenUmask(`const u = new Updater({ installDir: ${JSON.stringify(appDir)} });
-    await u.check(); await u.download(); await u.install(); await u.confirm();`);
+    const c = await u.check(); await u.install(await u.download(c.update)); await u.confirm();`);
   assert.equal(await readlink(join(appDir, "current")), "app-1.1.0");
   const open: string[] = [];
   const walk = async (dir: string): Promise<void> => {

@@ -26,7 +26,7 @@ import {
 import type { DownloadProgress } from "./net/download.js";
 import { HttpClient, networkOptionsOf } from "./net/http.js";
 import { TrustSession } from "./trust/session.js";
-import { type InstallResult, Updater, type UpdaterOptions } from "./updater.js";
+import { checkHoldingLock, type InstallResult, installHoldingLock, Updater, type UpdaterOptions } from "./updater.js";
 
 /** Options of {@link installFromRepository}. */
 export interface FirstInstallOptions extends Omit<UpdaterOptions, "installDir" | "repoUrl" | "app"> {
@@ -102,12 +102,12 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     if (!sameRoot || !(await TrustSession.hasRoot(layout.tufDir)))
       await TrustSession.seedRoot(layout.tufDir, rootBytes);
     const updater = new Updater({ ...options, installDir, repoUrl, app, channel });
-    const check = await updater.check({ lock });
+    const check = await checkHoldingLock(updater, lock);
     let result: InstallResult;
-    if (check.updateAvailable) {
+    if (check.status === "available") {
       const { signal, onProgress } = options;
-      await updater.download({ lock, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
-      result = await updater.install({ lock });
+      const download = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+      result = await installHoldingLock(updater, check.update, download, lock);
     } else if (check.currentVersion !== undefined && check.currentVersion === check.latestVersion) {
       // The interrupted run got as far as the switch; recovery finished it.
       result = {
@@ -118,10 +118,11 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
         filesReused: 0,
       };
     } else {
+      const skipped = check.status === "skipped" ? check.skipped : undefined;
       throw new UpdraftError(
         ErrorCodes.INSTALL_FAILED,
-        `Cannot install ${app} ${check.latestVersion}${check.skipped ? `: ${check.skipped.reason}` : ""}`,
-        check.skipped ? { hint: `It may be tried again after ${check.skipped.retryAfter}.` } : {},
+        `Cannot install ${app} ${check.latestVersion}${skipped ? `: ${skipped.reason}` : ""}`,
+        skipped ? { hint: `It may be tried again after ${skipped.retryAfter}.` } : {},
       );
     }
     await writeConfig(layout, { schema: NATIVE_SCHEMA, app, url: repoUrl, channel });

@@ -31,12 +31,16 @@ export type { RetryInfo, RetryOptions } from "./net/retry.js";
 export {
   type AutoCheckOptions,
   type CheckResult,
-  type DownloadResult,
+  type DownloadedUpdate,
+  type DownloadOptions,
   type InstallResult,
   type RestartOptions,
   type StatusResult,
-  type UpdateInfo,
+  type Update,
+  type UpdateAvailable,
   Updater,
   type UpdaterEvents,
   type UpdaterOptions,
+  type UpdateSkipped,
+  type UpToDate,
 } from "./updater.js";

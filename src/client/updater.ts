@@ -1,29 +1,22 @@
 /**
- * `Updater`: the client library's entry. Check a repository for a newer signed release, download
- * it with progress, verify it, install it into its own version folder, switch to it, and restart
- * the app through the detached helper.
+ * `Updater`: the client library's entry, and the orchestration of an update: the install lock,
+ * recovery of an interrupted install, the failed-version hold, and the events. What the
+ * repository offers comes from the native source (sources/native.ts); the files are put in place
+ * by the versioned engine (install/versioned.ts).
+ *
+ * The updater keeps no state between calls: {@link Updater.check} returns an {@link Update}, a value
+ * that {@link Updater.download} and {@link Updater.install} take, so each call says what it acts on.
  */
 import { EventEmitter } from "node:events";
-import { readFile, rm } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { readFile, rm, stat } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { exists, readLocalJson } from "../core/fs.js";
+import { exists } from "../core/fs.js";
 import { hashFile } from "../core/hash.js";
 import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
-import {
-  type AppConfig,
-  type ArtifactRef,
-  type ChannelPointer,
-  channelTarget,
-  EMBEDDED_ROOT_FILE,
-  healthPolicyOf,
-  NATIVE_SCHEMA,
-  parseChannelPointer,
-  parseReleaseManifest,
-  type ReleaseManifest,
-} from "../formats/native.js";
-import { chooseUpdateArtifact, type DeltaFallback } from "./artifacts/choice.js";
+import { type AppConfig, healthPolicyOf, NATIVE_SCHEMA, type ReleaseManifest } from "../formats/native.js";
+import { type DeltaFallback, installedManifest } from "./artifacts/choice.js";
 import { deltaWithFallback, recordingTree } from "./artifacts/delta/producer.js";
 import {
   backoffFor,
@@ -53,8 +46,16 @@ import { type DownloadProgress, downloadArtifact } from "./net/download.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./net/http.js";
 import { spawnRestartHelper } from "./runtime/restart-helper.js";
 import { scheduleJittered } from "./runtime/schedule.js";
-import { TrustSession } from "./trust/session.js";
+import {
+  channelPointer,
+  isDelta,
+  type NativeRelease,
+  openTrust,
+  resolveRelease,
+  withoutDelta,
+} from "./sources/native.js";
 
+export type { DeltaFallback } from "./artifacts/choice.js";
 export type { Skipped } from "./install/attempts.js";
 export type { RecoveryReport } from "./install/recover.js";
 export type { DownloadProgress } from "./net/download.js";
@@ -88,38 +89,76 @@ export interface UpdaterOptions extends NetworkOptions {
   checkDiskSpace?: boolean;
 }
 
-/** A release newer than the installed one. */
-export interface UpdateInfo {
-  version: string;
-  currentVersion: string | undefined;
-  channel: string;
-  releasedAt: string;
-  notes?: string;
-  critical?: boolean;
+/**
+ * A release newer than the installed one, as {@link Updater.check} found it: pass it to
+ * {@link Updater.download} and {@link Updater.install}. An immutable value: it holds the verified
+ * release (its signed manifest, the artifact chosen and the full archive a delta falls back to)
+ * out of sight, so only a value an `Updater` returned is accepted, by any `Updater` of the same
+ * install folder.
+ */
+export interface Update {
+  /** The version it installs. */
+  readonly version: string;
+  /** The version installed when it was found; installing fails once another one is installed. */
+  readonly currentVersion: string | undefined;
+  readonly channel: string;
+  readonly releasedAt: string;
+  readonly notes?: string;
+  readonly critical?: boolean;
   /** Bytes to download (the smallest artifact this install can apply). */
-  downloadSize: number;
+  readonly downloadSize: number;
   /** Kind of that artifact: `full`, or a delta kind (`delta-files`, `delta-tree`). */
-  artifactKind: string;
+  readonly artifactKind: string;
 }
 
-/** The answer of {@link Updater.check}. */
-export interface CheckResult {
-  updateAvailable: boolean;
+/**
+ * An {@link Update} whose artifact is on disk, verified: the answer of {@link Updater.download}.
+ * `downloadSize` and `artifactKind` say what was downloaded (the full archive when a delta failed).
+ */
+export interface DownloadedUpdate extends Update {
+  /** The verified artifact. */
+  readonly path: string;
+  /** Bytes fetched from the network by this download (0 when the artifact was already on disk). */
+  readonly fetched: number;
+}
+
+/** What every answer of {@link Updater.check} says. */
+interface CheckedChannel {
+  /** The version `current` points at (undefined before the first install). */
   currentVersion: string | undefined;
+  /** The version the channel offers. */
   latestVersion: string;
   channel: string;
-  update?: UpdateInfo;
-  /** Set when the latest version failed recently and is not retried yet (back-off). */
-  skipped?: Skipped;
 }
 
-/** The answer of {@link Updater.download}. */
-export interface DownloadResult {
-  version: string;
-  path: string;
-  size: number;
-  /** Bytes fetched from the network by this call (0 when already downloaded). */
-  fetched: number;
+/**
+ * The channel offers nothing to install: its version is the installed one, or a lower one while
+ * `allowDowngrade` is off (then `latestVersion` is below `currentVersion`).
+ */
+export interface UpToDate extends CheckedChannel {
+  status: "current";
+}
+
+/** The channel offers a release to install. */
+export interface UpdateAvailable extends CheckedChannel {
+  status: "available";
+  update: Update;
+}
+
+/** The channel's release failed to install or to start recently, and is held back until `skipped.retryAfter`. */
+export interface UpdateSkipped extends CheckedChannel {
+  status: "skipped";
+  skipped: Skipped;
+}
+
+/** The answer of {@link Updater.check}: tell the cases apart by `status`. */
+export type CheckResult = UpToDate | UpdateAvailable | UpdateSkipped;
+
+/** Options of {@link Updater.download}, and of the download {@link Updater.install} does when it must. */
+export interface DownloadOptions {
+  /** Cancels the download (code `ABORTED`); the partial file is kept and the next download resumes it. */
+  signal?: AbortSignal;
+  onProgress?: (p: DownloadProgress) => void;
 }
 
 /** The answer of {@link Updater.install}. */
@@ -160,12 +199,12 @@ export interface StatusResult {
 /** Events an {@link Updater} emits. */
 export interface UpdaterEvents {
   checking: [];
-  "update-available": [UpdateInfo];
-  "update-not-available": [CheckResult];
+  "update-available": [Update];
+  "update-not-available": [UpToDate | UpdateSkipped];
   "download-progress": [DownloadProgress];
   /** A delta was passed over or abandoned; the full archive is used instead. */
   "delta-fallback": [DeltaFallback];
-  downloaded: [DownloadResult];
+  downloaded: [DownloadedUpdate];
   installed: [InstallResult];
   error: [UpdraftError];
 }
@@ -220,18 +259,52 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
 }
 
-/** Errors already emitted, so nested operations (install → download → check) emit each once. */
-const reported = new WeakSet<UpdraftError>();
-
-interface PendingUpdate {
-  manifest: ReleaseManifest;
-  artifact: ArtifactRef;
-  artifactUrl: string;
-  /** When `artifact` is a delta: the full archive to fall back to. */
-  fallback?: { artifact: ArtifactRef; artifactUrl: string };
-  pointer: ChannelPointer;
-  downloadedPath?: string;
+/** What an {@link Update} stands for, kept out of the public value. */
+interface UpdatePlan {
+  /** The install folder it was found for. */
+  readonly dir: string;
+  readonly release: NativeRelease;
+  /** On a {@link DownloadedUpdate}: where `release.artifact` was verified on disk. */
+  readonly path?: string;
 }
+
+/** The plan of every {@link Update} an Updater returned: the only values `download()` and `install()` accept. */
+const plans = new WeakMap<Update, UpdatePlan>();
+
+/** Freezes `value` and records its plan. */
+function issue<T extends Update>(value: T, plan: UpdatePlan): T {
+  Object.freeze(value);
+  plans.set(value, plan);
+  return value;
+}
+
+/** The public face of `release` found while `currentVersion` was installed. */
+function updateOf(release: NativeRelease, currentVersion: string | undefined, channel: string): Update {
+  const { manifest, artifact } = release;
+  return {
+    version: manifest.version,
+    currentVersion,
+    channel,
+    releasedAt: manifest.releasedAt,
+    ...(manifest.notes !== undefined ? { notes: manifest.notes } : {}),
+    ...(manifest.critical !== undefined ? { critical: manifest.critical } : {}),
+    downloadSize: artifact.ref.size,
+    artifactKind: artifact.ref.kind,
+  };
+}
+
+/** A downloaded artifact: the release it belongs to (the full archive's, after a fall-back) and where it is. */
+interface Fetched {
+  release: NativeRelease;
+  path: string;
+  fetched: number;
+}
+
+/** The steps a caller that already holds the install lock runs (the first install); see {@link checkHoldingLock}. */
+let holdingLock: {
+  check(updater: Updater, lock: LockToken): Promise<CheckResult>;
+  install(updater: Updater, update: Update, options: DownloadOptions, lock: LockToken): Promise<InstallResult>;
+};
 
 /**
  * Updates one installed app.
@@ -240,20 +313,23 @@ interface PendingUpdate {
  * ```ts
  * const updater = new Updater({ installDir: "/opt/myapp" });
  * const result = await updater.check();
- * if (result.updateAvailable) {
- *   await updater.download({ onProgress: (p) => console.log(p.percent.toFixed(0) + "%") });
- *   await updater.install();
+ * if (result.status === "available") {
+ *   const downloaded = await updater.download(result.update, { onProgress: (p) => console.log(p.percent.toFixed(0) + "%") });
+ *   await updater.install(downloaded);
  *   await updater.restart();
  * }
  * ```
  */
 export class Updater extends EventEmitter<UpdaterEvents> {
-  /** Paths of the install folder. */
-  readonly layout: InstallLayout;
+  static {
+    holdingLock = {
+      check: (updater, lock) => updater.checkUnder(lock),
+      install: (updater, update, options, lock) => updater.installUnder(update, updater.planOf(update), options, lock),
+    };
+  }
+
+  private readonly layout: InstallLayout;
   private readonly http: HttpClient;
-  private pending: PendingUpdate | undefined;
-  /** The version the channel offered at the last check when it was lower than the installed one. */
-  private lowerOffered: string | undefined;
 
   constructor(private readonly options: UpdaterOptions) {
     super();
@@ -286,197 +362,54 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return readCurrentVersion(this.layout);
   }
 
+  /** Checks the repository for a newer release on the channel (finishing an interrupted install first). */
+  check(): Promise<CheckResult> {
+    return this.report(() => this.checkUnder(undefined));
+  }
+
   /**
-   * Checks the repository for a newer release on the channel. `lock`: the install lock when the
-   * caller holds it (recovery then runs under it).
+   * Downloads the artifact of `update` (a value {@link Updater.check} returned) and verifies it against the
+   * signed metadata; a delta that fails falls back to the full archive (`delta-fallback` event).
+   * An interrupted download resumes; an artifact already on disk is not fetched again.
    */
-  async check(options: { lock?: LockToken } = {}): Promise<CheckResult> {
+  download(update: Update, options: DownloadOptions = {}): Promise<DownloadedUpdate> {
     return this.report(async () => {
-      this.emit("checking");
+      const plan = this.planOf(update);
       await assertInstallFolder(this.layout);
-      await recover(this.layout, { lock: options.lock });
-      const config = await this.config();
-      const trust = await this.openTrust(config);
-      const pointerInfo = await trust.requireTarget(channelTarget(config.channel), `channel "${config.channel}"`);
-      const pointer = parseChannelPointer((await trust.fetchSmallTarget(pointerInfo)).toString("utf8"));
-      if (pointer.app !== config.app || pointer.channel !== config.channel) {
-        throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Channel pointer names ${pointer.app}/${pointer.channel}`);
-      }
-      const currentVersion = await this.currentVersion();
-      const order = currentVersion === undefined ? 1 : compareVersions(pointer.version, currentVersion);
-      this.lowerOffered = order < 0 ? pointer.version : undefined;
-      if (order === 0 || (order < 0 && !this.options.allowDowngrade)) {
-        this.pending = undefined;
-        const result: CheckResult = {
-          updateAvailable: false,
-          currentVersion,
-          latestVersion: pointer.version,
-          channel: config.channel,
-        };
-        this.emit("update-not-available", result);
-        return result;
-      }
-      const skipped = await backoffFor(this.layout, pointer.version, { windowMs: this.backoffMs });
-      if (skipped) {
-        this.pending = undefined;
-        const result: CheckResult = {
-          updateAvailable: false,
-          currentVersion,
-          latestVersion: pointer.version,
-          channel: config.channel,
-          skipped,
-        };
-        this.emit("update-not-available", result);
-        return result;
-      }
-      const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
-      const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
-      if (manifest.app !== config.app || manifest.version !== pointer.version) {
-        throw new UpdraftError(
-          ErrorCodes.METADATA_INVALID,
-          `The manifest at ${pointer.manifest} describes ${manifest.app} ${manifest.version}, not ${config.app} ${pointer.version}`,
-        );
-      }
-      const artifact = manifest.artifacts.find((a) => a.kind === "full");
-      if (!artifact)
-        throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
-      const artifactInfo = await trust.requireTarget(artifact.target, `the archive of ${manifest.version}`);
-      if (artifactInfo.length !== artifact.size || artifactInfo.hashes.sha256 !== artifact.sha256) {
-        throw new UpdraftError(
-          ErrorCodes.METADATA_INVALID,
-          `The manifest and the targets metadata disagree on ${artifact.target}`,
-        );
-      }
-      this.pending = {
-        manifest,
-        pointer,
-        ...(await chooseUpdateArtifact(
-          { layout: this.layout, trust, currentVersion, onFallback: (f) => this.emit("delta-fallback", f) },
-          manifest,
-          artifact,
-          trust.targetUrl(artifactInfo),
-        )),
-      };
-      const update: UpdateInfo = {
-        version: manifest.version,
-        currentVersion,
-        channel: config.channel,
-        releasedAt: manifest.releasedAt,
-        ...(manifest.notes !== undefined ? { notes: manifest.notes } : {}),
-        ...(manifest.critical !== undefined ? { critical: manifest.critical } : {}),
-        downloadSize: this.pending.artifact.size,
-        artifactKind: this.pending.artifact.kind,
-      };
-      this.emit("update-available", update);
-      return {
-        updateAvailable: true,
-        currentVersion,
-        latestVersion: manifest.version,
-        channel: config.channel,
-        update,
-      };
+      return withLock(this.layout.lockFile, undefined, { purpose: "downloading" }, async () => {
+        await this.assertStillApplies(update);
+        return (await this.downloadUnder(update, plan, options)).downloaded;
+      });
     });
   }
 
-  /** Downloads the update found by {@link Updater.check} (checking first if needed) and verifies it. */
-  async download(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void; lock?: LockToken } = {},
-  ): Promise<DownloadResult> {
+  /**
+   * Installs `update` (from {@link Updater.check}, or from {@link Updater.download}; one not downloaded yet is
+   * downloaded first) and makes it current. Fails with `NO_UPDATE` when another version was
+   * installed since the check: check again.
+   */
+  install(update: Update, options: DownloadOptions = {}): Promise<InstallResult> {
     return this.report(async () => {
-      if (!options.lock) await assertInstallFolder(this.layout);
-      return withLock(this.layout.lockFile, options.lock, { purpose: "downloading" }, (lock) =>
-        this.downloadLocked(options, lock),
+      const plan = this.planOf(update);
+      await assertInstallFolder(this.layout);
+      return withLock(this.layout.lockFile, undefined, { purpose: "installing" }, (lock) =>
+        this.installUnder(update, plan, options, lock),
       );
     });
   }
 
-  private async downloadLocked(
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
-    lock: LockToken,
-  ): Promise<DownloadResult> {
+  /**
+   * Checks, downloads and installs under one lock: {@link Updater.check}, then {@link Updater.install} of what it
+   * found. Fails with `NO_UPDATE` when there is nothing to install (or the release is held back
+   * after a failure), and `DOWNGRADE_REFUSED` when the channel went back to a lower version.
+   */
+  update(options: DownloadOptions = {}): Promise<InstallResult> {
     return this.report(async () => {
-      if (!this.pending) await this.check({ lock });
-      const pending = this.pending;
-      if (!pending && this.lowerOffered !== undefined) {
-        throw new UpdraftError(
-          ErrorCodes.DOWNGRADE_REFUSED,
-          `The channel offers ${this.lowerOffered}, lower than the installed ${await this.currentVersion()}; not downgrading`,
-          {
-            hint: "If the publisher withdrew a release on purpose, pass allowDowngrade (--allow-downgrade) to install it.",
-          },
-        );
-      }
-      if (!pending)
-        throw new UpdraftError(ErrorCodes.NO_UPDATE, "No update to download: the installed version is current");
-      const deltaFetched = pending.fallback ? await this.downloadDeltaOrFallBack(pending, options) : 0;
-      const dest = this.artifactPath(pending);
-      // No failure here bans the version: the network, the mirror or the disk failed, not the release.
-      const fetched = deltaFetched + (await this.fetchArtifact(pending, options));
-      pending.downloadedPath = dest;
-      const result: DownloadResult = {
-        version: pending.manifest.version,
-        path: dest,
-        size: pending.artifact.size,
-        fetched,
-      };
-      this.emit("downloaded", result);
-      return result;
-    });
-  }
-
-  /** Installs the downloaded update (downloading it first if needed) and makes it current. */
-  async install(options: { lock?: LockToken } = {}): Promise<InstallResult> {
-    return this.report(async () => {
-      if (!options.lock) await assertInstallFolder(this.layout);
-      return withLock(this.layout.lockFile, options.lock, { purpose: "installing" }, async (lock) => {
-        await recover(this.layout, { lock });
-        if (!this.pending?.downloadedPath) await this.download({ lock });
-        const pending = this.pending!;
-        await recordAttempt(this.layout, pending.manifest.version);
-        const current = await this.currentVersion();
-        if (
-          current !== undefined &&
-          !this.options.allowDowngrade &&
-          compareVersions(pending.manifest.version, current) < 0
-        ) {
-          throw new UpdraftError(
-            ErrorCodes.DOWNGRADE_REFUSED,
-            `${current} was installed meanwhile; not replacing it with the older ${pending.manifest.version}`,
-            { hint: "Run the update again; pass allowDowngrade (--allow-downgrade) to go back on purpose." },
-          );
-        }
-        const installedManifest = current ? await this.installedManifest(current) : undefined;
-        let outcome: InstallOutcome;
-        try {
-          outcome = await installRelease(
-            this.layout,
-            pending.manifest,
-            this.stageProducer(pending, installedManifest, lock),
-            {
-              probation: this.probationPolicy(pending.manifest),
-              ...(installedManifest ? { installed: installedManifest } : {}),
-              checkSpace: this.options.checkDiskSpace !== false,
-            },
-          );
-        } catch (err) {
-          await recordIfReleaseFault(this.layout, pending.manifest.version, err, "install failed");
-          throw err;
-        }
-        if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
-        await this.ensureConfig();
-        await rm(pending.downloadedPath!, { force: true });
-        this.pending = undefined;
-        const { probation } = await readState(this.layout);
-        const result: InstallResult = {
-          version: outcome.version,
-          previousVersion: outcome.previous,
-          folder: outcome.folder,
-          filesWritten: outcome.stats.written,
-          filesReused: outcome.stats.linked,
-          ...(probation?.version === outcome.version ? { probation } : {}),
-        };
-        this.emit("installed", result);
-        return result;
+      await assertInstallFolder(this.layout);
+      return withLock(this.layout.lockFile, undefined, { purpose: "installing" }, async (lock) => {
+        const check = await this.checkUnder(lock);
+        if (check.status !== "available") throw this.nothingToInstall(check);
+        return this.installUnder(check.update, this.planOf(check.update), options, lock);
       });
     });
   }
@@ -498,12 +431,283 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       async () => {
         try {
           const result = await this.check();
-          if (result.updateAvailable && options.download) await this.download();
+          if (result.status === "available" && options.download) await this.download(result.update);
         } catch {
           // Already reported through the `error` event; the next check tries again.
         }
       },
     );
+  }
+
+  /** {@link Updater.check}, under `lock` when the caller holds it (recovery then runs under it). */
+  private async checkUnder(lock: LockToken | undefined): Promise<CheckResult> {
+    this.emit("checking");
+    await assertInstallFolder(this.layout);
+    await recover(this.layout, { lock });
+    const config = await this.config();
+    const trust = await openTrust(this.layout, config, this.http);
+    const pointer = await channelPointer(trust, config);
+    const currentVersion = await this.currentVersion();
+    const checked = { currentVersion, latestVersion: pointer.version, channel: config.channel };
+    const order = currentVersion === undefined ? 1 : compareVersions(pointer.version, currentVersion);
+    if (order === 0 || (order < 0 && !this.options.allowDowngrade)) {
+      const result: UpToDate = { status: "current", ...checked };
+      this.emit("update-not-available", result);
+      return result;
+    }
+    const skipped = await backoffFor(this.layout, pointer.version, { windowMs: this.backoffMs });
+    if (skipped) {
+      const result: UpdateSkipped = { status: "skipped", ...checked, skipped };
+      this.emit("update-not-available", result);
+      return result;
+    }
+    const onFallback = (fallback: DeltaFallback) => this.emit("delta-fallback", fallback);
+    const release = await resolveRelease(
+      { layout: this.layout, trust, currentVersion, onFallback },
+      config.app,
+      pointer,
+    );
+    const update = issue(updateOf(release, currentVersion, config.channel), { dir: this.layout.dir, release });
+    this.emit("update-available", update);
+    return { status: "available", ...checked, update };
+  }
+
+  /**
+   * Downloads `update`'s artifact (the full archive when its delta fails) and returns it as a
+   * {@link DownloadedUpdate}, with what its plan then says.
+   */
+  private async downloadUnder(
+    update: Update,
+    plan: UpdatePlan,
+    options: DownloadOptions,
+  ): Promise<Fetched & { downloaded: DownloadedUpdate }> {
+    // No failure here bans the version: the network, the mirror or the disk failed, not the release.
+    const fetched = await this.fetchRelease(plan.release, options);
+    const { release, path } = fetched;
+    const downloaded = issue<DownloadedUpdate>(
+      {
+        ...update,
+        downloadSize: release.artifact.ref.size,
+        artifactKind: release.artifact.ref.kind,
+        path,
+        fetched: fetched.fetched,
+      },
+      { dir: plan.dir, release, path },
+    );
+    this.emit("downloaded", downloaded);
+    return { ...fetched, downloaded };
+  }
+
+  /** Installs `update` under `lock`: the body of {@link Updater.install} and {@link Updater.update}. */
+  private async installUnder(
+    update: Update,
+    plan: UpdatePlan,
+    options: DownloadOptions,
+    lock: LockToken,
+  ): Promise<InstallResult> {
+    await recover(this.layout, { lock });
+    await this.assertStillApplies(update);
+    const ready =
+      plan.path !== undefined && (await this.holdsArtifact(plan.path, plan.release))
+        ? { release: plan.release, path: plan.path }
+        : await this.downloadUnder(update, plan, options);
+    let { release, path } = ready;
+    const { manifest } = release;
+    await recordAttempt(this.layout, manifest.version);
+    const current = await this.currentVersion();
+    const installed = current ? await installedManifest(this.layout, current) : undefined;
+    let outcome: InstallOutcome;
+    try {
+      outcome = await installRelease(
+        this.layout,
+        manifest,
+        this.stageProducer(release, path, installed, options, (full) => {
+          ({ release, path } = full);
+        }),
+        {
+          probation: this.probationPolicy(manifest),
+          ...(installed ? { installed } : {}),
+          checkSpace: this.options.checkDiskSpace !== false,
+        },
+      );
+    } catch (err) {
+      await recordIfReleaseFault(this.layout, manifest.version, err, "install failed");
+      throw err;
+    }
+    if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
+    await this.ensureConfig();
+    await rm(path, { force: true });
+    const { probation } = await readState(this.layout);
+    const result: InstallResult = {
+      version: outcome.version,
+      previousVersion: outcome.previous,
+      folder: outcome.folder,
+      filesWritten: outcome.stats.written,
+      filesReused: outcome.stats.linked,
+      ...(probation?.version === outcome.version ? { probation } : {}),
+    };
+    this.emit("installed", result);
+    return result;
+  }
+
+  /** The plan of `update`; `USAGE` when it is not a value an Updater returned for this install folder. */
+  private planOf(update: Update): UpdatePlan {
+    const plan = typeof update === "object" && update !== null ? plans.get(update) : undefined;
+    if (!plan) {
+      throw new UpdraftError(ErrorCodes.USAGE, "Not an update found by Updater.check()", {
+        hint: "Pass the `update` of a check() result whose status is available, or what download() returned.",
+      });
+    }
+    if (resolve(plan.dir) !== resolve(this.layout.dir)) {
+      throw new UpdraftError(ErrorCodes.USAGE, `This update was found for ${plan.dir}, not ${this.layout.dir}`, {
+        hint: "Pass an update found by an Updater of the same install folder.",
+      });
+    }
+    return plan;
+  }
+
+  /**
+   * Refuses an update found while another version was installed (installed since, by another
+   * updater or a recovery): its choice of artifact and its order against the installed version
+   * may no longer hold. Also refuses a downgrade this updater does not allow.
+   */
+  private async assertStillApplies(update: Update): Promise<void> {
+    const current = await this.currentVersion();
+    if (current !== update.currentVersion) {
+      throw new UpdraftError(
+        ErrorCodes.NO_UPDATE,
+        current === update.version
+          ? `${update.version} is installed already`
+          : `This update to ${update.version} was found when ${update.currentVersion ?? "nothing"} was installed; ${current ?? "nothing"} is installed now`,
+        {
+          hint: "Check again, and install what that check finds.",
+          details: { version: update.version, foundWith: update.currentVersion ?? null, installed: current ?? null },
+        },
+      );
+    }
+    if (current !== undefined && !this.options.allowDowngrade && compareVersions(update.version, current) < 0) {
+      throw this.downgradeRefused(update.version, current);
+    }
+  }
+
+  /** Why {@link Updater.update} has nothing to install after `check`. */
+  private nothingToInstall(check: UpToDate | UpdateSkipped): UpdraftError {
+    if (check.status === "skipped") {
+      return new UpdraftError(
+        ErrorCodes.NO_UPDATE,
+        `${check.latestVersion} is held back after it failed: ${check.skipped.reason}`,
+        { hint: `It may be tried again after ${check.skipped.retryAfter}.` },
+      );
+    }
+    const { currentVersion, latestVersion } = check;
+    if (currentVersion !== undefined && compareVersions(latestVersion, currentVersion) < 0) {
+      return this.downgradeRefused(latestVersion, currentVersion);
+    }
+    return new UpdraftError(ErrorCodes.NO_UPDATE, "No update to install: the installed version is current");
+  }
+
+  private downgradeRefused(offered: string, installed: string): UpdraftError {
+    return new UpdraftError(
+      ErrorCodes.DOWNGRADE_REFUSED,
+      `The channel offers ${offered}, lower than the installed ${installed}; not downgrading`,
+      {
+        hint: "If the publisher withdrew a release on purpose, pass allowDowngrade (--allow-downgrade) to install it.",
+      },
+    );
+  }
+
+  /** Downloads `release`'s artifact; a delta that fails (but for a cancellation) gives way to the full archive. */
+  private async fetchRelease(release: NativeRelease, options: DownloadOptions): Promise<Fetched> {
+    try {
+      return { release, ...(await this.fetchArtifact(release, options)) };
+    } catch (err) {
+      const e = toUpdraftError(err);
+      if (!isDelta(release) || e.code === ErrorCodes.ABORTED) throw e;
+      return this.fetchRelease(this.fallBack(release, `download failed: ${e.message}`), options);
+    }
+  }
+
+  /** Gives up `release`'s delta for its full archive, saying why (`delta-fallback`). */
+  private fallBack(release: NativeRelease, reason: string): NativeRelease {
+    this.emit("delta-fallback", { from: release.artifact.ref.from ?? "", reason });
+    return withoutDelta(release);
+  }
+
+  /** Where `release`'s artifact is downloaded to (named by its signed sha256). */
+  private artifactPath(release: NativeRelease): string {
+    return join(this.layout.downloadsDir, `${release.artifact.ref.sha256}.tar.zst`);
+  }
+
+  /** True when `path` still holds an artifact of `release`'s size (another updater may have installed and removed it). */
+  private async holdsArtifact(path: string, release: NativeRelease): Promise<boolean> {
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    return size === release.artifact.ref.size;
+  }
+
+  /**
+   * Downloads and verifies `release`'s artifact unless it is already on disk; checks free space
+   * first. Returns where it is and the bytes fetched from the network.
+   */
+  private async fetchArtifact(
+    release: NativeRelease,
+    options: DownloadOptions,
+  ): Promise<{ path: string; fetched: number }> {
+    const { manifest, artifact } = release;
+    const path = this.artifactPath(release);
+    const have = await hashFile(path).catch(() => undefined);
+    if (have?.sha256 === artifact.ref.sha256) return { path, fetched: 0 };
+    if (this.options.checkDiskSpace !== false) {
+      await assertFreeSpace(this.layout.downloadsDir, artifact.ref.size, `downloading ${manifest.version}`);
+    }
+    const { fetched } = await downloadArtifact(this.http, {
+      url: artifact.url,
+      dest: path,
+      length: artifact.ref.size,
+      sha256: artifact.ref.sha256,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (p) => {
+        options.onProgress?.(p);
+        this.emit("download-progress", p);
+      },
+    });
+    return { path, fetched };
+  }
+
+  /**
+   * The producer of `release`'s tree from the artifact at `path`: the full archive, or a delta that
+   * falls back to the full archive (downloaded then, and reported through `onFull`).
+   */
+  private stageProducer(
+    release: NativeRelease,
+    path: string,
+    installed: ReleaseManifest | undefined,
+    options: DownloadOptions,
+    onFull: (full: Fetched) => void,
+  ): StageProducer {
+    const { manifest } = release;
+    const fromFull = (archive: string) =>
+      recordingTree(this.layout, manifest, fromFullArchive(this.layout, manifest, archive, installed));
+    if (!isDelta(release)) return fromFull(path);
+    let fullRelease = withoutDelta(release);
+    return deltaWithFallback({
+      layout: this.layout,
+      installed: installed?.version === release.artifact.ref.from ? installed : undefined,
+      manifest,
+      deltaPath: path,
+      kind: release.artifact.ref.kind,
+      onFallback: (reason) => {
+        fullRelease = this.fallBack(release, reason);
+      },
+      full: async () => {
+        const full = await this.fetchRelease(fullRelease, options);
+        await rm(path, { force: true });
+        onFull(full);
+        return fromFull(full.path);
+      },
+    });
   }
 
   /**
@@ -625,90 +829,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
   }
 
-  /** Where the pending artifact is downloaded to (named by its signed sha256). */
-  private artifactPath(pending: PendingUpdate): string {
-    return join(this.layout.downloadsDir, `${pending.artifact.sha256}.tar.zst`);
-  }
-
-  /**
-   * Downloads and verifies the pending artifact unless it is already on disk; checks free space
-   * first. Returns the bytes fetched from the network.
-   */
-  private async fetchArtifact(
-    pending: PendingUpdate,
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
-  ): Promise<number> {
-    const dest = this.artifactPath(pending);
-    const have = await hashFile(dest).catch(() => undefined);
-    if (have?.sha256 === pending.artifact.sha256) return 0;
-    if (this.options.checkDiskSpace !== false) {
-      await assertFreeSpace(this.layout.downloadsDir, pending.artifact.size, `downloading ${pending.manifest.version}`);
-    }
-    const { fetched } = await downloadArtifact(this.http, {
-      url: pending.artifactUrl,
-      dest,
-      length: pending.artifact.size,
-      sha256: pending.artifact.sha256,
-      ...(options.signal ? { signal: options.signal } : {}),
-      onProgress: (p) => {
-        options.onProgress?.(p);
-        this.emit("download-progress", p);
-      },
-    });
-    return fetched;
-  }
-
-  /**
-   * Downloads the chosen delta; on any failure but a cancellation, reports it and switches the
-   * pending update to the full archive (which the caller then downloads).
-   */
-  private async downloadDeltaOrFallBack(
-    pending: PendingUpdate,
-    options: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void },
-  ): Promise<number> {
-    try {
-      return await this.fetchArtifact(pending, options);
-    } catch (err) {
-      const e = toUpdraftError(err);
-      if (e.code === ErrorCodes.ABORTED) throw e;
-      this.emit("delta-fallback", { from: pending.artifact.from ?? "", reason: `download failed: ${e.message}` });
-      pending.artifact = pending.fallback!.artifact;
-      pending.artifactUrl = pending.fallback!.artifactUrl;
-      delete pending.fallback;
-      return 0;
-    }
-  }
-
-  /** The producer for the pending artifact: a delta that falls back to the full archive, or the full archive. */
-  private stageProducer(
-    pending: PendingUpdate,
-    installed: ReleaseManifest | undefined,
-    lock: LockToken,
-  ): StageProducer {
-    const fromFull = (path: string) =>
-      recordingTree(this.layout, pending.manifest, fromFullArchive(this.layout, pending.manifest, path, installed));
-    const fallback = pending.fallback;
-    if (!fallback) return fromFull(pending.downloadedPath!);
-    return deltaWithFallback({
-      layout: this.layout,
-      installed: installed?.version === pending.artifact.from ? installed : undefined,
-      manifest: pending.manifest,
-      deltaPath: pending.downloadedPath!,
-      kind: pending.artifact.kind,
-      onFallback: (reason) => this.emit("delta-fallback", { from: pending.artifact.from ?? "", reason }),
-      full: async () => {
-        const deltaPath = pending.downloadedPath!;
-        pending.artifact = fallback.artifact;
-        pending.artifactUrl = fallback.artifactUrl;
-        delete pending.fallback;
-        delete pending.downloadedPath;
-        await this.downloadLocked({}, lock);
-        await rm(deltaPath, { force: true });
-        return fromFull(pending.downloadedPath!);
-      },
-    });
-  }
-
   /** This process's command line, with paths inside a version folder rewritten to `current`. */
   private defaultRestartCommand(): string[] {
     const prefix = `${this.layout.dir}${sep}${VERSION_DIR_PREFIX}`;
@@ -719,14 +839,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return slash < 0 ? this.layout.currentLink : join(this.layout.currentLink, rest.slice(slash + 1));
     };
     return [process.execPath, ...process.execArgv, ...process.argv.slice(1).map(rewrite)];
-  }
-
-  private async installedManifest(version: string): Promise<ReleaseManifest | undefined> {
-    try {
-      return parseReleaseManifest(await readLocalJson(this.layout.manifestFile(version)));
-    } catch {
-      return undefined;
-    }
   }
 
   /** The install folder's configuration; `NOT_INSTALLED` saying so when its first install did not finish. */
@@ -747,35 +859,32 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
   }
 
-  private async openTrust(config: AppConfig): Promise<TrustSession> {
-    if (!(await TrustSession.hasRoot(this.layout.tufDir))) {
-      const embedded = await readFile(join(this.layout.currentLink, EMBEDDED_ROOT_FILE)).catch(() => undefined);
-      if (!embedded) {
-        throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `No trusted root for ${this.layout.dir}`, {
-          hint: "Install with `updraft install`, or ship updraft-root.json in the release.",
-        });
-      }
-      await TrustSession.seedRoot(this.layout.tufDir, embedded);
-    }
-    const trust = new TrustSession(
-      { repoUrl: config.url!, app: config.app },
-      this.layout.tufDir,
-      this.layout.cacheDir,
-      this.http,
-    );
-    await trust.refresh();
-    return trust;
-  }
-
   /** Runs an operation, turning failures into UpdraftErrors and emitting `error` when someone listens. */
   private async report<T>(body: () => Promise<T>): Promise<T> {
     try {
       return await body();
     } catch (err) {
       const e = toUpdraftError(err);
-      if (!reported.has(e) && this.listenerCount("error") > 0) this.emit("error", e);
-      reported.add(e);
+      if (this.listenerCount("error") > 0) this.emit("error", e);
       throw e;
     }
   }
+}
+
+/**
+ * {@link Updater.check} for a caller that holds the install lock already (the first install).
+ * Not part of the package's API: lock tokens stay inside it.
+ */
+export function checkHoldingLock(updater: Updater, lock: LockToken): Promise<CheckResult> {
+  return holdingLock.check(updater, lock);
+}
+
+/** {@link Updater.install} for a caller that holds the install lock already; see {@link checkHoldingLock}. */
+export function installHoldingLock(
+  updater: Updater,
+  update: Update,
+  options: DownloadOptions,
+  lock: LockToken,
+): Promise<InstallResult> {
+  return holdingLock.install(updater, update, options, lock);
 }

@@ -19,7 +19,7 @@ log("started");
 const { Updater } = await import(process.env.UPDRAFT_LIBRARY);
 const updater = new Updater({ installDir });
 const check = await updater.check();
-if (!check.updateAvailable) {
+if (check.status !== "available") {
   // This version started and works: end its probation, or the helper would roll it back.
   const confirmed = await updater.confirm();
   log(\`up to date (\${check.currentVersion})\${confirmed.wasOnProbation ? ", confirmed after the update" : ""}\`);
@@ -28,13 +28,13 @@ if (!check.updateAvailable) {
 }
 log(\`update available: \${check.currentVersion} -> \${check.latestVersion}, \${check.update.downloadSize} bytes\`);
 let last = -1;
-const downloaded = await updater.download({
+const downloaded = await updater.download(check.update, {
   onProgress: (p) => {
     const step = Math.floor(p.percent / 25);
     if (step !== last) { last = step; log(\`downloading \${p.percent.toFixed(0)}% (\${p.transferred}/\${p.total} bytes)\`); }
   },
 });
-const installed = await updater.install();
+const installed = await updater.install(downloaded);
 log(\`installed \${installed.version} (\${installed.filesWritten} files written, \${installed.filesReused} reused); downloaded \${downloaded.fetched} bytes\`);
 writeFileSync(process.env.DEMO_UPDATE_FILE, JSON.stringify({ bytes: downloaded.fetched, at: Date.now() }));
 log("restarting through the helper");

@@ -26,12 +26,16 @@ export function registerCheck(program: Command): void {
           ...(opts.channel ? { channel: opts.channel } : {}),
         });
         const result = await updater.check();
+        const available = result.status === "available";
         return {
-          result: { ...result },
-          human: result.updateAvailable
-            ? `Update available: ${result.currentVersion ?? "(none)"} -> ${result.latestVersion} (${result.update?.downloadSize} bytes)`
+          result: {
+            updateAvailable: available,
+            ...result,
+          },
+          human: available
+            ? `Update available: ${result.currentVersion ?? "(none)"} -> ${result.latestVersion} (${result.update.downloadSize} bytes)`
             : `Up to date: ${result.currentVersion}`,
-          exitCode: result.updateAvailable ? ExitCodes.UPDATE_AVAILABLE : ExitCodes.OK,
+          exitCode: available ? ExitCodes.UPDATE_AVAILABLE : ExitCodes.OK,
         };
       });
     });

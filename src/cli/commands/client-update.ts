@@ -80,19 +80,19 @@ export function registerUpdate(program: Command): void {
           });
           const started = Date.now();
           const check = await updater.check();
-          if (!check.updateAvailable) {
+          if (check.status !== "available") {
             return {
               result: { updated: false, currentVersion: check.currentVersion, latestVersion: check.latestVersion },
               human: `Up to date: ${check.currentVersion}`,
             };
           }
-          info(
-            opts,
-            `Updating ${check.currentVersion} -> ${check.latestVersion} (${check.update?.downloadSize} bytes)`,
-          );
+          const { update } = check;
+          info(opts, `Updating ${check.currentVersion} -> ${check.latestVersion} (${update.downloadSize} bytes)`);
           const progress = downloadProgress(!opts.json);
-          const downloaded = await updater.download({ signal, onProgress: progress.onProgress }).finally(progress.stop);
-          const installed = await updater.install();
+          const downloaded = await updater
+            .download(update, { signal, onProgress: progress.onProgress })
+            .finally(progress.stop);
+          const installed = await updater.install(downloaded, { signal });
           let helperPid: number | undefined;
           if (opts.restart) {
             helperPid = await spawnRestartHelper({

@@ -40,12 +40,10 @@ export function smallestArtifact(
   return best;
 }
 
-/** The artifact to download, with the full archive to fall back to when it is a delta. */
-export interface ChosenArtifact {
-  artifact: ArtifactRef;
-  artifactUrl: string;
-  /** Present when `artifact` is a delta. */
-  fallback?: { artifact: ArtifactRef; artifactUrl: string };
+/** An artifact of a release and the URL it is served at (checked against the signed targets metadata). */
+export interface LocatedArtifact {
+  readonly ref: ArtifactRef;
+  readonly url: string;
 }
 
 /** What {@link chooseUpdateArtifact} needs from the updater. */
@@ -56,7 +54,8 @@ export interface ChoiceContext {
   onFallback: (fallback: DeltaFallback) => void;
 }
 
-async function installedManifest(layout: InstallLayout, version: string): Promise<ReleaseManifest | undefined> {
+/** The signed manifest kept for installed `version`, or undefined when none is (or it is unreadable). */
+export async function installedManifest(layout: InstallLayout, version: string): Promise<ReleaseManifest | undefined> {
   try {
     return parseReleaseManifest(await readLocalJson(layout.manifestFile(version)));
   } catch {
@@ -65,23 +64,21 @@ async function installedManifest(layout: InstallLayout, version: string): Promis
 }
 
 /**
- * Picks the artifact for `manifest` (whose full archive `full` was already checked against the
- * signed metadata and is served at `fullUrl`). Checks the installed tree only when a delta would
- * be chosen, so a current install costs nothing.
+ * Picks the artifact to download for `manifest`: a delta when one qualifies, else `full` (the full
+ * archive, already checked against the signed metadata). Checks the installed tree only when a
+ * delta would be chosen, so a current install costs nothing.
  */
 export async function chooseUpdateArtifact(
   ctx: ChoiceContext,
   manifest: ReleaseManifest,
-  full: ArtifactRef,
-  fullUrl: string,
-): Promise<ChosenArtifact> {
-  const fullChoice: ChosenArtifact = { artifact: full, artifactUrl: fullUrl };
+  full: LocatedArtifact,
+): Promise<LocatedArtifact> {
   const delta = smallestArtifact(manifest, ctx.currentVersion);
-  if (!delta || delta.kind === "full" || ctx.currentVersion === undefined) return fullChoice;
+  if (!delta || delta.kind === "full" || ctx.currentVersion === undefined) return full;
   const from = ctx.currentVersion;
   const skip = (reason: string) => {
     ctx.onFallback({ from, reason });
-    return fullChoice;
+    return full;
   };
   const installed = await installedManifest(ctx.layout, from);
   if (!installed || installed.version !== from) return skip(`no signed manifest of the installed ${from} is kept`);
@@ -96,9 +93,5 @@ export async function chooseUpdateArtifact(
   if (!info || info.length !== delta.size || info.hashes.sha256 !== delta.sha256) {
     return skip(`the signed targets metadata does not list ${delta.target} as the manifest does`);
   }
-  return {
-    artifact: delta,
-    artifactUrl: ctx.trust.targetUrl(info),
-    fallback: { artifact: full, artifactUrl: fullUrl },
-  };
+  return { ref: delta, url: ctx.trust.targetUrl(info) };
 }
