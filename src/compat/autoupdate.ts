@@ -16,10 +16,18 @@
  * ```
  */
 import { dirname, join, resolve } from "node:path";
-import { recordAttempt, recordIfReleaseFault, recordSuccess, type Skipped } from "../client/install/attempts.js";
-import { applyPreparedInPlace, type InPlaceOutcome, prepareInPlace } from "../client/install/in-place.js";
-import { type InstallLayout, installLayout } from "../client/install/layout.js";
-import { updateState } from "../client/install/state.js";
+import {
+  applyPreparedInPlace,
+  type InPlaceOutcome,
+  type InstallLayout,
+  installLayout,
+  prepareInPlace,
+  recordAttempt,
+  recordIfReleaseFault,
+  recordSuccess,
+  type Skipped,
+  updateState,
+} from "../client/install/index.js";
 import { HttpClient, type NetworkOptions } from "../client/net/http.js";
 import { isLoopbackHost } from "../client/net/url-policy.js";
 import { beginLegacySession, type Candidate, isNewer, skippedVersion } from "../client/sources/legacy/apply.js";

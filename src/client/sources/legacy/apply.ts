@@ -11,17 +11,22 @@ import { acquireLock } from "../../../core/lock.js";
 import { compareVersions } from "../../../core/version.js";
 import {
   backoffFor,
+  confirm,
   DEFAULT_BACKOFF_MS,
+  type InPlaceRelease,
+  type InstallLayout,
+  installInPlace,
+  prepareInPlace,
+  readState,
   recordAttempt,
   recordFailure,
   recordIfReleaseFault,
   recordSuccess,
+  recover,
+  rollbackInPlace,
   type Skipped,
-} from "../../install/attempts.js";
-import { type InPlaceRelease, installInPlace, prepareInPlace, rollbackInPlace } from "../../install/in-place.js";
-import type { InstallLayout } from "../../install/layout.js";
-import { confirm, recover } from "../../install/recover.js";
-import { readState, updateState } from "../../install/state.js";
+  updateState,
+} from "../../install/index.js";
 import { spawnRestartHelper } from "../../runtime/restart-helper.js";
 import { type ServiceCommands, type ServiceOutcome, updateService } from "../../runtime/service.js";
 

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { readLocalJson, writeJsonAtomic } from "../../../core/fs.js";
-import type { InstallLayout } from "../../install/layout.js";
+import type { InstallLayout } from "../../install/index.js";
 
 /** The record written on each check. */
 export interface SourceRecord {
