@@ -4,12 +4,9 @@
  * and no file reaches itself again through its imports.
  */
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { posix } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
+import { sourceCode, sourceFiles } from "./helpers/source-tree.js";
 
 /** A unit's rule: the units it may import besides itself, and why. */
 interface LayerRule {
@@ -90,35 +87,15 @@ interface Edge {
   readonly specifier: string;
 }
 
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await sourceFiles(full)));
-    else if (e.name.endsWith(".ts")) out.push(full);
-  }
-  return out;
-}
-
-/** Path under src/ with forward slashes, as the tables name them. */
-function srcPath(file: string): string {
-  return relative(SRC, file).split(sep).join("/");
-}
-
-/** The text without block comments and whole-line comments, whose examples may show imports. */
-function withoutComments(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-}
-
 /** Every relative import (static, dynamic, re-export, type-only) of every file under src/. */
 async function importGraph(): Promise<{ files: string[]; edges: Edge[] }> {
-  const files = (await sourceFiles(SRC)).map(srcPath).sort();
+  const files = await sourceFiles();
   const edges: Edge[] = [];
   for (const from of files) {
-    const code = withoutComments(await readFile(join(SRC, from), "utf8"));
+    const code = await sourceCode(from);
     for (const m of code.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
       const specifier = m[1]!;
-      const target = srcPath(join(SRC, from, "..", specifier)).replace(/\.js$/, ".ts");
+      const target = posix.join(posix.dirname(from), specifier).replace(/\.js$/, ".ts");
       edges.push({ from, to: target, specifier });
     }
   }

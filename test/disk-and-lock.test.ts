@@ -15,8 +15,10 @@ import { promisify } from "node:util";
 import { installFromRepository } from "../src/client/first-install.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
+import { FaultSteps } from "../src/core/fault.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { pauseAt } from "./helpers/fault-steps.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
@@ -123,7 +125,7 @@ test("two updaters at once: one proceeds, the other reports the lock, nothing is
   const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const pauseFile = join(work, "paused");
   const first = spawn(process.execPath, [CLI, "update", "--dir", appDir, "--json"], {
-    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    env: { ...process.env, ...pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let firstOut = "";
@@ -183,7 +185,7 @@ test("install() without download() keeps its lock through its own check and reco
   const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const pauseFile = join(work, "paused");
   const child = spawn(process.execPath, [LIBRARY_INSTALL, appDir], {
-    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    env: { ...process.env, ...pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   t.after(() => child.kill("SIGKILL"));

@@ -8,7 +8,7 @@
 import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
-import { faultPoint } from "../../core/fault.js";
+import { FaultSteps, faultPoint, inPlaceFileStep } from "../../core/fault.js";
 import {
   assertSafeRelativePath,
   ensureDir,
@@ -127,7 +127,7 @@ export async function prepareInPlace(
       await removePath(p.staged);
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Staging ${release.version}`);
     }
-    await faultPoint("in-place:prepared");
+    await faultPoint(FaultSteps.IN_PLACE_PREPARED);
   });
 }
 
@@ -187,7 +187,7 @@ export async function applyPreparedInPlace(
       ...(probation ? { probation } : {}),
     };
     await writeJournal(layout, journal);
-    await faultPoint("in-place:journal-written");
+    await faultPoint(FaultSteps.IN_PLACE_JOURNAL_WRITTEN);
     try {
       let n = 0;
       for (const f of files) {
@@ -198,12 +198,12 @@ export async function applyPreparedInPlace(
           await ensureDir(dirname(backup));
           await rename(target, backup);
         }
-        await faultPoint(`in-place:backup-${n}`);
+        await faultPoint(inPlaceFileStep("backup", n));
         if (!f.remove) {
           await ensureDir(dirname(target));
           await rename(safeJoin(p.staged, f.path), target);
         }
-        await faultPoint(`in-place:swap-${n}`);
+        await faultPoint(inPlaceFileStep("swap", n));
       }
       await syncFolders(layout.dir, files);
       await syncFolders(
@@ -215,7 +215,7 @@ export async function applyPreparedInPlace(
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Replacing the files of ${plan.version}`);
     }
     await writeJournal(layout, { ...journal, phase: "swapped" });
-    await faultPoint("in-place:swapped");
+    await faultPoint(FaultSteps.IN_PLACE_SWAPPED);
     await finishInPlace(layout, { ...journal, phase: "swapped" });
     return {
       version: plan.version,
@@ -251,7 +251,7 @@ export async function finishInPlace(layout: InstallLayout, journal: InPlaceJourn
       return next;
     });
   }
-  await faultPoint("in-place:state-written");
+  await faultPoint(FaultSteps.IN_PLACE_STATE_WRITTEN);
   if (await exists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
@@ -265,7 +265,7 @@ export async function finishInPlace(layout: InstallLayout, journal: InPlaceJourn
   await removePath(p.plan);
   await removePath(p.staged);
   await removeJournal(layout);
-  await faultPoint("in-place:journal-removed");
+  await faultPoint(FaultSteps.IN_PLACE_JOURNAL_REMOVED);
 }
 
 /** Puts the old set back from an interrupted (`swapping`) transaction: idempotent. */
