@@ -2,7 +2,7 @@
  * What may ban a version, with real processes: an update stopped by the user (SIGINT, SIGTERM)
  * or killed (SIGKILL) at any point, and a download whose bytes do not match (the mirror or the
  * network, not the release), ban nothing: the next update installs the same version. (A broken
- * release is banned: see seeds-saau-failures.test.ts and health.test.ts.)
+ * release is banned: see legacy-saau-failures.test.ts and health-rollback.test.ts.)
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
