@@ -214,16 +214,20 @@ test("install() without download() keeps its lock through its own check and reco
 });
 
 test("an app's confirm while another process briefly holds the lock (a status check, the helper) waits for it instead of failing", async (t) => {
-  const { appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
+  const { work, appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
   const holder = spawn(process.execPath, [LOCK_CHILD, join(appDir, ".updraft", "lock")], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   t.after(() => holder.kill("SIGKILL"));
   await once(holder.stdout, "data");
-  const confirming = runCli(["confirm", "--dir", appDir, "--json"]);
-  // Long enough for the confirmation to start and find the lock taken; it then waits, bounded.
-  await new Promise((r) => setTimeout(r, 1000));
+  const pauseFile = join(work, "confirm-waiting");
+  const confirming = runCli(["confirm", "--dir", appDir, "--json"], {
+    env: pauseAt(FaultSteps.LOCK_WAITING, pauseFile),
+  });
+  await waitForFile(pauseFile, "the confirmation to find the lock taken");
   holder.stdin.end();
+  await once(holder, "exit");
+  await rm(pauseFile);
   const confirmed = await confirming;
   assert.equal(confirmed.code, 0, confirmed.stdout + confirmed.stderr);
   assert.equal(parseJson(confirmed).version, "1.0.0");

@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import { access } from "node:fs/promises";
 
-/** The named steps, in the order an update passes them: download, versioned install, in-place install. */
+/** The named steps, in the order an update passes them: download, versioned install, in-place install; and the lock. */
 export const FaultSteps = {
   /** A download killed here has its first bytes in the `.part` file (its resume record must be there first). */
   DOWNLOAD_FIRST_BYTES: "download:first-bytes",
@@ -26,6 +26,8 @@ export const FaultSteps = {
   IN_PLACE_SWAPPED: "in-place:swapped",
   IN_PLACE_STATE_WRITTEN: "in-place:state-written",
   IN_PLACE_JOURNAL_REMOVED: "in-place:journal-removed",
+  /** A lock taken by another holder, each time before waiting for it again (only with `waitMs`). */
+  LOCK_WAITING: "lock:waiting",
 } as const;
 
 /** What the in-place transaction does to each file, in order: move the old one to the backup, move the new one in. */

@@ -33,8 +33,16 @@ export const IN_PLACE_STEPS: readonly FaultStep[] = [
 /** Every step of a download. */
 export const DOWNLOAD_STEPS = [FaultSteps.DOWNLOAD_FIRST_BYTES] as const satisfies readonly FaultStep[];
 
-/** Every step some test stops an update at. */
-export const WALKED_STEPS: readonly FaultStep[] = [...DOWNLOAD_STEPS, ...VERSIONED_STEPS, ...IN_PLACE_STEPS];
+/** The lock's steps: a process waiting for a lock another one holds. */
+export const LOCK_STEPS = [FaultSteps.LOCK_WAITING] as const satisfies readonly FaultStep[];
+
+/** Every step some test stops a process at. */
+export const WALKED_STEPS: readonly FaultStep[] = [
+  ...DOWNLOAD_STEPS,
+  ...VERSIONED_STEPS,
+  ...IN_PLACE_STEPS,
+  ...LOCK_STEPS,
+];
 
 /** Environment that makes the child SIGKILL itself at `step`. */
 export function killAt(step: FaultStep): { UPDRAFT_FAULT_STEP: FaultStep } {
