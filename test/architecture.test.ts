@@ -17,6 +17,9 @@ interface LayerRule {
 /** Client files outside the rooms (the public entry, the orchestration, first install). */
 const CLIENT_ROOT = "client";
 
+/** The client's rooms a source may use (install only through its door, see {@link DOORS}). */
+const ROOMS_UNDER_SOURCES = ["client/net", "client/trust", "client/artifacts", "client/install", "client/runtime"];
+
 /**
  * The layer table. A unit absent from it (cli, demo) is an application on top and may import anything.
  * `client` is the client's root files (index.ts, updater.ts, first-install.ts): they orchestrate the rooms.
@@ -38,28 +41,11 @@ const RULES: Readonly<Record<string, LayerRule>> = {
   },
   "client/runtime": { mayImport: ["core", "formats", "client/install"], why: "restart helper, service, schedule" },
   "client/sources": {
-    mayImport: [
-      "core",
-      "formats",
-      "client/net",
-      "client/trust",
-      "client/artifacts",
-      "client/install",
-      "client/runtime",
-    ],
+    mayImport: ["core", "formats", ...ROOMS_UNDER_SOURCES],
     why: "each source fetches its own way and hands the engines a staged release",
   },
   [CLIENT_ROOT]: {
-    mayImport: [
-      "core",
-      "formats",
-      "client/net",
-      "client/trust",
-      "client/artifacts",
-      "client/install",
-      "client/runtime",
-      "client/sources",
-    ],
+    mayImport: ["core", "formats", ...ROOMS_UNDER_SOURCES, "client/sources"],
     why: "orchestration over the rooms; never the publisher or the server",
   },
   compat: {

@@ -16,11 +16,11 @@ import { installFromRepository } from "../src/client/first-install.js";
 import type { DownloadProgress } from "../src/client/updater.js";
 import { Updater } from "../src/client/updater.js";
 import { parseReleaseManifest } from "../src/formats/native.js";
-import { pseudoText } from "./helpers/delta-trees.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
 import { startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
+import { pseudoText } from "./helpers/trees.js";
 
 /** Files of a version: a large text file with a one-line change per version, and small ones. */
 function files(version: string): Record<string, string> {

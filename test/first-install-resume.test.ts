@@ -14,7 +14,6 @@ import { type TestContext, test } from "node:test";
 import { FaultSteps } from "../src/core/fault.js";
 import { fullArchiveTarget } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
-import { pseudoRandom } from "./helpers/delta-trees.js";
 import { type FaultServer, startFaultServer } from "./helpers/fault-server.js";
 import { killAt, pauseAt, VERSIONED_STEPS } from "./helpers/fault-steps.js";
 import {
@@ -27,6 +26,7 @@ import {
   treeDigest,
 } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { pseudoRandom } from "./helpers/trees.js";
 import { waitFor, waitForFile } from "./helpers/wait.js";
 
 const ARCHIVE = /hello-1\.0\.0\.tar\.zst$/;
