@@ -17,11 +17,11 @@ import { installLayout } from "../src/client/install/layout.js";
 import type { DownloadProgress } from "../src/client/updater.js";
 import { Updater } from "../src/client/updater.js";
 import { parseReleaseManifest } from "../src/formats/native.js";
-import { pseudoText } from "./helpers/delta-trees.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
 import { startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
+import { pseudoText } from "./helpers/trees.js";
 import { availableUpdate } from "./helpers/updates.js";
 
 /** Files of a version: a large text file with a one-line change per version, and small ones. */

@@ -15,8 +15,10 @@ import { promisify } from "node:util";
 import { installFromRepository } from "../src/client/first-install.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
+import { FaultSteps } from "../src/core/fault.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { pauseAt } from "./helpers/fault-steps.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
@@ -122,7 +124,7 @@ test("two updaters at once: one proceeds, the other reports the lock, nothing is
   const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const pauseFile = join(work, "paused");
   const first = spawn(process.execPath, [CLI, "update", "--dir", appDir, "--json"], {
-    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    env: { ...process.env, ...pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let firstOut = "";
@@ -187,7 +189,7 @@ test("update() keeps its lock through its own check and recovery: another proces
   const { work, repo, appDir } = await repoWithUpdate(t, async (w) => join(w, "install"), 1 << 20);
   const pauseFile = join(work, "paused");
   const child = spawn(process.execPath, [LIBRARY_INSTALL, appDir], {
-    env: { ...process.env, UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
+    env: { ...process.env, ...pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   t.after(() => child.kill("SIGKILL"));
@@ -216,16 +218,20 @@ test("update() keeps its lock through its own check and recovery: another proces
 });
 
 test("an app's confirm while another process briefly holds the lock (a status check, the helper) waits for it instead of failing", async (t) => {
-  const { appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
+  const { work, appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
   const holder = spawn(process.execPath, [LOCK_CHILD, join(appDir, ".updraft", "lock")], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   t.after(() => holder.kill("SIGKILL"));
   await once(holder.stdout, "data");
-  const confirming = runCli(["confirm", "--dir", appDir, "--json"]);
-  // Long enough for the confirmation to start and find the lock taken; it then waits, bounded.
-  await new Promise((r) => setTimeout(r, 1000));
+  const pauseFile = join(work, "confirm-waiting");
+  const confirming = runCli(["confirm", "--dir", appDir, "--json"], {
+    env: pauseAt(FaultSteps.LOCK_WAITING, pauseFile),
+  });
+  await waitForFile(pauseFile, "the confirmation to find the lock taken");
   holder.stdin.end();
+  await once(holder, "exit");
+  await rm(pauseFile);
   const confirmed = await confirming;
   assert.equal(confirmed.code, 0, confirmed.stdout + confirmed.stderr);
   assert.equal(parseJson(confirmed).version, "1.0.0");

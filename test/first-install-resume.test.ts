@@ -11,11 +11,11 @@ import { once } from "node:events";
 import { readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { DOWNLOAD_FIRST_BYTES, VERSIONED_STEPS } from "../src/core/fault.js";
+import { FaultSteps } from "../src/core/fault.js";
 import { fullArchiveTarget } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
-import { pseudoRandom } from "./helpers/delta-trees.js";
 import { type FaultServer, startFaultServer } from "./helpers/fault-server.js";
+import { killAt, pauseAt, VERSIONED_STEPS } from "./helpers/fault-steps.js";
 import {
   createTestRepo,
   manifestDigest,
@@ -26,6 +26,7 @@ import {
   treeDigest,
 } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { pseudoRandom } from "./helpers/trees.js";
 import { waitFor, waitForFile } from "./helpers/wait.js";
 
 const ARCHIVE = /hello-1\.0\.0\.tar\.zst$/;
@@ -149,7 +150,7 @@ test("a download killed right after its first bytes reached the disk is resumed,
   // The first response stops at half, so the first bytes written are never the whole file.
   const half = Math.floor(s.archiveSize / 2);
   s.server.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: half }, times: 1 });
-  const killed = await runCli(installArgs(s, appDir), { env: { UPDRAFT_FAULT_STEP: DOWNLOAD_FIRST_BYTES } });
+  const killed = await runCli(installArgs(s, appDir), { env: killAt(FaultSteps.DOWNLOAD_FIRST_BYTES) });
   assert.equal(killed.signal, "SIGKILL", `killed at the step: ${killed.stdout}${killed.stderr}`);
   const onDisk = await partialBytes(appDir);
   assert.ok(onDisk > 0, "bytes reached the .part file");
@@ -166,7 +167,7 @@ test("a download killed after its last byte but before its rename is verified an
   const appDir = join(s.work, "install");
   const half = Math.floor(s.archiveSize / 2);
   s.server.addFault({ match: ARCHIVE, fault: { kind: "stall", afterBytes: half }, times: 1 });
-  const killed = await runCli(installArgs(s, appDir), { env: { UPDRAFT_FAULT_STEP: DOWNLOAD_FIRST_BYTES } });
+  const killed = await runCli(installArgs(s, appDir), { env: killAt(FaultSteps.DOWNLOAD_FIRST_BYTES) });
   assert.equal(killed.signal, "SIGKILL");
   // Complete the .part with the archive's real bytes, as if the kill had come after the last write.
   const downloads = join(appDir, ".updraft", "downloads");
@@ -184,16 +185,12 @@ test("a first install killed (SIGKILL) at every install step, or stopped by SIGI
   const outcomes: string[] = [];
   const stops: [string, Record<string, string>, NodeJS.Signals][] = VERSIONED_STEPS.map((step) => [
     step,
-    { UPDRAFT_FAULT_STEP: step },
+    killAt(step),
     "SIGKILL",
   ]);
   const pauseFile = join(s.work, "paused");
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    stops.push([
-      `${signal} when staged`,
-      { UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile },
-      signal,
-    ]);
+    stops.push([`${signal} when staged`, pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile), signal]);
   }
   for (const [i, [label, env, signal]] of stops.entries()) {
     const appDir = join(s.work, `install-${i}`);
@@ -220,7 +217,7 @@ test("a first install killed (SIGKILL) at every install step, or stopped by SIGI
 test("a folder with another app's unfinished install, or a finished install: `install` refuses and says what to do", async (t) => {
   const s = await setup(t);
   const appDir = join(s.work, "install");
-  const child = startInstall(t, installArgs(s, appDir), { UPDRAFT_FAULT_STEP: "versioned:staged" });
+  const child = startInstall(t, installArgs(s, appDir), killAt(FaultSteps.VERSIONED_STAGED));
   await once(child, "exit");
   const other = await runCli(["install", s.server.url, "--app", "other", "--dir", appDir, "--json"]);
   assert.equal(other.code, 2, other.stdout + other.stderr);

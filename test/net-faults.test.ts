@@ -28,6 +28,7 @@ import {
 } from "./helpers/repo.js";
 import { startRawServer } from "./helpers/servers.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitUntil } from "./helpers/wait.js";
 
 const ARCHIVE = /hello-1\.1\.0\.tar\.zst$/;
 const TIMESTAMP = /timestamp\.json$/;
@@ -296,8 +297,9 @@ test("endless archive data stops at the signed length with TARGET_MISMATCH", asy
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "endless" } });
   await expectCode(updater(s).update(), ErrorCodes.TARGET_MISMATCH);
   await assertUntouched(s);
-  await new Promise((r) => setTimeout(r, 50));
-  const sent = s.fault.requests(ARCHIVE)[0]!.bytesSent;
+  const archive = s.fault.requests(ARCHIVE)[0]!;
+  await waitUntil(() => archive.closed, "the endless response to end");
+  const sent = archive.bytesSent;
   assert.ok(sent < s.size + 16 * 1024 * 1024, `the server stopped after ${sent} bytes`);
 });
 

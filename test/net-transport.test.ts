@@ -14,13 +14,19 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
 import { bypassesProxy, proxyFor } from "../src/client/net/proxy.js";
-import { DEFAULT_MIN_INTERVAL_MS, effectiveInterval, jitteredDelay } from "../src/client/runtime/schedule.js";
+import {
+  DEFAULT_MIN_INTERVAL_MS,
+  effectiveInterval,
+  jitteredDelay,
+  scheduleJittered,
+} from "../src/client/runtime/schedule.js";
 import { Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";
 import { createTestRepo, publish, type TestRepo, targetFilePath } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitUntil } from "./helpers/wait.js";
 
 const files = (version: string) => ({ "bin/app": `#!/bin/sh\necho ${version}\n`, "data.txt": "x".repeat(5000) });
 
@@ -272,6 +278,43 @@ test("auto-check interval: 1 hour floor unless lowered on purpose, jitter both w
   assert.ok(delays.size > 1, "random jitter");
 });
 
+test("a stopped schedule never runs its task again, also when stopped during a run", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  let runs = 0;
+  let finishRun = () => {};
+  const stop = scheduleJittered({ intervalMs: 1_000, minimumIntervalMs: 0, jitter: 0, firstDelayMs: 0 }, () => {
+    runs++;
+    return new Promise<void>((resolve) => {
+      finishRun = resolve;
+    });
+  });
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+  t.mock.timers.tick(0);
+  assert.equal(runs, 1, "the first run starts after firstDelay");
+  finishRun();
+  await settle();
+  t.mock.timers.tick(999);
+  assert.equal(runs, 1, "the next run waits a whole interval after the previous one ended");
+  t.mock.timers.tick(1);
+  assert.equal(runs, 2);
+  stop();
+  finishRun();
+  await settle();
+  t.mock.timers.tick(10 * 3_600_000);
+  assert.equal(runs, 2, "stopped during a run: no run after it");
+
+  let later = 0;
+  const stopIdle = scheduleJittered(
+    { intervalMs: 1_000, minimumIntervalMs: 0, jitter: 0, firstDelayMs: 500 },
+    async () => {
+      later++;
+    },
+  );
+  stopIdle();
+  t.mock.timers.tick(10 * 3_600_000);
+  assert.equal(later, 0, "stopped while waiting: the pending run never starts");
+});
+
 test("startAutoCheck runs checks in the background, reports updates through events, and stops", async (t) => {
   const { repo, work } = await repoWithRelease(t);
   const server = await startFaultServer(t, repo.repoDir);
@@ -280,17 +323,20 @@ test("startAutoCheck runs checks in the background, reports updates through even
   await publish(repo, work, "1.1.0", files("1.1.0"));
   const updater = new Updater({ installDir: appDir });
   let checks = 0;
+  let settled = 0;
   const seen: string[] = [];
   updater.on("checking", () => checks++);
-  updater.on("update-available", (u) => seen.push(u.version));
-  updater.on("error", () => {});
+  updater.on("update-available", (u) => {
+    seen.push(u.version);
+    settled++;
+  });
+  updater.on("update-not-available", () => settled++);
+  updater.on("error", () => settled++);
   const stop = updater.startAutoCheck({ interval: 20, minimumInterval: 10, firstDelay: 0 });
-  for (let i = 0; i < 500 && checks < 3; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => checks >= 3, "three background checks");
   stop();
-  assert.ok(checks >= 3, `three checks ran (${checks})`);
+  // That no check starts after stop() is proven on the scheduler itself, with a mocked clock (below).
+  await waitUntil(() => settled === checks, "the check in flight to finish");
   assert.ok(seen.includes("1.1.0"));
-  const after = checks;
-  await new Promise((r) => setTimeout(r, 150));
-  assert.ok(checks <= after + 1, "no new check starts after stop (one may have been in flight)");
   assert.equal(await readlink(join(appDir, "current")), "app-1.0.0", "auto-check does not install");
 });

@@ -12,8 +12,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { installLayout } from "../src/client/install/layout.js";
 import { recover } from "../src/client/install/recover.js";
+import { FaultSteps } from "../src/core/fault.js";
 import type { HealthPolicy } from "../src/formats/native.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { killAt } from "./helpers/fault-steps.js";
 import { installedApp } from "./helpers/installed.js";
 import { publish } from "./helpers/repo.js";
 import { waitFor } from "./helpers/wait.js";
@@ -149,7 +151,7 @@ test("health policy none: the new version is known-good once installed", async (
 test("a crash right after the switch keeps the probation: the journal carries it", async (t) => {
   const { appDir } = await setUp(t, app("1.1.0", "exit 0"), { kind: "confirm" });
   const killed = await runCli(["update", "--dir", appDir, "--json"], {
-    env: { UPDRAFT_FAULT_STEP: "versioned:pointer-switched" },
+    env: killAt(FaultSteps.VERSIONED_POINTER_SWITCHED),
   });
   assert.equal(killed.code, null, "killed at the fault step");
   const s = await status(appDir); // recovery rolls forward

@@ -4,11 +4,12 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { runCli, startCli } from "./helpers/cli.js";
 import { tempDir } from "./helpers/tmp.js";
-import { waitUntil } from "./helpers/wait.js";
+import { waitFor, waitUntil } from "./helpers/wait.js";
 
 interface ServeProcess {
   child: ChildProcessWithoutNullStreams;
@@ -29,6 +30,18 @@ async function startServe(t: TestContext, args: string[]): Promise<ServeProcess>
   const url = listening();
   if (url === undefined) throw new Error(`serve exited with ${(await exited).code} before listening: ${stderr()}`);
   return { child, url, stderr, exited };
+}
+
+/** True once nothing accepts TCP connections at `url`'s port; undefined while something does. */
+function refusesConnections(url: string): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once("error", () => resolve(true));
+  });
 }
 
 function sha256(data: Buffer): string {
@@ -62,7 +75,7 @@ test("SIGTERM lets a large download in progress finish, refuses new connections,
   const root = await tempDir(t);
   const big = randomBytes(48 * 1024 * 1024);
   await writeFile(join(root, "big.bin"), big);
-  const serve = await startServe(t, [root, "--port", "0"]);
+  const serve = await startServe(t, [root, "--port", "0", "--verbose"]);
 
   const res = await new Promise<IncomingMessage>((resolve, reject) =>
     get(`${serve.url}big.bin`, resolve).on("error", reject),
@@ -78,9 +91,9 @@ test("SIGTERM lets a large download in progress finish, refuses new connections,
     });
   });
   serve.child.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await waitUntil(() => /finishing downloads in progress/.test(serve.stderr()), "serve to say it is stopping");
+  await waitFor("new connections to be refused", () => refusesConnections(serve.url));
   assert.equal(serve.child.exitCode, null, "still running while the download is in progress");
-  await assert.rejects(fetch(`${serve.url}big.bin`), "no new connections once stopping");
 
   const done = new Promise<void>((resolve, reject) => {
     res.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -2,14 +2,15 @@
  * One benchmark repository with one app per release pair, published by the real publisher and
  * installed by the real client; plus the check that an install holds exactly its signed release.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { installFromRepository } from "../../src/client/first-install.js";
 import { hashFile } from "../../src/core/hash.js";
 import { parseReleaseManifest, type ReleaseManifest } from "../../src/formats/native.js";
-import { generateKeys, type KeySet, loadKeys } from "../../src/publish/keys.js";
+import type { KeySet } from "../../src/publish/keys.js";
 import { initApp, type PublishResult, publishRelease } from "../../src/publish/publish.js";
 import { appPaths, consistentTargetPath } from "../../src/publish/tuf-repo.js";
+import { createKeysAndRepository } from "../../test/helpers/repo.js";
 
 /** A repository and its keys. */
 export interface BenchRepo {
@@ -18,13 +19,9 @@ export interface BenchRepo {
   roots: Map<string, string>;
 }
 
-/** Creates keys and an empty repository in `workDir`. */
+/** Creates keys and an empty repository in `workDir` (as the tests do). */
 export async function createRepo(workDir: string): Promise<BenchRepo> {
-  const keysDir = join(workDir, "keys");
-  await generateKeys(keysDir);
-  const keys = await loadKeys({ dir: keysDir, roles: ["root", "targets", "snapshot", "timestamp"], env: {} });
-  const repoDir = join(workDir, "repo");
-  await mkdir(repoDir, { recursive: true });
+  const { repoDir, keys } = await createKeysAndRepository(workDir);
   return { repoDir, keys, roots: new Map() };
 }
 

@@ -1,22 +1,8 @@
 /** Generated release pairs for the smoke benchmark: no download, a few hundred kilobytes. */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, writeFile } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-
-/** Deterministic pseudo-random bytes (xorshift). */
-export function pseudoRandom(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { pseudoRandom, writeTree } from "../../test/helpers/trees.js";
 
 function text(lines: number, seed: number, version: string): string {
   const words = ["const", "value", "return", "render", "state", "props", "=>", "if", "await", "export"];
@@ -39,12 +25,7 @@ export async function writeSyntheticApp(dir: string, version: string): Promise<s
     "bin/tool": pseudoRandom(100_000, 5),
   };
   for (let i = 0; i < 40; i++) files[`lib/module-${i}.js`] = text(200, 100 + i, i % 10 === 0 ? version : "1");
-  for (const [path, data] of Object.entries(files)) {
-    const full = join(dir, ...path.split("/"));
-    await mkdir(join(full, ".."), { recursive: true });
-    await writeFile(full, data);
-  }
-  return dir;
+  return writeTree(dir, Object.fromEntries(Object.entries(files).map(([path, data]) => [path, { data }])));
 }
 
 /** Writes `bytes` of incompressible data to `path` in 16 MiB pieces (bounded memory). */

@@ -16,9 +16,7 @@
  * ```
  */
 import { dirname, resolve } from "node:path";
-import type { Skipped } from "../client/install/attempts.js";
-import type { InPlaceOutcome } from "../client/install/in-place.js";
-import { type InstallLayout, installLayout } from "../client/install/layout.js";
+import { type InPlaceOutcome, type InstallLayout, installLayout, type Skipped } from "../client/install/index.js";
 import { HttpClient, type NetworkOptions } from "../client/net/http.js";
 import {
   type AvailableUpdate,

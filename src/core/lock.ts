@@ -29,6 +29,7 @@ import { link, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "./errors.js";
+import { FaultSteps, faultPoint } from "./fault.js";
 import { ensureDir } from "./fs.js";
 
 /** Mode of lock files: the owner writes, everyone may read who holds it. */
@@ -153,6 +154,7 @@ export async function acquireLock(path: string, options: AcquireOptions): Promis
     } catch (err) {
       if (!(err instanceof UpdraftError && err.code === ErrorCodes.LOCKED) || Date.now() >= deadline) throw err;
     }
+    await faultPoint(FaultSteps.LOCK_WAITING);
     await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
   }
 }

@@ -4,40 +4,13 @@
  * large, a binary with scattered byte changes that bsdiff handles well), plus an install folder
  * holding the old version as the client would have it.
  */
-import { cp, mkdir, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { type InstallLayout, installLayout } from "../../src/client/install/layout.js";
 import type { ReleaseManifest } from "../../src/formats/native.js";
 import type { SourceFile } from "../../src/publish/delta/sources.js";
 import { scanBuild } from "../../src/publish/pack.js";
-
-/** Deterministic pseudo-random bytes (xorshift), so trees are the same on every run. */
-export function pseudoRandom(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** Text that compresses like source code: words drawn from a small vocabulary. */
-export function pseudoText(lines: number, seed: number): string {
-  const words = ["const", "value", "return", "function", "render", "state", "props", "=>", "{", "}", "if", "await"];
-  const bytes = pseudoRandom(lines * 8, seed);
-  const out: string[] = [];
-  for (let i = 0; i < lines; i++) {
-    const line: string[] = [];
-    for (let j = 0; j < 8; j++) line.push(words[bytes[i * 8 + j]! % words.length]!);
-    out.push(`${line.join(" ")}; // ${i}`);
-  }
-  return `${out.join("\n")}\n`;
-}
+import { pseudoRandom, pseudoText, writeTree } from "./trees.js";
 
 /** A pseudo executable and the next build of it: every 97th byte shifted, as when addresses move. */
 function binaryPair(size: number): [Buffer, Buffer] {
@@ -45,19 +18,6 @@ function binaryPair(size: number): [Buffer, Buffer] {
   const neu = Buffer.from(old);
   for (let i = 0; i < neu.length; i += 97) neu[i] = (neu[i]! + 1) & 0xff;
   return [old, neu];
-}
-
-/** Writes `files` (path → content, mode) into `dir`. */
-async function writeTree(
-  dir: string,
-  files: Record<string, { data: string | Buffer; mode?: number }>,
-): Promise<string> {
-  for (const [path, { data, mode }] of Object.entries(files)) {
-    const full = join(dir, ...path.split("/"));
-    await mkdir(join(full, ".."), { recursive: true });
-    await writeFile(full, data, { mode: mode ?? 0o644 });
-  }
-  return dir;
 }
 
 /** The two builds of a release pair with every kind of change. */

@@ -56,6 +56,8 @@ export interface RequestRecord {
   /** Body bytes written to the socket. */
   bytesSent: number;
   fault: Fault["kind"] | undefined;
+  /** The response's connection has ended (completed or cut by either side): `bytesSent` is final. */
+  closed: boolean;
 }
 
 /** A running fault server. */
@@ -137,8 +139,12 @@ export async function startFaultServer(
       headers: req.headers,
       bytesSent: 0,
       fault: fault?.kind,
+      closed: false,
     };
     log.push(record);
+    res.on("close", () => {
+      record.closed = true;
+    });
     const send = async (chunk: Buffer) => {
       await writeChunk(res, chunk);
       record.bytesSent += chunk.length;
@@ -182,8 +188,9 @@ export async function startFaultServer(
         closed = true;
       });
       while (!closed && record.bytesSent < ENDLESS_CAP) {
-        if (!res.write(chunk)) await drainOrClose(res);
+        const room = res.write(chunk);
         record.bytesSent += chunk.length;
+        if (!room) await drainOrClose(res);
       }
       res.end();
       return;

@@ -3,11 +3,12 @@
  * publisher, and helpers to read what the repository signed.
  */
 import { createHash } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { ReleaseManifest } from "../../src/formats/native.js";
 import { generateKeys, type KeySet, loadKeys } from "../../src/publish/keys.js";
 import { initApp, type PublishOptions, publishRelease } from "../../src/publish/publish.js";
+import { writeTree } from "./trees.js";
 
 /** A test repository with its keys. */
 export interface TestRepo {
@@ -18,25 +19,33 @@ export interface TestRepo {
   rootSha256: string;
 }
 
-/** Creates keys and an initialised app in `dir/repo`. */
-export async function createTestRepo(dir: string, app = "hello", url?: string): Promise<TestRepo> {
+/** Keys for every role in `dir/keys` and an empty repository folder `dir/repo` (the benchmark's too). */
+export async function createKeysAndRepository(
+  dir: string,
+): Promise<{ repoDir: string; keysDir: string; keys: KeySet }> {
   const keysDir = join(dir, "keys");
   await generateKeys(keysDir);
   const keys = await loadKeys({ dir: keysDir, roles: ["root", "targets", "snapshot", "timestamp"], env: {} });
   const repoDir = join(dir, "repo");
   await mkdir(repoDir, { recursive: true });
+  return { repoDir, keysDir, keys };
+}
+
+/** Creates keys and an initialised app in `dir/repo`. */
+export async function createTestRepo(dir: string, app = "hello", url?: string): Promise<TestRepo> {
+  const { repoDir, keysDir, keys } = await createKeysAndRepository(dir);
   const init = await initApp({ repoDir, app, keys, ...(url ? { url } : {}) });
   return { repoDir, keysDir, keys, app, rootSha256: init.rootSha256 };
 }
 
 /** Writes a build folder whose files are `files` (path → content; content starting with "#!" is executable). */
-export async function writeBuild(dir: string, files: Record<string, string | Buffer>): Promise<string> {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(dir, ...path.split("/"));
-    await mkdir(join(full, ".."), { recursive: true });
-    await writeFile(full, content, { mode: String(content).startsWith("#!") ? 0o755 : 0o644 });
-  }
-  return dir;
+export function writeBuild(dir: string, files: Record<string, string | Buffer>): Promise<string> {
+  const tree = Object.entries(files).map(([path, data]) => [path, { data, mode: executableIfScript(data) }] as const);
+  return writeTree(dir, Object.fromEntries(tree));
+}
+
+function executableIfScript(content: string | Buffer): number {
+  return String(content).startsWith("#!") ? 0o755 : 0o644;
 }
 
 /**

@@ -11,16 +11,12 @@ import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js"
 import { info, runCommand } from "../output.js";
 import { channelName, duration, path, pid } from "../parse.js";
 import { downloadProgress } from "../progress.js";
+import { shellCommand } from "../shell-command.js";
 import { addSaauOptions, type SaauCliOptions, saauUpdate } from "./saau.js";
 
 /** Longest `--health-timeout`: a week. */
 const MAX_HEALTH_TIMEOUT_SECONDS = 604_800;
 const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
-
-/** The platform shell command that runs `command` (a command line string). */
-export function shellCommand(command: string): string[] {
-  return process.platform === "win32" ? ["cmd.exe", "/d", "/s", "/c", command] : ["/bin/sh", "-c", command];
-}
 
 /** One line on what happens after an install: when the new version runs, and how it is judged. */
 function whatHappensNext(dir: string, installed: InstallResult, restarting: boolean): string {

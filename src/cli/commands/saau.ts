@@ -14,7 +14,7 @@ import { installedVersion } from "../../client/sources/saau/installed.js";
 import { ErrorCodes, ExitCodes, UpdraftError } from "../../core/errors.js";
 import type { CommonOptions } from "../output.js";
 import { appName, duration, httpUrl, rootPin, version } from "../parse.js";
-import { shellCommand } from "./client-update.js";
+import { shellCommand } from "../shell-command.js";
 
 /** Options the SAAU mode reads. */
 export interface SaauCliOptions extends CommonOptions {

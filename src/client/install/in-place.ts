@@ -8,7 +8,7 @@
 import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
-import { faultPoint } from "../../core/fault.js";
+import { FaultSteps, faultPoint, inPlaceFileStep } from "../../core/fault.js";
 import {
   assertSafeRelativePath,
   ensureDir,
@@ -132,7 +132,7 @@ export async function prepareInPlace(
       await removePath(p.staged);
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Staging ${release.version}`);
     }
-    await faultPoint("in-place:prepared");
+    await faultPoint(FaultSteps.IN_PLACE_PREPARED);
   });
 }
 
@@ -192,7 +192,7 @@ export async function applyPreparedInPlace(
       ...(probation ? { probation } : {}),
     };
     await writeJournal(layout, journal);
-    await faultPoint("in-place:journal-written");
+    await faultPoint(FaultSteps.IN_PLACE_JOURNAL_WRITTEN);
     try {
       let n = 0;
       for (const f of files) {
@@ -203,12 +203,12 @@ export async function applyPreparedInPlace(
           await ensureDir(dirname(backup));
           await rename(target, backup);
         }
-        await faultPoint(`in-place:backup-${n}`);
+        await faultPoint(inPlaceFileStep("backup", n));
         if (!f.remove) {
           await ensureDir(dirname(target));
           await rename(safeJoin(p.staged, f.path), target);
         }
-        await faultPoint(`in-place:swap-${n}`);
+        await faultPoint(inPlaceFileStep("swap", n));
       }
       await syncFolders(layout.dir, files);
       await syncFolders(
@@ -220,7 +220,7 @@ export async function applyPreparedInPlace(
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Replacing the files of ${plan.version}`);
     }
     await writeJournal(layout, { ...journal, phase: "swapped" });
-    await faultPoint("in-place:swapped");
+    await faultPoint(FaultSteps.IN_PLACE_SWAPPED);
     await finishInPlace(layout, { ...journal, phase: "swapped" });
     return {
       version: plan.version,
@@ -256,7 +256,7 @@ export async function finishInPlace(layout: InstallLayout, journal: InPlaceJourn
       return next;
     });
   }
-  await faultPoint("in-place:state-written");
+  await faultPoint(FaultSteps.IN_PLACE_STATE_WRITTEN);
   if (await exists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
@@ -270,7 +270,7 @@ export async function finishInPlace(layout: InstallLayout, journal: InPlaceJourn
   await removePath(p.plan);
   await removePath(p.staged);
   await removeJournal(layout);
-  await faultPoint("in-place:journal-removed");
+  await faultPoint(FaultSteps.IN_PLACE_JOURNAL_REMOVED);
 }
 
 /** Puts the old set back from an interrupted (`swapping`) transaction: idempotent. */

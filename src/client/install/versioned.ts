@@ -7,7 +7,7 @@
 import { readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError } from "../../core/errors.js";
-import { faultPoint } from "../../core/fault.js";
+import { FaultSteps, faultPoint } from "../../core/fault.js";
 import { ensureDir, fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../../core/fs.js";
 import type { ReleaseManifest } from "../../formats/native.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "../artifacts/tar-zst.js";
@@ -105,7 +105,7 @@ export async function installRelease(
       toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`)
     );
   }
-  await faultPoint("versioned:staged");
+  await faultPoint(FaultSteps.VERSIONED_STAGED);
   const journal: VersionedJournal = {
     schema: 1,
     mode: "versioned",
@@ -116,14 +116,14 @@ export async function installRelease(
   const opened = probation && openProbation(probation, to, from, new Date());
   if (opened) journal.probation = opened;
   await writeJournal(layout, journal);
-  await faultPoint("versioned:journal-written");
+  await faultPoint(FaultSteps.VERSIONED_JOURNAL_WRITTEN);
   try {
     if (from !== to) await removePath(finalDir);
     await rename(staging, finalDir);
     await fsyncDir(layout.dir);
-    await faultPoint("versioned:folder-in-place");
+    await faultPoint(FaultSteps.VERSIONED_FOLDER_IN_PLACE);
     await switchCurrent(layout, to);
-    await faultPoint("versioned:pointer-switched");
+    await faultPoint(FaultSteps.VERSIONED_POINTER_SWITCHED);
   } catch (err) {
     await recoverVersioned(layout);
     throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
@@ -144,9 +144,9 @@ async function finishVersioned(layout: InstallLayout, journal: VersionedJournal)
       return next;
     });
   }
-  await faultPoint("versioned:state-written");
+  await faultPoint(FaultSteps.VERSIONED_STATE_WRITTEN);
   await removeJournal(layout);
-  await faultPoint("versioned:journal-removed");
+  await faultPoint(FaultSteps.VERSIONED_JOURNAL_REMOVED);
 }
 
 /**

@@ -11,7 +11,7 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
-import { DOWNLOAD_FIRST_BYTES, faultPoint } from "../../core/fault.js";
+import { FaultSteps, faultPoint } from "../../core/fault.js";
 import { ensureDir, writeJsonAtomic } from "../../core/fs.js";
 import type { Deadline } from "./deadline.js";
 import type { HttpClient, OpenedResponse } from "./http.js";
@@ -137,7 +137,7 @@ class FileSink {
           const { bytesWritten } = await this.handle.writev(batch, this.position);
           if (bytesWritten === 0) throw new Error("the disk accepted no bytes");
           this.position += bytesWritten;
-          if (first) await faultPoint(DOWNLOAD_FIRST_BYTES);
+          if (first) await faultPoint(FaultSteps.DOWNLOAD_FIRST_BYTES);
           batch = rest(batch, bytesWritten);
         }
       }

@@ -13,7 +13,7 @@ import {
   type UpdateJson,
 } from "../../formats/update-json.js";
 import { archiveFormatOf, DEFAULT_MAX_BYTES, readArchive } from "../artifacts/archives.js";
-import type { InPlaceFile, InPlaceRelease } from "../install/in-place.js";
+import type { InPlaceFile, InPlaceRelease } from "../install/index.js";
 import type { HttpClient } from "../net/http.js";
 import { fetchFile } from "./legacy/fetch-file.js";
 import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";

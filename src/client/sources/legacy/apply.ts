@@ -11,25 +11,25 @@ import { randomSuffix, removePath } from "../../../core/fs.js";
 import { acquireLock, type LockToken } from "../../../core/lock.js";
 import { compareVersions } from "../../../core/version.js";
 import {
+  applyPreparedInPlace,
   backoffFor,
+  confirm,
   DEFAULT_BACKOFF_MS,
+  type InPlaceOutcome,
+  type InPlaceRelease,
+  type InstallLayout,
+  installInPlace,
+  prepareInPlace,
+  readState,
   recordAttempt,
   recordFailure,
   recordIfReleaseFault,
   recordSuccess,
-  type Skipped,
-} from "../../install/attempts.js";
-import {
-  applyPreparedInPlace,
-  type InPlaceOutcome,
-  type InPlaceRelease,
-  installInPlace,
-  prepareInPlace,
+  recover,
   rollbackInPlace,
-} from "../../install/in-place.js";
-import type { InstallLayout } from "../../install/layout.js";
-import { confirm, recover } from "../../install/recover.js";
-import { readState, updateState } from "../../install/state.js";
+  type Skipped,
+  updateState,
+} from "../../install/index.js";
 import { spawnRestartHelper } from "../../runtime/restart-helper.js";
 import { type ServiceCommands, type ServiceOutcome, updateService } from "../../runtime/service.js";
 import { isUnusable, type SourceRelease, type UnusableRelease, type UpdateSource } from "../source.js";

@@ -19,8 +19,7 @@ import {
   type ReleaseManifest,
 } from "../../../formats/native.js";
 import { extractRelease } from "../../artifacts/tar-zst.js";
-import type { InPlaceRelease } from "../../install/in-place.js";
-import type { InstallLayout } from "../../install/layout.js";
+import type { InPlaceRelease, InstallLayout } from "../../install/index.js";
 import { downloadArtifact } from "../../net/download.js";
 import type { HttpClient } from "../../net/http.js";
 import { isLoopbackHost } from "../../net/url-policy.js";

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { readLocalJson, writeJsonAtomic } from "../../../core/fs.js";
-import type { InstallLayout } from "../../install/layout.js";
+import type { InstallLayout } from "../../install/index.js";
 import type { SourceOrigin } from "../source.js";
 
 /** The record written on each check: the source's origin (`signed` as of the last check) and when. */

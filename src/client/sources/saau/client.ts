@@ -7,8 +7,7 @@
  */
 import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { APP_NAME_PATTERN } from "../../../formats/native.js";
-import type { Skipped } from "../../install/attempts.js";
-import { type InstallLayout, installLayout } from "../../install/layout.js";
+import { type InstallLayout, installLayout, type Skipped } from "../../install/index.js";
 import { HttpClient, type NetworkOptions } from "../../net/http.js";
 import { type ApplyOptions, type ApplyResult, applyUpdate, checkSource, type SourceCheck } from "../legacy/apply.js";
 import { type RootSource, SignedSource, type SignedSourceRelease } from "../legacy/signed.js";

@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { assertVersion } from "../../../core/version.js";
 import { decodeLabelText, isSaauVersion, parseVersao, VERSAO_FILE } from "../../../formats/versao.js";
-import type { InstallLayout } from "../../install/layout.js";
-import { readState } from "../../install/state.js";
+import { type InstallLayout, readState } from "../../install/index.js";
 
 /** The installed version and where it was read. */
 export interface InstalledVersion {

@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from "node:util";
 import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { parseVersao, VERSAO_FILE, type VersaoLabel } from "../../../formats/versao.js";
 import { DEFAULT_MAX_BYTES, readZip } from "../../artifacts/archives.js";
-import type { InPlaceFile, InPlaceRelease } from "../../install/in-place.js";
+import type { InPlaceFile, InPlaceRelease } from "../../install/index.js";
 import type { HttpClient } from "../../net/http.js";
 import { fetchFile } from "../legacy/fetch-file.js";
 import { saauZipUrl } from "./label.js";

@@ -13,9 +13,9 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { installFromRepository } from "../src/client/first-install.js";
-import { IN_PLACE_STEPS, VERSIONED_STEPS } from "../src/core/fault.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
+import { IN_PLACE_STEPS, killAt, VERSIONED_STEPS } from "./helpers/fault-steps.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, treeDigest, writeBuild } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -29,7 +29,7 @@ const release = (version: string) => ({
   [`lib/only-in-${version}.txt`]: "x\n",
 });
 
-async function runUntilKilled(args: string[], env: Record<string, string>): Promise<NodeJS.Signals | number | null> {
+async function runUntilKilled(args: string[], env: ReturnType<typeof killAt>): Promise<NodeJS.Signals | number | null> {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: "ignore" });
   const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
   return signal ?? code;
@@ -55,7 +55,7 @@ test("versioned mode: SIGKILL at every install step, then recovery leaves exactl
     } else {
       await cp(join(work, "pristine"), appDir, { recursive: true, verbatimSymlinks: true });
     }
-    const outcome = await runUntilKilled([CLI, "update", "--dir", appDir, "--json"], { UPDRAFT_FAULT_STEP: step });
+    const outcome = await runUntilKilled([CLI, "update", "--dir", appDir, "--json"], killAt(step));
     assert.equal(outcome, "SIGKILL", `the updater was killed at ${step}`);
     const recovered = await runCli(["recover", "--dir", appDir, "--json"]);
     assert.equal(recovered.code, 0, recovered.stderr);
@@ -97,7 +97,7 @@ test("in-place mode: SIGKILL at every install step, then recovery leaves exactly
       join(appDir, ".updraft", "state.json"),
       JSON.stringify({ schema: 1, mode: "in-place", current: "1.0.0" }),
     );
-    const outcome = await runUntilKilled([DRIVER, appDir, "1.1.0", v2src], { UPDRAFT_FAULT_STEP: step });
+    const outcome = await runUntilKilled([DRIVER, appDir, "1.1.0", v2src], killAt(step));
     assert.equal(outcome, "SIGKILL", `the installer was killed at ${step}`);
     const recovered = await runCli(["recover", "--dir", appDir, "--json"]);
     assert.equal(recovered.code, 0, recovered.stderr + recovered.stdout);

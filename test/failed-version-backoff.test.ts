@@ -2,7 +2,7 @@
  * What may ban a version, with real processes: an update stopped by the user (SIGINT, SIGTERM)
  * or killed (SIGKILL) at any point, and a download whose bytes do not match (the mirror or the
  * network, not the release), ban nothing: the next update installs the same version. (A broken
- * release is banned: see seeds-saau-failures.test.ts and health.test.ts.)
+ * release is banned: see legacy-saau-failures.test.ts and health-rollback.test.ts.)
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,8 +11,10 @@ import { readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
+import { FaultSteps } from "../src/core/fault.js";
 import { CLI, parseJson, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";
+import { killAt, pauseAt } from "./helpers/fault-steps.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, manifestDigest, publish, signedManifest, type TestRepo, treeDigest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
@@ -42,12 +44,12 @@ test("an update stopped by SIGINT, SIGTERM or SIGKILL while installing bans noth
   const { work, repo, appDir } = await installedApp(t, { "app.txt": "1.0.0\n" });
   await publish(repo, work, "1.1.0", { "app.txt": "1.1.0\n", "more.txt": "new\n" });
   const pauseFile = join(work, "paused");
-  const paused = { UPDRAFT_PAUSE_STEP: "versioned:staged", UPDRAFT_PAUSE_FILE: pauseFile };
+  const paused = pauseAt(FaultSteps.VERSIONED_STAGED, pauseFile);
   const stops: [string, Record<string, string>, NodeJS.Signals][] = [
     ["SIGINT once staged", paused, "SIGINT"],
     ["SIGTERM once staged", paused, "SIGTERM"],
-    ["SIGKILL once the journal is written", { UPDRAFT_FAULT_STEP: "versioned:journal-written" }, "SIGKILL"],
-    ["SIGKILL once the folder is in place", { UPDRAFT_FAULT_STEP: "versioned:folder-in-place" }, "SIGKILL"],
+    ["SIGKILL once the journal is written", killAt(FaultSteps.VERSIONED_JOURNAL_WRITTEN), "SIGKILL"],
+    ["SIGKILL once the folder is in place", killAt(FaultSteps.VERSIONED_FOLDER_IN_PLACE), "SIGKILL"],
   ];
   for (const [label, env, signal] of stops) {
     const child = spawn(process.execPath, [CLI, "update", "--dir", appDir, "--json"], {

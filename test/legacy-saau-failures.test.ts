@@ -10,7 +10,9 @@ import { spawn } from "node:child_process";
 import { chmod, chown, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { inPlaceFileStep } from "../src/core/fault.js";
 import { CLI, type CliResult, parseJson, runCli } from "./helpers/cli.js";
+import { killAt } from "./helpers/fault-steps.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";
 import {
   actualSet,
@@ -222,7 +224,7 @@ test("the updater killed mid-swap: recovery puts back the old set, no back-off, 
   const s = await setup(t);
   await publishByHand(s.repo, "10.0.2.0", tsprintFiles("10.0.2.0"));
   // SIGKILL right after the second original was moved aside, before its replacement moved in.
-  const killed = await runCli(["update", ...saauArgs(s)], { env: { UPDRAFT_FAULT_STEP: "in-place:backup-2" } });
+  const killed = await runCli(["update", ...saauArgs(s)], { env: killAt(inPlaceFileStep("backup", 2)) });
   assert.equal(killed.code, null, "the updater was killed");
   await assert.rejects(stat(join(s.appDir, "TSImgCap.exe")), "the swap really was half done");
   // The next run of the updater (the app's next start) recovers first.
