@@ -32,6 +32,7 @@ import { tempDir } from "./helpers/tmp.js";
 
 const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
 const README = fileURLToPath(new URL("../../README.md", import.meta.url));
+const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url));
 const TABLE_BEGIN = "<!-- error-codes:begin -->";
 const TABLE_END = "<!-- error-codes:end -->";
 
@@ -139,6 +140,25 @@ test("the README lists every exit status, and its error-code table is the error 
     expected,
     `README.md's error-code table is out of date; between the markers it must read:\n${expected}\n`,
   );
+});
+
+test("where the README or docs name a code's exit status, it is the table's", async () => {
+  const files = [README, ...(await readdir(DOCS)).filter((f) => f.endsWith(".md")).map((f) => join(DOCS, f))];
+  const mentions: { file: string; code: string; exit: number }[] = [];
+  for (const file of files) {
+    const text = (await readFile(file, "utf8")).replace(/\s+/g, " ");
+    for (const m of text.matchAll(/`([A-Z_]+)` \(exit (?:status )?(\d+)/g)) {
+      mentions.push({ file, code: m[1]!, exit: Number(m[2]) });
+    }
+    for (const m of text.matchAll(/\(exit (?:status )?(\d+), `([A-Z_]+)`/g)) {
+      mentions.push({ file, code: m[2]!, exit: Number(m[1]) });
+    }
+  }
+  assert.ok(mentions.length > 0, "the docs name some codes with their exit status");
+  for (const { file, code, exit } of mentions) {
+    assert.ok(Object.hasOwn(ERRORS, code), `${file}: ${code} is not a code`);
+    assert.equal(exit, exitCodeFor(code as ErrorCode), `${file}: ${code} exits with ${exitCodeFor(code as ErrorCode)}`);
+  }
 });
 
 /** The `error` of a failed run's one JSON document; checks the exit status is its code's. */
