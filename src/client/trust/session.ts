@@ -49,7 +49,7 @@ class NoNewerRoot extends Error {
 class TufFetcher extends BaseFetcher {
   /** The last network error (cleared on each new file), for {@link mapTufError}. */
   lastFailure: UpdraftError | undefined;
-  /** Where versioned root files are (`<base>/<version>.root.json`), with its trailing slash. */
+  /** Where versioned root files are (`<base><version>.root.json`), with its trailing slash. */
   private readonly metadataBase: string;
 
   constructor(
@@ -98,8 +98,10 @@ class TufFetcher extends BaseFetcher {
     return err;
   }
 
+  /** True for `<metadata base>/<version>.root.json`, joined the way tuf-js joins it. */
   private isRootVersion(url: string): boolean {
-    return url.startsWith(this.metadataBase) && /^\d+\.root\.json$/.test(url.slice(this.metadataBase.length));
+    const version = /\/(\d+)\.root\.json$/.exec(url)?.[1];
+    return version !== undefined && url === new URL(`${this.metadataBase}${version}.root.json`).toString();
   }
 }
 
