@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { inspect } from "node:util";
 import { installFromRepository } from "../src/client/first-install.js";
 import { RETRYABLE_STATUSES } from "../src/client/net/retry.js";
 import {
@@ -24,6 +25,7 @@ import {
   type ErrorSpec,
   ExitCodes,
   exitCodeFor,
+  UpdraftError,
 } from "../src/core/errors.js";
 import { type CliResult, parseJson, runCli } from "./helpers/cli.js";
 import { startFaultServer } from "./helpers/fault-server.js";
@@ -159,6 +161,20 @@ test("where the README or docs name a code's exit status, it is the table's", as
     assert.ok(Object.hasOwn(ERRORS, code), `${file}: ${code} is not a code`);
     assert.equal(exit, exitCodeFor(code as ErrorCode), `${file}: ${code} exits with ${exitCodeFor(code as ErrorCode)}`);
   }
+});
+
+test("an error's internal flags steer Updraft but are neither serialised nor printed", () => {
+  const error = new UpdraftError(ErrorCodes.TARGET_MISMATCH, "bad bytes", {
+    details: { url: "http://127.0.0.1/x" },
+    internal: { rebuildable: true, retryable: false },
+  });
+  assert.equal(error.internal.rebuildable, true);
+  assert.equal(error.internal.retryable, false);
+  assert.ok(!Object.keys(error).includes("internal"));
+  for (const shown of [JSON.stringify(error), JSON.stringify(error.toJSON()), inspect(error)]) {
+    assert.doesNotMatch(shown, /\b(?:rebuildable|retryable|internal)\]?"?:/, shown);
+  }
+  assert.deepEqual(new UpdraftError(ErrorCodes.NETWORK, "cut").internal, {});
 });
 
 /** The `error` of a failed run's one JSON document; checks the exit status is its code's. */

@@ -331,19 +331,9 @@ export const ErrorCodes: { readonly [C in ErrorCode]: C } = Object.freeze(
   Object.fromEntries(Object.keys(ERRORS).map((code) => [code, code])) as { [C in ErrorCode]: C },
 );
 
-/** How Updraft treats `code`. */
-export function errorSpec(code: ErrorCode): ErrorSpec {
-  return ERRORS[code];
-}
-
 /** The CLI exit status for an error code. */
 export function exitCodeFor(code: ErrorCode): ExitCode {
   return ERRORS[code].exit;
-}
-
-/** Where in an update a failure with `code` belongs. */
-export function phaseOf(code: ErrorCode): ErrorPhase {
-  return ERRORS[code].phase;
 }
 
 /**
