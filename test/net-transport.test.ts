@@ -199,7 +199,8 @@ test("an HTTPS repository with a private CA: refused without the CA bundle, inst
     (e: unknown) =>
       e instanceof UpdraftError &&
       e.code === ErrorCodes.NETWORK &&
-      e.details?.retryable === false &&
+      e.internal.retryable === false &&
+      e.details?.retryable === undefined &&
       /--ca-file/.test(e.hint ?? ""),
   );
   const appDir = join(work, "with-ca");

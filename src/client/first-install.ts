@@ -9,7 +9,7 @@
  * leave the folder as it was.
  */
 import { readdir } from "node:fs/promises";
-import { type ErrorCode, ErrorCodes, UpdraftError } from "../core/errors.js";
+import { ErrorCodes, isResumableCode, UpdraftError } from "../core/errors.js";
 import { ensureDir, removePath } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
 import { acquireLock } from "../core/lock.js";
@@ -50,19 +50,6 @@ export interface FirstInstallResult extends InstallResult {
   /** True when the root was trusted on first use (neither pinned nor fingerprint-checked). */
   trustedOnFirstUse: boolean;
 }
-
-/**
- * Failures after which the same command resumes the install (an interruption, the network, a
- * full disk): what was done is kept. Anything else undoes the whole attempt.
- */
-const RESUMABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  ErrorCodes.ABORTED,
-  ErrorCodes.NETWORK,
-  ErrorCodes.HTTP_STATUS,
-  ErrorCodes.TIMEOUT,
-  ErrorCodes.TOO_MANY_REDIRECTS,
-  ErrorCodes.DISK_FULL,
-]);
 
 /**
  * Installs the channel's current release of `app` into a new install folder, or finishes the
@@ -129,7 +116,8 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     await removeUnfinishedInstall(layout);
     return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse };
   } catch (err) {
-    if ((started || unfinished) && err instanceof UpdraftError && RESUMABLE.has(err.code)) {
+    // After an interruption, the network or a full disk the same command resumes: keep what was done.
+    if ((started || unfinished) && err instanceof UpdraftError && isResumableCode(err.code)) {
       throw new UpdraftError(err.code, err.message, {
         cause: err,
         hint: `${err.hint ? `${err.hint} ` : ""}Run the same command again to resume the install.`,

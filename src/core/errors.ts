@@ -1,96 +1,372 @@
 /**
  * Every failure Updraft reports is an {@link UpdraftError} with a stable `code`.
- * Codes never change meaning; new ones may be added. The CLI maps each code to an exit status.
+ * Codes never change meaning; new ones may be added. What each code means, the CLI exit status it
+ * gives, and how Updraft treats it (retried, resumed, holding a version back) is one row of
+ * {@link ERRORS}; everything else is derived from that table.
  */
 
-/** Stable error codes, grouped by what the user can do about them. */
-export const ErrorCodes = {
-  /** A command-line argument or option value is wrong. */
-  USAGE: "USAGE",
-  /** A version string is neither semver nor dotted numeric. */
-  VERSION_INVALID: "VERSION_INVALID",
-  /** A release manifest, channel pointer or `updraft.json` does not match its schema. */
-  MANIFEST_INVALID: "MANIFEST_INVALID",
-  /** The install folder has no Updraft configuration (run `updraft install` first). */
-  NOT_INSTALLED: "NOT_INSTALLED",
-  /** Signing keys are missing or unreadable. */
-  KEYS_MISSING: "KEYS_MISSING",
-  /** A key file holds something that is not an ed25519 key. */
-  KEY_INVALID: "KEY_INVALID",
-  /** The repository (or the app inside it) does not exist or is not initialised. */
-  REPO_NOT_FOUND: "REPO_NOT_FOUND",
-  /** `init` on an app that already has a root. */
-  REPO_EXISTS: "REPO_EXISTS",
-  /** Publishing a version that is already published, without `--force`. */
-  VERSION_EXISTS: "VERSION_EXISTS",
-  /** Publishing a version lower than or equal to the channel's current one... or another build folder problem. */
-  BUILD_INVALID: "BUILD_INVALID",
-  /** The server could not be reached, or the connection broke. */
-  NETWORK: "NETWORK",
-  /** The server answered with an unexpected HTTP status. */
-  HTTP_STATUS: "HTTP_STATUS",
-  /** Signed metadata has expired (freeze protection). */
-  METADATA_EXPIRED: "METADATA_EXPIRED",
-  /** Signed metadata is not signed by enough trusted keys. */
-  METADATA_SIGNATURE: "METADATA_SIGNATURE",
-  /** Signed metadata is older than what this client already trusts (rollback attack). */
-  METADATA_ROLLBACK: "METADATA_ROLLBACK",
-  /** Signed metadata is malformed, or inconsistent across roles. */
-  METADATA_INVALID: "METADATA_INVALID",
-  /** The root fetched on first use does not match the pinned fingerprint. */
-  ROOT_MISMATCH: "ROOT_MISMATCH",
-  /** A file the signed metadata should list is not there (unknown channel, version or artifact). */
-  TARGET_NOT_FOUND: "TARGET_NOT_FOUND",
-  /** A downloaded artifact's length or hash does not match the signed metadata. */
-  TARGET_MISMATCH: "TARGET_MISMATCH",
-  /** A release manifest or channel pointer does not match its signed length and hash. */
-  MANIFEST_MISMATCH: "MANIFEST_MISMATCH",
-  /** An archive is malformed or holds an entry the signed manifest does not allow. */
-  ARCHIVE_INVALID: "ARCHIVE_INVALID",
-  /** A staged or installed file does not match the signed manifest. */
-  FILE_MISMATCH: "FILE_MISMATCH",
-  /** `download()` or `install()` called with nothing to do. */
-  NO_UPDATE: "NO_UPDATE",
-  /** Another updater holds the install folder's lock. */
-  LOCKED: "LOCKED",
-  /** Not enough disk space. */
-  DISK_FULL: "DISK_FULL",
-  /** A file system operation failed (permissions, locked files). */
-  INSTALL_FAILED: "INSTALL_FAILED",
-  /** The operation was cancelled through an AbortSignal. */
-  ABORTED: "ABORTED",
-  /** The running Node.js lacks something Updraft needs. */
-  UNSUPPORTED_RUNTIME: "UNSUPPORTED_RUNTIME",
-  /** A bug: please report it. */
-  INTERNAL: "INTERNAL",
-  /** A legacy update label (SAAU `versao.txt`, python-autoupdate `update.json`) breaks its format. */
-  LABEL_INVALID: "LABEL_INVALID",
-  /** Plain `http://` to a host other than loopback for an unsigned update, without the opt-in flag. */
-  INSECURE_TRANSPORT: "INSECURE_TRANSPORT",
-  /** A service's stop or start command failed during an update (the old files were put back). */
-  SERVICE_FAILED: "SERVICE_FAILED",
-  /** The overall deadline of a download or request passed (distinct from a stall). */
-  TIMEOUT: "TIMEOUT",
-  /** The server redirected too many times, or in a loop. */
-  TOO_MANY_REDIRECTS: "TOO_MANY_REDIRECTS",
-  /** A metadata file is larger than its cap (endless data from a hostile or broken server). */
-  METADATA_TOO_LARGE: "METADATA_TOO_LARGE",
-  /** Metadata does not match the version, length or hash that the role above it signed. */
-  METADATA_MISMATCH: "METADATA_MISMATCH",
-  /** The offered release is older than the installed one and downgrades were not allowed. */
-  DOWNGRADE_REFUSED: "DOWNGRADE_REFUSED",
-  /** The repository's signed metadata has no such channel (a configuration mistake, not an attack). */
-  CHANNEL_NOT_FOUND: "CHANNEL_NOT_FOUND",
-  /** A file or folder given to Updraft is missing, of the wrong kind, or cannot be read or written. */
-  FILE_ERROR: "FILE_ERROR",
-  /** A delta artifact is malformed or does not produce the release it claims. */
-  DELTA_INVALID: "DELTA_INVALID",
-  /** The installed files differ from the release a delta applies to (modified locally, or missing). */
-  DELTA_BASE_MISMATCH: "DELTA_BASE_MISMATCH",
+/** Exit statuses of the CLI, stable across releases (also listed in the README). */
+export const ExitCodes = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  CONFIG: 3,
+  NETWORK: 4,
+  SECURITY: 5,
+  INSTALL: 6,
+  LOCKED: 7,
+  DISK_FULL: 8,
+  UPDATE_AVAILABLE: 10,
 } as const;
 
-/** One of the stable codes of {@link ErrorCodes}. */
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+/** One of the statuses of {@link ExitCodes}. */
+export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
+
+/**
+ * Where in the life of an update a failure belongs (Sparkle groups its codes the same way):
+ * - `usage`: the arguments given to a command or a library call;
+ * - `config`: the setup Updraft works with (install folder, configuration, paths, channel);
+ * - `publish`: the publisher's side (keys, repository, build folder);
+ * - `network`: reaching the server;
+ * - `trust`: checking what the repository offers (signed metadata, labels, versions);
+ * - `download`: an artifact's bytes against their signed hash;
+ * - `install`: unpacking, writing and switching files, locks, disk, services;
+ * - `process`: the running process itself (cancelled, an unsupported Node, a bug).
+ */
+export type ErrorPhase = "usage" | "config" | "publish" | "network" | "trust" | "download" | "install" | "process";
+
+/** How Updraft treats one error code: one row of {@link ERRORS}. */
+export interface ErrorSpec {
+  /** What the code means, in one sentence (the README's table is generated from it). */
+  readonly summary: string;
+  /** Where it happens. */
+  readonly phase: ErrorPhase;
+  /** The CLI exit status it gives. */
+  readonly exit: ExitCode;
+  /**
+   * Whether the HTTP client tries the request again: `true`, `false`, or `"by-status"` (only
+   * statuses that may pass: timeouts, rate limits, server-side failures). One error may still
+   * opt out (a certificate nobody trusts stays untrusted on the next try).
+   */
+  readonly retryable: boolean | "by-status";
+  /**
+   * Whether running the same command again continues where this failure stopped, so the work
+   * done so far is kept (a first install keeps its partial download) rather than undone.
+   */
+  readonly resumable: boolean;
+  /**
+   * Whether the failure is the verified release's own fault (its archive or files break the signed
+   * manifest, its service does not start): the version is then held back for the back-off window.
+   * Never an interruption, the network, a mirror's altered bytes or the machine.
+   */
+  readonly bansRelease: boolean;
+}
+
+/** A row's defaults: most codes are final, not resumable, and say nothing about the release. */
+const FINAL = { retryable: false, resumable: false, bansRelease: false } as const;
+/** A transport failure: the same command later continues where it stopped. */
+const TRANSIENT = { retryable: false, resumable: true, bansRelease: false } as const;
+/** The verified release itself failed to install: its version is held back. */
+const RELEASE_FAULT = { retryable: false, resumable: false, bansRelease: true } as const;
+
+/** Every error code with how Updraft treats it. Codes never change meaning; new ones may be added. */
+export const ERRORS = {
+  USAGE: {
+    summary: "A command-line argument, option value or library call argument is wrong.",
+    phase: "usage",
+    exit: ExitCodes.USAGE,
+    ...FINAL,
+  },
+  VERSION_INVALID: {
+    summary: "A version string is neither semver nor dotted numeric.",
+    phase: "usage",
+    exit: ExitCodes.USAGE,
+    ...FINAL,
+  },
+  NO_UPDATE: {
+    summary: "`download()` or `install()` called with nothing to do.",
+    phase: "usage",
+    exit: ExitCodes.USAGE,
+    ...FINAL,
+  },
+  NOT_INSTALLED: {
+    summary: "The install folder has no Updraft configuration (run `updraft install` first).",
+    phase: "config",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  MANIFEST_INVALID: {
+    summary: "A release manifest, channel pointer or `updraft.json` does not match its schema.",
+    phase: "config",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  CHANNEL_NOT_FOUND: {
+    summary: "The repository's signed metadata has no such channel (a configuration mistake, not an attack).",
+    phase: "config",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  FILE_ERROR: {
+    summary: "A file or folder given to Updraft is missing, of the wrong kind, or cannot be read or written.",
+    phase: "config",
+    exit: ExitCodes.INSTALL,
+    ...FINAL,
+  },
+  KEYS_MISSING: {
+    summary: "Signing keys are missing or unreadable.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  KEY_INVALID: {
+    summary: "A key file holds something that is not an ed25519 key.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  REPO_NOT_FOUND: {
+    summary: "The repository (or the app inside it) does not exist or is not initialised.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  REPO_EXISTS: {
+    summary: "`init` on an app that already has a root.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  VERSION_EXISTS: {
+    summary: "Publishing a version that is already published, without `--force`.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  BUILD_INVALID: {
+    summary: "Publishing a version not higher than the channel's current one, or another build folder problem.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  NETWORK: {
+    summary: "The server could not be reached, or the connection broke.",
+    phase: "network",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+    retryable: true,
+  },
+  HTTP_STATUS: {
+    summary: "The server answered with an unexpected HTTP status.",
+    phase: "network",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+    retryable: "by-status",
+  },
+  TIMEOUT: {
+    summary: "The overall deadline of a download or request passed (distinct from a stall).",
+    phase: "network",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+  },
+  TOO_MANY_REDIRECTS: {
+    summary: "The server redirected too many times, or in a loop.",
+    phase: "network",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+  },
+  INSECURE_TRANSPORT: {
+    summary: "Plain `http://` to a host other than loopback for an unsigned update, without the opt-in flag.",
+    phase: "network",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_EXPIRED: {
+    summary: "Signed metadata has expired (freeze protection).",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_SIGNATURE: {
+    summary: "Signed metadata is not signed by enough trusted keys.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_ROLLBACK: {
+    summary: "Signed metadata is older than what this client already trusts (rollback attack).",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_INVALID: {
+    summary: "Signed metadata is malformed, or inconsistent across roles.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_MISMATCH: {
+    summary: "Metadata does not match the version, length or hash that the role above it signed.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  METADATA_TOO_LARGE: {
+    summary: "A metadata file is larger than its cap (endless data from a hostile or broken server).",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  ROOT_MISMATCH: {
+    summary: "The root fetched on first use does not match the pinned fingerprint.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  TARGET_NOT_FOUND: {
+    summary: "A file the signed metadata should list is not there (unknown channel, version or artifact).",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  MANIFEST_MISMATCH: {
+    summary: "A release manifest or channel pointer does not match its signed length and hash.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  DOWNGRADE_REFUSED: {
+    summary: "The offered release is older than the installed one and downgrades were not allowed.",
+    phase: "trust",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  LABEL_INVALID: {
+    summary: "A legacy update label (SAAU `versao.txt`, python-autoupdate `update.json`) breaks its format.",
+    phase: "trust",
+    exit: ExitCodes.CONFIG,
+    ...RELEASE_FAULT,
+  },
+  TARGET_MISMATCH: {
+    summary: "A downloaded artifact's length or hash does not match the signed metadata.",
+    phase: "download",
+    exit: ExitCodes.SECURITY,
+    ...FINAL,
+  },
+  ARCHIVE_INVALID: {
+    summary: "An archive is malformed or holds an entry the signed manifest does not allow.",
+    phase: "install",
+    exit: ExitCodes.SECURITY,
+    ...RELEASE_FAULT,
+  },
+  FILE_MISMATCH: {
+    summary: "A staged or installed file does not match the signed manifest.",
+    phase: "install",
+    exit: ExitCodes.SECURITY,
+    ...RELEASE_FAULT,
+  },
+  DELTA_INVALID: {
+    summary: "A delta artifact is malformed or does not produce the release it claims.",
+    phase: "install",
+    exit: ExitCodes.SECURITY,
+    ...RELEASE_FAULT,
+  },
+  DELTA_BASE_MISMATCH: {
+    summary: "The installed files differ from the release a delta applies to (modified locally, or missing).",
+    phase: "install",
+    exit: ExitCodes.INSTALL,
+    ...FINAL,
+  },
+  SERVICE_FAILED: {
+    summary: "A service's stop or start command failed during an update (the old files were put back).",
+    phase: "install",
+    exit: ExitCodes.INSTALL,
+    ...RELEASE_FAULT,
+  },
+  INSTALL_FAILED: {
+    summary: "A file system operation failed (permissions, locked files).",
+    phase: "install",
+    exit: ExitCodes.INSTALL,
+    ...FINAL,
+  },
+  LOCKED: {
+    summary: "Another updater holds the install folder's lock.",
+    phase: "install",
+    exit: ExitCodes.LOCKED,
+    ...FINAL,
+  },
+  DISK_FULL: {
+    summary: "Not enough disk space.",
+    phase: "install",
+    exit: ExitCodes.DISK_FULL,
+    ...FINAL,
+    resumable: true,
+  },
+  ABORTED: {
+    summary: "The operation was cancelled through an AbortSignal (or Ctrl-C).",
+    phase: "process",
+    exit: ExitCodes.NETWORK,
+    ...FINAL,
+    resumable: true,
+  },
+  UNSUPPORTED_RUNTIME: {
+    summary: "The running Node.js lacks something Updraft needs.",
+    phase: "process",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  INTERNAL: {
+    summary: "A bug: please report it.",
+    phase: "process",
+    exit: ExitCodes.INTERNAL,
+    ...FINAL,
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** One of the stable codes: a key of {@link ERRORS}. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Every stable code by name (`ErrorCodes.NETWORK === "NETWORK"`); what each means is in {@link ERRORS}. */
+export const ErrorCodes: { readonly [C in ErrorCode]: C } = Object.freeze(
+  Object.fromEntries(Object.keys(ERRORS).map((code) => [code, code])) as { [C in ErrorCode]: C },
+);
+
+/** The CLI exit status for an error code. */
+export function exitCodeFor(code: ErrorCode): ExitCode {
+  return ERRORS[code].exit;
+}
+
+/**
+ * Whether a request that failed with `code` may succeed when tried again; for `"by-status"`
+ * codes the caller's `statusRetryable` decides (see the HTTP client's retry policy).
+ */
+export function isRetryableCode(code: ErrorCode, statusRetryable = false): boolean {
+  const { retryable } = ERRORS[code];
+  return retryable === "by-status" ? statusRetryable : retryable;
+}
+
+/** Whether running the same command again continues where a failure with `code` stopped. */
+export function isResumableCode(code: ErrorCode): boolean {
+  return ERRORS[code].resumable;
+}
+
+/** Whether a failure with `code` is the verified release's own fault, so its version is held back. */
+export function bansRelease(code: ErrorCode): boolean {
+  return ERRORS[code].bansRelease;
+}
+
+/**
+ * What Updraft's own retry and recovery steps read from one error, beyond its code. Never part of
+ * the error's `details` nor of `--json` output: these steer Updraft, they tell a user nothing.
+ */
+export interface ErrorInternals {
+  /** Overrides the code's `retryable` for this one failure (an untrusted TLS certificate stays untrusted). */
+  readonly retryable?: boolean;
+  /** A resumed download failed its hash: it may be rebuilt once from its first byte. */
+  readonly rebuildable?: boolean;
+  /** The install journal cannot be what Updraft wrote: it is moved aside, not obeyed. */
+  readonly damagedJournal?: boolean;
+}
 
 /** Options of an {@link UpdraftError}. */
 export interface UpdraftErrorOptions {
@@ -98,9 +374,13 @@ export interface UpdraftErrorOptions {
   hint?: string;
   /** The underlying error. */
   cause?: unknown;
-  /** Structured details for `--json` output (never secrets). */
+  /** Structured details for `--json` output (never secrets, never internal flags: see `internal`). */
   details?: Record<string, unknown>;
+  /** Flags for Updraft's own retry and recovery steps; never printed. */
+  internal?: ErrorInternals;
 }
+
+const NO_INTERNALS: ErrorInternals = Object.freeze({});
 
 /** The one error class Updraft throws. Check `code`, not the message. */
 export class UpdraftError extends Error {
@@ -110,6 +390,8 @@ export class UpdraftError extends Error {
   readonly hint: string | undefined;
   /** Structured details, safe to print. */
   readonly details: Record<string, unknown> | undefined;
+  /** Flags for Updraft's own retry and recovery steps (not enumerable: never serialised or printed). */
+  declare readonly internal: ErrorInternals;
 
   constructor(code: ErrorCode, message: string, options: UpdraftErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -117,9 +399,13 @@ export class UpdraftError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.details = options.details;
+    Object.defineProperty(this, "internal", {
+      value: options.internal ? Object.freeze({ ...options.internal }) : NO_INTERNALS,
+      enumerable: false,
+    });
   }
 
-  /** A plain object for `--json` output. */
+  /** A plain object for `--json` output: code, message, hint and details only. */
   toJSON(): { code: ErrorCode; message: string; hint?: string; details?: Record<string, unknown> } {
     return {
       code: this.code,
@@ -207,73 +493,4 @@ export function toUpdraftError(
     return new UpdraftError(ErrorCodes.ABORTED, `${prefix}cancelled`, { cause: err });
   }
   return new UpdraftError(fallback, `${prefix}${message}`, { cause: err });
-}
-
-/** Exit statuses of the CLI, stable across releases (also listed in the README). */
-export const ExitCodes = {
-  OK: 0,
-  INTERNAL: 1,
-  USAGE: 2,
-  CONFIG: 3,
-  NETWORK: 4,
-  SECURITY: 5,
-  INSTALL: 6,
-  LOCKED: 7,
-  DISK_FULL: 8,
-  UPDATE_AVAILABLE: 10,
-} as const;
-
-/** The CLI exit status for an error code. */
-export function exitCodeFor(code: ErrorCode): number {
-  switch (code) {
-    case ErrorCodes.USAGE:
-    case ErrorCodes.VERSION_INVALID:
-    case ErrorCodes.NO_UPDATE:
-      return ExitCodes.USAGE;
-    case ErrorCodes.NOT_INSTALLED:
-    case ErrorCodes.MANIFEST_INVALID:
-    case ErrorCodes.KEYS_MISSING:
-    case ErrorCodes.KEY_INVALID:
-    case ErrorCodes.REPO_NOT_FOUND:
-    case ErrorCodes.REPO_EXISTS:
-    case ErrorCodes.VERSION_EXISTS:
-    case ErrorCodes.BUILD_INVALID:
-    case ErrorCodes.UNSUPPORTED_RUNTIME:
-    case ErrorCodes.LABEL_INVALID:
-    case ErrorCodes.CHANNEL_NOT_FOUND:
-      return ExitCodes.CONFIG;
-    case ErrorCodes.NETWORK:
-    case ErrorCodes.HTTP_STATUS:
-    case ErrorCodes.ABORTED:
-    case ErrorCodes.TIMEOUT:
-    case ErrorCodes.TOO_MANY_REDIRECTS:
-      return ExitCodes.NETWORK;
-    case ErrorCodes.METADATA_EXPIRED:
-    case ErrorCodes.METADATA_SIGNATURE:
-    case ErrorCodes.METADATA_ROLLBACK:
-    case ErrorCodes.METADATA_INVALID:
-    case ErrorCodes.ROOT_MISMATCH:
-    case ErrorCodes.TARGET_NOT_FOUND:
-    case ErrorCodes.TARGET_MISMATCH:
-    case ErrorCodes.MANIFEST_MISMATCH:
-    case ErrorCodes.ARCHIVE_INVALID:
-    case ErrorCodes.FILE_MISMATCH:
-    case ErrorCodes.INSECURE_TRANSPORT:
-    case ErrorCodes.METADATA_TOO_LARGE:
-    case ErrorCodes.METADATA_MISMATCH:
-    case ErrorCodes.DOWNGRADE_REFUSED:
-    case ErrorCodes.DELTA_INVALID:
-      return ExitCodes.SECURITY;
-    case ErrorCodes.INSTALL_FAILED:
-    case ErrorCodes.FILE_ERROR:
-    case ErrorCodes.SERVICE_FAILED:
-    case ErrorCodes.DELTA_BASE_MISMATCH:
-      return ExitCodes.INSTALL;
-    case ErrorCodes.LOCKED:
-      return ExitCodes.LOCKED;
-    case ErrorCodes.DISK_FULL:
-      return ExitCodes.DISK_FULL;
-    default:
-      return ExitCodes.INTERNAL;
-  }
 }

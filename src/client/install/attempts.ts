@@ -10,7 +10,7 @@
  * blocks nothing), nor the network or the mirror (transport errors, bytes that do not match
  * their signed hash), nor the machine (permissions, locked files, a full disk).
  */
-import { type ErrorCode, ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { bansRelease, UpdraftError } from "../../core/errors.js";
 import type { InstallLayout } from "./layout.js";
 import { readState, updateState } from "./state.js";
 
@@ -35,18 +35,12 @@ export async function recordAttempt(layout: InstallLayout, version: string, now 
   }));
 }
 
-/** Codes that say the verified release itself is broken (see the file comment). */
-const RELEASE_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  ErrorCodes.ARCHIVE_INVALID,
-  ErrorCodes.FILE_MISMATCH,
-  ErrorCodes.DELTA_INVALID,
-  ErrorCodes.SERVICE_FAILED,
-  ErrorCodes.LABEL_INVALID,
-]);
-
-/** True when `err` says the release itself failed to install, so the version may be banned. */
+/**
+ * True when `err` says the release itself failed to install, so the version may be banned: its
+ * code's `bansRelease` in the error table (see the file comment).
+ */
 export function isReleaseFault(err: unknown): boolean {
-  return err instanceof UpdraftError && RELEASE_FAULTS.has(err.code);
+  return err instanceof UpdraftError && bansRelease(err.code);
 }
 
 /**

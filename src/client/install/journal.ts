@@ -64,7 +64,7 @@ const JOURNAL_MAX_BYTES = 32 << 20;
 function journalInvalid(why: string): never {
   throw new UpdraftError(ErrorCodes.INSTALL_FAILED, `The install journal is damaged: ${why}`, {
     hint: "An interrupted install cannot be finished safely; reinstall the app into a new folder.",
-    details: { damaged: true },
+    internal: { damagedJournal: true },
   });
 }
 
@@ -123,7 +123,7 @@ export async function readJournal(layout: InstallLayout): Promise<Journal | unde
     }
     return parseJournal(raw);
   } catch (err) {
-    if (!(err instanceof UpdraftError) || err.details?.damaged !== true) throw err;
+    if (!(err instanceof UpdraftError) || err.internal.damagedJournal !== true) throw err;
     await removePath(`${file}.damaged`);
     await rename(file, `${file}.damaged`);
     process.emitWarning(`${err.message}; moved aside to ${file}.damaged`, { code: "UPDRAFT_JOURNAL_DAMAGED" });

@@ -197,7 +197,7 @@ export async function downloadArtifact(http: HttpClient, job: ArtifactDownload):
         return { fetched: state.fetched, attempts: state.attempts };
       } catch (err) {
         const e = toUpdraftError(err, ErrorCodes.NETWORK, `Downloading ${redactUrl(job.url)}`);
-        if (e.code === ErrorCodes.TARGET_MISMATCH && e.details?.rebuild === true && !state.rebuiltAfterMismatch) {
+        if (e.code === ErrorCodes.TARGET_MISMATCH && e.internal.rebuildable === true && !state.rebuiltAfterMismatch) {
           // A resumed file can hide a bad piece from an earlier response: rebuild once from zero.
           state.rebuiltAfterMismatch = true;
           continue;
@@ -398,7 +398,7 @@ async function attemptOnce(
       `${redactUrl(job.url)} does not match its signed sha256 (got ${digest.slice(0, 16)}…, expected ${job.sha256.slice(0, 16)}…)`,
       {
         hint: "The repository or a mirror is serving altered files. Nothing was installed.",
-        details: { rebuild: state.assembled },
+        internal: { rebuildable: state.assembled },
       },
     );
   }

@@ -409,7 +409,8 @@ export class HttpClient {
         hint: tls
           ? "The server's TLS certificate is not trusted: if the repository uses a private CA, pass --ca-file (caFile)."
           : "Check the repository URL, the proxy settings and the network connection.",
-        details: { reason: code, url: redactUrl(at), ...(tls ? { retryable: false } : {}) },
+        details: { reason: code, url: redactUrl(at) },
+        ...(tls ? { internal: { retryable: false } } : {}),
       });
     };
 

@@ -3,7 +3,7 @@
  * with random jitter, and the server's `Retry-After` honoured (up to a cap). Pure decisions plus
  * an abortable sleep; the HTTP client and the downloader run the loops.
  */
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { ErrorCodes, isRetryableCode, UpdraftError } from "../../core/errors.js";
 
 /** What a retry is about to do, for logs and tests (never carries headers or tokens). */
 export interface RetryInfo {
@@ -60,13 +60,14 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
 /** HTTP statuses worth trying again: timeouts, rate limits and server-side failures. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-/** True if another attempt may succeed where this error failed. */
+/**
+ * True if another attempt may succeed where this error failed: the code's row of the error table
+ * decides (for `HTTP_STATUS`, by {@link RETRYABLE_STATUSES}), unless this one error opted out.
+ */
 export function isRetryable(err: unknown): boolean {
   if (!(err instanceof UpdraftError)) return false;
-  if (err.details?.retryable === false) return false;
-  if (err.code === ErrorCodes.NETWORK) return true;
-  if (err.code === ErrorCodes.HTTP_STATUS) return RETRYABLE_STATUSES.has(Number(err.details?.status));
-  return false;
+  if (err.internal.retryable !== undefined) return err.internal.retryable;
+  return isRetryableCode(err.code, RETRYABLE_STATUSES.has(Number(err.details?.status)));
 }
 
 /**

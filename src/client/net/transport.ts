@@ -98,7 +98,8 @@ function decodedBody(url: string, headers: Headers, body: Readable): Readable {
     body.destroy();
     throw new UpdraftError(ErrorCodes.NETWORK, `${redactUrl(url)} answered in an unsupported encoding "${encoding}"`, {
       hint: "The server or a proxy compresses files it should send as they are; tell the repository's operator.",
-      details: { reason: "content-encoding", url: redactUrl(url), retryable: false },
+      details: { reason: "content-encoding", url: redactUrl(url) },
+      internal: { retryable: false },
     });
   }
   dropEncodingHeaders(headers);

@@ -12,14 +12,13 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { TargetFile } from "@tufjs/models";
 import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
-import { DownloadHTTPError, DownloadLengthMismatchError } from "tuf-js/dist/error.js";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { ensureDir, removeGroupOtherWrite, writeFileAtomic } from "../../core/fs.js";
 import { readCapped } from "../../core/read-capped.js";
 import { channelTarget, metadataPath, targetsPath } from "../../formats/native.js";
 import { trustedRootFile } from "../install/layout.js";
 import type { HttpClient } from "../net/http.js";
-import { mapTufError } from "./tuf-errors.js";
+import { mapTufError, metadataTooLarge } from "./tuf-errors.js";
 
 const ROOT_FILE = "root.json";
 /** Where earlier versions kept the safe root copy: inside the metadata folder (moved out on first use). */
@@ -30,19 +29,36 @@ const ROOT_FILE_CAP = 512 * 1024;
 const TARGETS_FILE_CAP = 16 * 1024 * 1024;
 
 /**
+ * Thrown by the fetcher when the next root version is not there (403 or 404): the root chain ends
+ * at the root trusted now. tuf-js stops its root loop only on its own `DownloadHTTPError`, which
+ * its package does not export, so {@link TrustSession.refresh} goes on from that root itself.
+ */
+class NoNewerRoot extends Error {
+  constructor(readonly failure: UpdraftError) {
+    super(failure.message, { cause: failure });
+    this.name = "NoNewerRoot";
+  }
+}
+
+/**
  * Adapts {@link HttpClient} to tuf-js: each file is fetched whole with the client's retries,
- * stall timeout and deadline, capped at the length tuf-js allows; HTTP statuses become the errors
- * tuf-js expects, and the last transport failure is kept so its code survives tuf-js's wrapping.
+ * stall timeout and deadline, capped at the length tuf-js allows; a missing next root version ends
+ * the root chain ({@link NoNewerRoot}), and the last transport failure is kept so its code
+ * survives tuf-js's wrapping.
  */
 class TufFetcher extends BaseFetcher {
   /** The last network error (cleared on each new file), for {@link mapTufError}. */
   lastFailure: UpdraftError | undefined;
+  /** Where versioned root files are (`<base><version>.root.json`), with its trailing slash. */
+  private readonly metadataBase: string;
 
   constructor(
     private readonly http: HttpClient,
     private readonly tmpDir: string,
+    metadataBaseUrl: string,
   ) {
     super();
+    this.metadataBase = metadataBaseUrl.endsWith("/") ? metadataBaseUrl : `${metadataBaseUrl}/`;
   }
 
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
@@ -50,7 +66,7 @@ class TufFetcher extends BaseFetcher {
       const res = await this.http.get(url);
       return ReadableStream.from(res.body) as ReadableStream<Uint8Array<ArrayBuffer>>;
     } catch (err) {
-      throw this.translate(err);
+      throw this.translate(err, url);
     }
   }
 
@@ -59,10 +75,10 @@ class TufFetcher extends BaseFetcher {
     let bytes: Buffer;
     try {
       bytes = await this.http.getBytes(url, maxLength, undefined, {
-        tooLarge: () => new DownloadLengthMismatchError(`Max length reached: ${url} is larger than ${maxLength} bytes`),
+        tooLarge: () => metadataTooLarge(url, maxLength),
       });
     } catch (err) {
-      throw this.translate(err);
+      throw this.translate(err, url);
     }
     await ensureDir(this.tmpDir);
     const file = join(this.tmpDir, `.fetch-${randomBytes(6).toString("hex")}`);
@@ -74,15 +90,18 @@ class TufFetcher extends BaseFetcher {
     }
   }
 
-  private translate(err: unknown): unknown {
+  private translate(err: unknown, url: string): unknown {
     if (!(err instanceof UpdraftError)) return err;
     this.lastFailure = err;
-    if (err.code === ErrorCodes.HTTP_STATUS) {
-      const wrapped = new DownloadHTTPError(err.message, Number(err.details?.status));
-      wrapped.cause = err;
-      return wrapped;
-    }
+    const status = err.code === ErrorCodes.HTTP_STATUS ? Number(err.details?.status) : undefined;
+    if ((status === 403 || status === 404) && this.isRootVersion(url)) return new NoNewerRoot(err);
     return err;
+  }
+
+  /** True for `<metadata base>/<version>.root.json`, joined the way tuf-js joins it. */
+  private isRootVersion(url: string): boolean {
+    const version = /\/(\d+)\.root\.json$/.exec(url)?.[1];
+    return version !== undefined && url === new URL(`${this.metadataBase}${version}.root.json`).toString();
   }
 }
 
@@ -226,18 +245,26 @@ export class TrustSession {
     }
     const repo = this.location.repoUrl;
     this.http.checkUrl(this.metadataBaseUrl());
-    const fetcher = new TufFetcher(this.http, this.cacheDir);
+    const fetcher = new TufFetcher(this.http, this.cacheDir, this.metadataBaseUrl());
     this.fetcher = fetcher;
+    const options = {
+      metadataDir: this.metadataDir,
+      metadataBaseUrl: this.metadataBaseUrl(),
+      targetBaseUrl: `${this.targetsBaseUrl()}/`,
+      targetDir: this.cacheDir,
+      fetcher,
+    };
     try {
-      this.tuf = new TufUpdater({
-        metadataDir: this.metadataDir,
-        metadataBaseUrl: this.metadataBaseUrl(),
-        targetBaseUrl: `${this.targetsBaseUrl()}/`,
-        targetDir: this.cacheDir,
-        fetcher,
-        config: { fetchRetries: 0 },
-      });
-      await this.tuf.refresh();
+      this.tuf = new TufUpdater({ ...options, config: { fetchRetries: 0 } });
+      try {
+        await this.tuf.refresh();
+      } catch (err) {
+        if (!(err instanceof NoNewerRoot)) throw err;
+        // tuf-js persisted every root it verified before the missing one: a new updater loads the
+        // newest, skips the root loop (already done) and checks timestamp, snapshot and targets.
+        this.tuf = new TufUpdater({ ...options, config: { fetchRetries: 0, maxRootRotations: 0 } });
+        await this.tuf.refresh();
+      }
     } catch (err) {
       throw mapTufError(err, repo, fetcher.lastFailure);
     } finally {

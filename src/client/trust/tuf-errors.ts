@@ -3,8 +3,11 @@
  * has its own code. tuf-js wraps snapshot and targets failures in `RuntimeError("Unable to load …
  * error Error: <inner message>")`, dropping the inner class, so the rules match on message text
  * (checked against tuf-js 6.0.2 / @tufjs/models 5.0.2; test/tuf-attacks.test.ts pins each one).
+ * The few class checks go by constructor name: tuf-js exports none of its error classes, and a
+ * package's private files may change in any release.
  */
 import { type ErrorCode, ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { redactUrl } from "../net/url-policy.js";
 
 interface Rule {
   test: RegExp;
@@ -23,6 +26,8 @@ const TAMPER_HINT =
   "The repository or a mirror is serving files not signed by the trusted keys, or keys were replaced without a root rotation. Nothing was installed.";
 const ROLLBACK_HINT =
   "A mirror may be serving stale or replayed files. Nothing was installed; try again later or another mirror.";
+const TOO_LARGE_HINT =
+  "The server sent more data than TUF allows (endless data?); it may be misbehaving or hostile. Nothing was installed.";
 const MISMATCH_HINT =
   "A publish may be in progress or a mirror is serving a mix of files; try again later. If it persists, the repository is damaged or tampered with.";
 
@@ -100,9 +105,18 @@ const RULES: Rule[] = [
     test: /Max length reached/i,
     code: ErrorCodes.METADATA_TOO_LARGE,
     what: "A metadata file is larger than allowed",
-    hint: "The server sent more data than TUF allows (endless data?); it may be misbehaving or hostile. Nothing was installed.",
+    hint: TOO_LARGE_HINT,
   },
 ];
+
+/** `METADATA_TOO_LARGE` for a metadata file at `url` that sent more than `maxBytes`. */
+export function metadataTooLarge(url: string, maxBytes: number): UpdraftError {
+  return new UpdraftError(
+    ErrorCodes.METADATA_TOO_LARGE,
+    `A metadata file is larger than allowed (${redactUrl(url)} is larger than ${maxBytes} bytes)`,
+    { hint: TOO_LARGE_HINT, details: { url: redactUrl(url), maxBytes } },
+  );
+}
 
 function roleOf(rule: Rule, m: RegExpMatchArray): string | undefined {
   if (typeof rule.role === "function") return rule.role(m);
