@@ -24,6 +24,5 @@ export {
   UpdraftError,
   type UpdraftErrorOptions,
 } from "../client/index.js";
-export type { Skipped } from "../client/install/attempts.js";
-export type { InPlaceOutcome } from "../client/install/in-place.js";
+export type { InPlaceOutcome, Skipped } from "../client/install/index.js";
 export { Autoupdate, type AutoupdateOptions } from "./autoupdate.js";

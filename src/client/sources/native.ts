@@ -18,7 +18,7 @@ import {
   type ReleaseManifest,
 } from "../../formats/native.js";
 import { type ChoiceContext, chooseUpdateArtifact, type LocatedArtifact } from "../artifacts/choice.js";
-import type { InstallLayout } from "../install/layout.js";
+import type { InstallLayout } from "../install/index.js";
 import type { HttpClient } from "../net/http.js";
 import { TrustSession } from "../trust/session.js";
 

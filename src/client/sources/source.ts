@@ -9,7 +9,7 @@
  * interface.
  */
 import type { UpdraftError } from "../../core/errors.js";
-import type { InPlaceRelease } from "../install/in-place.js";
+import type { InPlaceRelease } from "../install/index.js";
 
 /** The formats a legacy source reads, as recorded in `.updraft/source.json`. */
 export type SourceFormat = "saau" | "update-json";

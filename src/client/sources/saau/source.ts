@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, isUpdraftError } from "../../../core/errors.js";
 import type { VersaoLabel } from "../../../formats/versao.js";
-import type { InPlaceRelease } from "../../install/in-place.js";
+import type { InPlaceRelease } from "../../install/index.js";
 import type { HttpClient } from "../../net/http.js";
 import { assertUnsignedTransport } from "../legacy/transport.js";
 import type { SourceOrigin, UnusableRelease, UpdateSource } from "../source.js";
