@@ -5,9 +5,15 @@
  */
 
 export {
+  ERRORS,
   type ErrorCode,
   ErrorCodes,
+  type ErrorInternals,
+  type ErrorPhase,
+  type ErrorSpec,
+  type ExitCode,
   ExitCodes,
+  exitCodeFor,
   isUpdraftError,
   UpdraftError,
   type UpdraftErrorOptions,

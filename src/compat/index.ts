@@ -13,8 +13,15 @@
 
 export {
   type DispatchOptions,
+  ERRORS,
   type ErrorCode,
   ErrorCodes,
+  type ErrorInternals,
+  type ErrorPhase,
+  type ErrorSpec,
+  type ExitCode,
+  ExitCodes,
+  exitCodeFor,
   type FetchFunction,
   isUpdraftError,
   type NetworkOptions,
