@@ -30,8 +30,20 @@ import { checkHoldingLock, type InstallResult, installHoldingLock, Updater, type
 
 /** Options of {@link installFromRepository}. */
 export interface FirstInstallOptions extends Omit<UpdaterOptions, "installDir" | "repoUrl" | "app"> {
+  /**
+   * Base URL of the repository, http(s) (`https://updates.example.com/repo`): the URL the publisher's
+   * repository is served at, without the app's name. Recorded in the install's configuration for later updates.
+   */
   repoUrl: string;
+  /**
+   * The app's name in the repository, as published (`myapp`: lower-case letters, digits, `.`, `_`, `-`);
+   * recorded in the install's configuration.
+   */
   app: string;
+  /**
+   * The folder to install into: one that holds no install yet (created when missing), or one whose
+   * first install of the same app from the same repository was interrupted (that install is then resumed).
+   */
   installDir: string;
   /** The trusted root's bytes (pinned). */
   root?: Uint8Array;
