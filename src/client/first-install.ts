@@ -30,16 +30,34 @@ import { checkHoldingLock, type InstallResult, installHoldingLock, Updater, type
 
 /** Options of {@link installFromRepository}. */
 export interface FirstInstallOptions extends Omit<UpdaterOptions, "installDir" | "repoUrl" | "app"> {
+  /**
+   * Base URL of the repository, http(s) (`https://updates.example.com/repo`): the URL the publisher's
+   * repository is served at, without the app's name. Recorded in the install's configuration for later updates.
+   */
   repoUrl: string;
+  /**
+   * The app's name in the repository, as published (`myapp`: lower-case letters, digits, `.`, `_`, `-`);
+   * recorded in the install's configuration.
+   */
   app: string;
+  /**
+   * The folder to install into: one that holds no install yet (created when missing), or one whose
+   * first install of the same app from the same repository was interrupted (that install is then resumed).
+   */
   installDir: string;
-  /** The trusted root's bytes (pinned). */
+  /**
+   * The repository's `1.root.json` as the publisher handed it out (pinned): trusted as is, not
+   * fetched. Without it (and without `rootSha256`) the fetched root is trusted on first use.
+   */
   root?: Uint8Array;
-  /** The expected sha256 (hex) of the repository's `1.root.json`. */
+  /**
+   * The sha256 (hex) of the repository's `1.root.json` as the publisher printed it: the root (fetched,
+   * or `root`) must match it, else `ROOT_MISMATCH` and nothing is installed.
+   */
   rootSha256?: string;
   /** Cancels the download (code `ABORTED`). */
   signal?: AbortSignal;
-  /** Download progress. */
+  /** Called as the release's bytes arrive; a resumed install reports the bytes kept from before as transferred. */
   onProgress?: (p: DownloadProgress) => void;
 }
 

@@ -36,6 +36,7 @@ export type { DispatchOptions, ProxySettings } from "./net/proxy.js";
 export type { RetryInfo, RetryOptions } from "./net/retry.js";
 export {
   type AutoCheckOptions,
+  type CheckedChannel,
   type CheckResult,
   type DownloadedUpdate,
   type DownloadOptions,

@@ -101,9 +101,16 @@ export interface Update {
   readonly version: string;
   /** The version installed when it was found; installing fails once another one is installed. */
   readonly currentVersion: string | undefined;
+  /** The channel that offers it (`stable`, `beta`…): the updater's channel at the time of the check. */
   readonly channel: string;
+  /** When the publisher published it: an ISO 8601 date-time in UTC, to the second (`2025-03-01T12:00:00Z`). */
   readonly releasedAt: string;
+  /** The release notes as the publisher wrote them (plain text or Markdown, shown as is); absent when none were given. */
   readonly notes?: string;
+  /**
+   * True when the publisher marked the release critical, for the app to urge the user to update.
+   * Updraft only passes it on: a critical release is checked, downloaded and installed as any other. Absent when unmarked.
+   */
   readonly critical?: boolean;
   /** Bytes to download (the smallest artifact this install can apply). */
   readonly downloadSize: number;
@@ -122,12 +129,13 @@ export interface DownloadedUpdate extends Update {
   readonly fetched: number;
 }
 
-/** What every answer of {@link Updater.check} says. */
-interface CheckedChannel {
+/** What every answer of {@link Updater.check} says, whatever its `status`. */
+export interface CheckedChannel {
   /** The version `current` points at (undefined before the first install). */
   currentVersion: string | undefined;
-  /** The version the channel offers. */
+  /** The version the channel offers, whether or not it will be installed. */
   latestVersion: string;
+  /** The channel that was checked: the updater's `channel` option, else the install's, else `stable`. */
   channel: string;
 }
 
@@ -136,18 +144,23 @@ interface CheckedChannel {
  * `allowDowngrade` is off (then `latestVersion` is below `currentVersion`).
  */
 export interface UpToDate extends CheckedChannel {
+  /** Tells this case apart from the other answers of {@link Updater.check}. */
   status: "current";
 }
 
 /** The channel offers a release to install. */
 export interface UpdateAvailable extends CheckedChannel {
+  /** Tells this case apart from the other answers of {@link Updater.check}. */
   status: "available";
+  /** The release to pass to {@link Updater.download} or {@link Updater.install}. */
   update: Update;
 }
 
 /** The channel's release failed to install or to start recently, and is held back until `skipped.retryAfter`. */
 export interface UpdateSkipped extends CheckedChannel {
+  /** Tells this case apart from the other answers of {@link Updater.check}. */
   status: "skipped";
+  /** The held-back version, why it failed, and from when it is offered again. */
   skipped: Skipped;
 }
 
@@ -158,15 +171,24 @@ export type CheckResult = UpToDate | UpdateAvailable | UpdateSkipped;
 export interface DownloadOptions {
   /** Cancels the download (code `ABORTED`); the partial file is kept and the next download resumes it. */
   signal?: AbortSignal;
+  /**
+   * Called as the artifact's bytes arrive (as is the `download-progress` event); not called when the
+   * artifact is already on disk. After a delta falls back, the progress restarts for the full archive.
+   */
   onProgress?: (p: DownloadProgress) => void;
 }
 
 /** The answer of {@link Updater.install}. */
 export interface InstallResult {
+  /** The version now installed and current. */
   version: string;
+  /** The version that was current before (kept on disk for {@link Updater.rollback}); undefined on a first install. */
   previousVersion: string | undefined;
+  /** Absolute path of the new version's own folder inside the install folder (`current` points to it). */
   folder: string;
+  /** Files unpacked and written to disk for the new version. */
   filesWritten: number;
+  /** Files the new version shares unchanged with the previous one, hard-linked instead of written again. */
   filesReused: number;
   /**
    * The new version's probation, when it has one: it starts at the version's next launch (by the
@@ -177,13 +199,24 @@ export interface InstallResult {
 
 /** The state of an install folder, for `updraft status`. */
 export interface StatusResult {
+  /** The app's name in the repository, from the install's configuration. */
   app: string;
+  /** The channel the install follows, from its configuration. */
   channel: string;
+  /** The repository base URL from the install's configuration; undefined when the install has none recorded. */
   repoUrl: string | undefined;
+  /** How the install folder is updated: `versioned` (a folder per version) or `in-place` (files replaced in the app folder). */
   mode: InstallMode;
+  /** The version in use; undefined when nothing is installed yet. */
   currentVersion: string | undefined;
+  /** The version before it, kept on disk for a rollback; undefined when there is none. */
   previousVersion: string | undefined;
+  /** When the current version was installed: an ISO 8601 date-time in UTC; undefined before the first install. */
   installedAt: string | undefined;
+  /**
+   * The last version confirmed to work (by {@link Updater.confirm}, or by staying up as its `uptime`
+   * health policy asks); undefined until a version has been confirmed.
+   */
   knownGoodVersion: string | undefined;
   /**
    * The version on probation (installed, not yet proved to work): its health policy, and from its
@@ -198,14 +231,24 @@ export interface StatusResult {
 
 /** Events an {@link Updater} emits. */
 export interface UpdaterEvents {
+  /** A check starts (from {@link Updater.check}, {@link Updater.update} or the auto-check). */
   checking: [];
+  /** A check found a release to install; the same value as the answer's `update`. */
   "update-available": [Update];
+  /** A check found nothing to install: the channel's version is current (or lower), or held back after a failure. */
   "update-not-available": [UpToDate | UpdateSkipped];
+  /** Bytes of an artifact arrived; emitted as often as the `onProgress` callback of {@link DownloadOptions}. */
   "download-progress": [DownloadProgress];
   /** A delta was passed over or abandoned; the full archive is used instead. */
   "delta-fallback": [DeltaFallback];
+  /** An artifact is on disk and verified (also when it was there already). */
   downloaded: [DownloadedUpdate];
+  /** A new version is installed and current; the same value {@link Updater.install} returns. */
   installed: [InstallResult];
+  /**
+   * A public call failed; it also rejects with this error. Emitted only while a listener is attached
+   * (so, unlike a plain EventEmitter, an unheard `error` never throws): the auto-check reports its failures here.
+   */
   error: [UpdraftError];
 }
 
@@ -213,11 +256,13 @@ export interface UpdaterEvents {
 export interface RestartOptions {
   /** Program and arguments; default: this process's own command line, run from `current`. */
   command?: string[];
+  /** Working directory of the restarted app; default: this process's working directory. */
   cwd?: string;
   /** Exit this process right after starting the helper (default true). */
   exit?: boolean;
   /** File the helper and the restarted app append their output to. */
   logFile?: string;
+  /** Variables added to (or overriding) this process's environment for the restarted app. */
   env?: Record<string, string>;
 }
 

@@ -31,7 +31,16 @@ import { assertVersion } from "../core/version.js";
 
 /** Options of {@link Autoupdate}, named as python-autoupdate's. */
 export interface AutoupdateOptions extends NetworkOptions {
+  /**
+   * The app's name (python-autoupdate's `app_name`), as `updraft status` reports it. When `updateUrl` is
+   * the folder `<repository>/<appName>/` of an Updraft repository (compared ignoring case), the
+   * repository's signed metadata is used instead of `update.json`.
+   */
   appName: string;
+  /**
+   * The version now running: semver (`1.0.0`, `1.2.3-beta.1`) or dotted numbers (`10.0.2.0`); only a
+   * higher published version is an update. An invalid one throws `VERSION_INVALID` from the constructor.
+   */
   currentVersion: string;
   /** The folder holding `update.json` (`https://example.com/updates/`) or the file itself. */
   updateUrl: string;
@@ -47,14 +56,15 @@ export interface AutoupdateOptions extends NetworkOptions {
 
 /** Checks, downloads and applies updates of one app folder. */
 export class Autoupdate {
+  /** Absolute path of the app folder whose files an update replaces: `appDir`, resolved, or its default. */
   readonly appDir: string;
-  readonly layout: InstallLayout;
   /** The newest version found by {@link Autoupdate.checkForUpdates}. */
   latestVersion: string | undefined;
   /** Set when the newest version failed recently and is not retried yet. */
   skipped: Skipped | undefined;
   /** True when the update found is verified by Updraft's signed metadata. */
   signed = false;
+  private readonly layout: InstallLayout;
   private readonly http: HttpClient;
   private available: AvailableUpdate | undefined;
   private prepared: string | undefined;

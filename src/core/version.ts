@@ -8,7 +8,10 @@ import { ErrorCodes, UpdraftError } from "./errors.js";
 
 const DOTTED = /^\d{1,9}(\.\d{1,9}){0,5}$/;
 
-/** True if `text` is a version Updraft can order. */
+/**
+ * True if `text` is a version Updraft can order: semver without a leading `v`, spaces or build
+ * metadata (`1.2.3`, `1.2.3-beta.1`), or one to six dotted numbers (`10`, `10.0.2.0`).
+ */
 export function isValidVersion(text: string): boolean {
   return DOTTED.test(text) || semver.valid(text, { loose: false }) === text;
 }
@@ -40,6 +43,9 @@ function parse(text: string): ParsedVersion {
 /**
  * Compares two versions: negative if `a < b`, 0 if equal, positive if `a > b`.
  * Missing numeric parts count as 0 (`1.2` equals `1.2.0.0`); a prerelease sorts before its release.
+ * Use it to sort: `versions.sort(compareVersions)`.
+ *
+ * @throws {@link UpdraftError} with code `VERSION_INVALID` when `a` or `b` is not a valid version (see {@link isValidVersion}).
  */
 export function compareVersions(a: string, b: string): number {
   const pa = parse(a);

@@ -17,6 +17,10 @@ import { checkInstalledTree } from "./delta/tree-check.js";
 export interface DeltaFallback {
   /** The installed version the delta would have started from. */
   from: string;
+  /**
+   * Why, in words for a log (not a stable format): for example that installed files differ from
+   * their signed manifest, or the error that ended the delta's download or application.
+   */
   reason: string;
 }
 

@@ -35,11 +35,11 @@ export interface Probation {
   health: string;
   /** `confirm` policy: time from the launch to the confirmation (ms). */
   timeoutMs: number;
-  /** When the version was installed. */
+  /** When the version was installed (ISO 8601 date-time, UTC). */
   since: string;
-  /** When it was first launched; no clock runs before. */
+  /** When it was first launched (ISO 8601 date-time, UTC); no clock runs before. */
   launchedAt?: string;
-  /** Set at the first launch: `confirm` must come by then; `uptime` is proved by then. */
+  /** Set at the first launch (ISO 8601 date-time, UTC): `confirm` must come by then; `uptime` is proved by then. */
   deadline?: string;
   /** Launches counted so far. */
   launches: number;

@@ -21,9 +21,9 @@ import { redactUrl } from "./url-policy.js";
 export interface DownloadProgress {
   /** Bytes of the artifact on disk so far (resumed bytes included). Never decreases, except on an event with `restarted`. */
   transferred: number;
-  /** Size of the artifact (its signed length). */
+  /** Size of the artifact in bytes (its signed length). */
   total: number;
-  /** 0–100. */
+  /** Share of `total` on disk, from 0 to 100, with decimals (round it for display). */
   percent: number;
   /** Average speed of this attempt, bytes per second. */
   bytesPerSecond: number;
