@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { InvalidArgumentError } from "commander";
+import { parseRootPin } from "../client/trust/root.js";
 import { ErrorCodes, errnoMeaning, UpdraftError } from "../core/errors.js";
 import { FileTooLargeError, readCapped } from "../core/read-capped.js";
 import { isValidVersion } from "../core/version.js";
@@ -136,13 +137,11 @@ export function path(text: string): string {
  * just the hex; returned as lower-case hex.
  */
 export function rootPin(text: string): string {
-  const m = /^(?:sha256:)?([0-9a-f]{64})$/i.exec(text.trim());
-  if (!m) {
-    throw new InvalidArgumentError(
-      "Give the root fingerprint that `updraft init` printed: sha256: followed by 64 hexadecimal digits.",
-    );
+  try {
+    return parseRootPin(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err instanceof UpdraftError && err.hint) || String(err));
   }
-  return m[1]!.toLowerCase();
 }
 
 /** Caps of local files read as input. */

@@ -17,9 +17,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { HttpClient } from "../client/net/http.js";
+import { establishRoot } from "../client/trust/root.js";
 import { TrustSession } from "../client/trust/session.js";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/fs.js";
 
 /** Parsed command line. */
 interface Args {
@@ -94,9 +94,8 @@ export async function runConformanceCommand(args: Args): Promise<string> {
     case "init": {
       const [rootFile] = args.operands;
       if (!rootFile) usage("init needs the trusted root file");
-      await mkdir(metadataDir, { recursive: true });
-      // No checks and no network, as the protocol asks: the root is verified on first refresh.
-      await writeFileAtomic(join(metadataDir, "root.json"), await readFile(rootFile));
+      // No network and no signature check, as the protocol asks: the root is verified on first refresh.
+      await establishRoot({ metadataDir, keepTrusted: false, rootFile: await readFile(rootFile) });
       return `initialised ${metadataDir}`;
     }
     case "refresh": {

@@ -11,9 +11,8 @@
 import { readdir } from "node:fs/promises";
 import { ErrorCodes, isResumableCode, UpdraftError } from "../core/errors.js";
 import { ensureDir, removePath } from "../core/fs.js";
-import { sha256Hex } from "../core/hash.js";
 import { acquireLock } from "../core/lock.js";
-import { APP_NAME_PATTERN, CHANNEL_PATTERN, metadataPath, NATIVE_SCHEMA } from "../formats/native.js";
+import { APP_NAME_PATTERN, CHANNEL_PATTERN, NATIVE_SCHEMA } from "../formats/native.js";
 import { type InstallLayout, installLayout } from "./install/layout.js";
 import { readConfig, writeConfig } from "./install/state.js";
 import {
@@ -25,6 +24,7 @@ import {
 } from "./install/unfinished-install.js";
 import type { DownloadProgress } from "./net/download.js";
 import { HttpClient, networkOptionsOf } from "./net/http.js";
+import { chooseRoot, type EstablishedRoot, parseRootPin, trustRoot } from "./trust/root.js";
 import { TrustSession } from "./trust/session.js";
 import { checkHoldingLock, type InstallResult, installHoldingLock, Updater, type UpdaterOptions } from "./updater.js";
 
@@ -51,8 +51,9 @@ export interface FirstInstallOptions extends Omit<UpdaterOptions, "installDir" |
    */
   root?: Uint8Array;
   /**
-   * The sha256 (hex) of the repository's `1.root.json` as the publisher printed it: the root (fetched,
-   * or `root`) must match it, else `ROOT_MISMATCH` and nothing is installed.
+   * The sha256 of the repository's `1.root.json` as the publisher printed it (hex, with or without
+   * `sha256:`, any case): the root (fetched, or `root`) must match it, else `ROOT_MISMATCH` and
+   * nothing is installed.
    */
   rootSha256?: string;
   /** Cancels the download (code `ABORTED`). */
@@ -81,6 +82,7 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
   if (!/^https?:\/\//.test(repoUrl)) {
     throw new UpdraftError(ErrorCodes.USAGE, `Repository URL must be http(s): "${repoUrl}"`);
   }
+  if (options.rootSha256 !== undefined) parseRootPin(options.rootSha256);
   const layout = installLayout(installDir);
   const unfinished = await readUnfinishedInstall(layout);
   await assertInstallable(layout, unfinished, { app, url: repoUrl });
@@ -89,8 +91,8 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
   const lock = await acquireLock(layout.lockFile, { purpose: "installing" });
   let started = false;
   try {
-    const { rootBytes, trustedOnFirstUse } = await establishRoot(options);
-    const rootSha256 = sha256Hex(rootBytes);
+    const root = await chooseFirstRoot(layout, options);
+    const rootSha256 = root.fingerprint;
     // Another root than the interrupted attempt's (pinned anew, or changed by the publisher): as
     // nothing is installed yet, start again from it, as a fresh install would.
     const sameRoot = unfinished?.rootSha256 === rootSha256;
@@ -104,8 +106,8 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
       startedAt: sameRoot ? unfinished.startedAt : new Date().toISOString(),
     });
     started = true;
-    if (!sameRoot || !(await TrustSession.hasRoot(layout.tufDir)))
-      await TrustSession.seedRoot(layout.tufDir, rootBytes);
+    if (!sameRoot || (await TrustSession.trustedRoot(layout.tufDir)) === undefined)
+      await trustRoot(layout.tufDir, root);
     const updater = new Updater({ ...options, installDir, repoUrl, app, channel });
     const check = await checkHoldingLock(updater, lock);
     let result: InstallResult;
@@ -132,7 +134,7 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
     }
     await writeConfig(layout, { schema: NATIVE_SCHEMA, app, url: repoUrl, channel });
     await removeUnfinishedInstall(layout);
-    return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse };
+    return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse: root.source === "first-use" };
   } catch (err) {
     // After an interruption, the network or a full disk the same command resumes: keep what was done.
     if ((started || unfinished) && err instanceof UpdraftError && isResumableCode(err.code)) {
@@ -177,28 +179,19 @@ async function assertInstallable(
   }
 }
 
-/** The trusted root's bytes: pinned, or fetched and checked against the pinned fingerprint, or trusted on first use. */
-async function establishRoot(options: FirstInstallOptions): Promise<{ rootBytes: Buffer; trustedOnFirstUse: boolean }> {
-  let rootBytes: Buffer;
-  let trustedOnFirstUse = false;
-  if (options.root) {
-    rootBytes = Buffer.from(options.root);
-  } else {
-    const http = new HttpClient(networkOptionsOf(options));
-    const url = `${options.repoUrl.replace(/\/+$/, "")}/${metadataPath(options.app)}/1.root.json`;
-    rootBytes = await http.getBytes(url, 512 * 1024, undefined, {
-      tooLarge: () =>
-        new UpdraftError(ErrorCodes.METADATA_TOO_LARGE, `${metadataPath(options.app)}/1.root.json is over 512 kB`),
-    });
-    trustedOnFirstUse = options.rootSha256 === undefined;
-  }
-  const rootFingerprint = sha256Hex(rootBytes);
-  if (options.rootSha256 !== undefined && options.rootSha256.toLowerCase() !== rootFingerprint) {
-    throw new UpdraftError(
-      ErrorCodes.ROOT_MISMATCH,
-      `The repository's root has fingerprint ${rootFingerprint}, not the pinned ${options.rootSha256}`,
-      { hint: "Do not install from this repository until the publisher confirms its root fingerprint." },
-    );
-  }
-  return { rootBytes, trustedOnFirstUse };
+/**
+ * The root a first install trusts: the root file given, or the repository's `1.root.json` checked
+ * against the pinned fingerprint, or trusted on first use. Nothing the folder holds is trusted
+ * (a resumed install's metadata is kept only when this root is the one it started from).
+ */
+function chooseFirstRoot(layout: InstallLayout, options: FirstInstallOptions): Promise<EstablishedRoot> {
+  const { repoUrl, app, root, rootSha256 } = options;
+  return chooseRoot({
+    metadataDir: layout.tufDir,
+    keepTrusted: false,
+    ...(root !== undefined ? { rootFile: root } : {}),
+    ...(rootSha256 !== undefined ? { pin: rootSha256 } : {}),
+    firstUse: "trust",
+    repository: { repoUrl, app, http: new HttpClient(networkOptionsOf(options)) },
+  });
 }

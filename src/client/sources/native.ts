@@ -5,22 +5,17 @@
  * archive as the fall-back of a delta. Everything it returns was checked against the signed
  * targets metadata.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import {
-  type AppConfig,
-  type ChannelPointer,
-  channelTarget,
-  EMBEDDED_ROOT_FILE,
-  parseChannelPointer,
-  parseReleaseManifest,
-  type ReleaseManifest,
-} from "../../formats/native.js";
+import type { AppConfig, ChannelPointer, ReleaseManifest } from "../../formats/native.js";
 import { type ChoiceContext, chooseUpdateArtifact, type LocatedArtifact } from "../artifacts/choice.js";
 import type { InstallLayout } from "../install/index.js";
 import type { HttpClient } from "../net/http.js";
+import { verifiedRelease } from "../trust/release.js";
+import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
+
+/** The channel's signed pointer (see {@link channelPointer}): the native source reads it first, to compare versions. */
+export { channelPointer } from "../trust/release.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
 export interface NativeRelease {
@@ -46,14 +41,11 @@ export function withoutDelta(release: NativeRelease): NativeRelease {
  * (its first update) starts from the root its release ships (`updraft-root.json`).
  */
 export async function openTrust(layout: InstallLayout, config: AppConfig, http: HttpClient): Promise<TrustSession> {
-  if (!(await TrustSession.hasRoot(layout.tufDir))) {
-    const embedded = await readFile(join(layout.currentLink, EMBEDDED_ROOT_FILE)).catch(() => undefined);
-    if (!embedded) {
-      throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `No trusted root for ${layout.dir}`, {
-        hint: "Install with `updraft install`, or ship updraft-root.json in the release.",
-      });
-    }
-    await TrustSession.seedRoot(layout.tufDir, embedded);
+  const root = await establishRoot({ metadataDir: layout.tufDir, appFolder: layout.currentLink });
+  if (!root) {
+    throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `No trusted root for ${layout.dir}`, {
+      hint: "Install with `updraft install`, or ship updraft-root.json in the release.",
+    });
   }
   if (config.url === undefined) {
     throw new UpdraftError(ErrorCodes.NOT_INSTALLED, "No repository URL is configured for this install");
@@ -63,39 +55,12 @@ export async function openTrust(layout: InstallLayout, config: AppConfig, http: 
   return trust;
 }
 
-/** The signed pointer of `config`'s channel: which version it offers, and where its manifest is. */
-export async function channelPointer(trust: TrustSession, config: AppConfig): Promise<ChannelPointer> {
-  const info = await trust.requireTarget(channelTarget(config.channel), `channel "${config.channel}"`);
-  const pointer = parseChannelPointer((await trust.fetchSmallTarget(info)).toString("utf8"));
-  if (pointer.app !== config.app || pointer.channel !== config.channel) {
-    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Channel pointer names ${pointer.app}/${pointer.channel}`);
-  }
-  return pointer;
-}
-
 /**
- * The release `pointer` names, verified: its manifest, its full archive (which must agree with the
- * signed targets metadata), and the artifact this install downloads (see {@link chooseUpdateArtifact}).
+ * The release `pointer` names, verified (see {@link verifiedRelease}), with the artifact this
+ * install downloads (see {@link chooseUpdateArtifact}).
  */
 export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
-  const { trust } = ctx;
-  const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
-  const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
-  if (manifest.app !== app || manifest.version !== pointer.version) {
-    throw new UpdraftError(
-      ErrorCodes.METADATA_INVALID,
-      `The manifest at ${pointer.manifest} describes ${manifest.app} ${manifest.version}, not ${app} ${pointer.version}`,
-    );
-  }
-  const archive = manifest.artifacts.find((a) => a.kind === "full");
-  if (!archive) throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
-  const archiveInfo = await trust.requireTarget(archive.target, `the archive of ${manifest.version}`);
-  if (archiveInfo.length !== archive.size || archiveInfo.hashes.sha256 !== archive.sha256) {
-    throw new UpdraftError(
-      ErrorCodes.METADATA_INVALID,
-      `The manifest and the targets metadata disagree on ${archive.target}`,
-    );
-  }
-  const full: LocatedArtifact = { ref: archive, url: trust.targetUrl(archiveInfo) };
+  const { manifest, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer);
+  const full: LocatedArtifact = { ref: archive, url: archiveUrl };
   return { manifest, artifact: await chooseUpdateArtifact(ctx, manifest, full), full };
 }

@@ -120,7 +120,7 @@ function joinUrl(base: string, path: string): string {
 }
 
 /** Reads the `version` of a root document, or undefined if the bytes are not a usable root. */
-function rootVersion(bytes: Buffer | undefined): number | undefined {
+export function rootVersion(bytes: Buffer | undefined): number | undefined {
   if (!bytes) return undefined;
   try {
     const doc = JSON.parse(bytes.toString("utf8")) as { signed?: { _type?: string; version?: unknown } };
@@ -209,16 +209,22 @@ export class TrustSession {
     await writeFileAtomic(join(metadataDir, ROOT_FILE), rootBytes);
   }
 
-  /** True if this metadata folder holds a trusted root (or its safe copy, where it is now or was). */
-  static async hasRoot(metadataDir: string): Promise<boolean> {
+  /**
+   * The newest root this metadata folder trusts (`root.json`, or its safe copy where it is now or
+   * was), or undefined when it trusts none yet.
+   */
+  static async trustedRoot(metadataDir: string): Promise<Buffer | undefined> {
+    let newest: { bytes: Buffer; version: number } | undefined;
     for (const f of [
       join(metadataDir, ROOT_FILE),
       trustedRootFile(metadataDir),
       join(metadataDir, LEGACY_SAFE_ROOT_FILE),
     ]) {
-      if (rootVersion(await readIfExists(f)) !== undefined) return true;
+      const bytes = await readIfExists(f);
+      const version = rootVersion(bytes);
+      if (bytes && version !== undefined && (!newest || version > newest.version)) newest = { bytes, version };
     }
-    return false;
+    return newest?.bytes;
   }
 
   /**

@@ -4,30 +4,20 @@
  * through the same {@link TrustSession} as native installs, then unpacked for the in-place engine.
  * Once an app has a trusted root it never falls back to the unsigned label.
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCodes, isUpdraftError, UpdraftError } from "../../../core/errors.js";
+import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { safeJoin } from "../../../core/fs.js";
-import { sha256Hex } from "../../../core/hash.js";
-import {
-  type ArtifactRef,
-  channelTarget,
-  EMBEDDED_ROOT_FILE,
-  metadataPath,
-  parseChannelPointer,
-  parseReleaseManifest,
-  type ReleaseManifest,
-} from "../../../formats/native.js";
+import type { ArtifactRef, ReleaseManifest } from "../../../formats/native.js";
 import { extractRelease } from "../../artifacts/tar-zst.js";
 import type { InPlaceRelease, InstallLayout } from "../../install/index.js";
 import { downloadArtifact } from "../../net/download.js";
 import type { HttpClient } from "../../net/http.js";
 import { isLoopbackHost } from "../../net/url-policy.js";
+import { channelRelease } from "../../trust/release.js";
+import { establishRoot, type RootSource } from "../../trust/root.js";
 import { TrustSession } from "../../trust/session.js";
 import type { SourceOrigin, UpdateSource } from "../source.js";
-
-/** Where the trusted root came from. */
-export type RootSource = "cache" | "app-folder" | "pinned" | "first-use";
 
 /** Options of {@link openSignedRepository}. */
 export interface SignedRepositoryOptions {
@@ -37,7 +27,7 @@ export interface SignedRepositoryOptions {
   /** Updraft app name (lower case). */
   app: string;
   http: HttpClient;
-  /** Expected sha256 of the repository's `1.root.json`. */
+  /** Expected sha256 of the repository's `1.root.json` (hex, with or without `sha256:`). */
   rootSha256?: string;
   /** Trust the repository's root on first use when nothing pins it. */
   trustOnFirstUse: boolean;
@@ -59,94 +49,25 @@ export interface SignedRelease {
   artifactUrl: string;
 }
 
-async function fetchFirstRoot(o: SignedRepositoryOptions): Promise<Buffer | undefined> {
-  const url = `${o.repoUrl.replace(/\/+$/, "")}/${metadataPath(o.app)}/1.root.json`;
-  let bytes: Buffer;
-  try {
-    bytes = await o.http.getBytes(url, 512 * 1024);
-  } catch (err) {
-    // Probing (nothing pinned): any 4xx means "no signed metadata here" (servers answer 403 too).
-    const status = isUpdraftError(err, ErrorCodes.HTTP_STATUS) ? Number(err.details?.status) : 0;
-    if (o.rootSha256 === undefined && status >= 400 && status < 500) return undefined;
-    throw err;
-  }
-  // A server answering 200 with an error page for a missing file has no signed metadata either.
-  if (o.rootSha256 === undefined && !looksLikeRoot(bytes)) return undefined;
-  return bytes;
-}
-
-function looksLikeRoot(bytes: Buffer): boolean {
-  try {
-    const doc = JSON.parse(bytes.toString("utf8")) as { signed?: { _type?: unknown } };
-    return doc.signed?._type === "root";
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Opens the app's signed metadata, establishing trust from (in order) the local cache, the
- * `updraft-root.json` in the app folder, a pinned fingerprint, or first use. Returns undefined
- * when there is no trusted root and the repository has no signed metadata.
+ * Opens the app's signed metadata, establishing trust (see {@link establishRoot}) from the local
+ * cache, the `updraft-root.json` in the app folder, a pinned fingerprint, or first use. Returns
+ * undefined when there is no trusted root and the repository has no signed metadata.
  */
 export async function openSignedRepository(o: SignedRepositoryOptions): Promise<SignedRepository | undefined> {
   const { layout } = o;
-  let rootSource: RootSource = "cache";
-  let rootFingerprint: string | undefined;
-  if (!(await TrustSession.hasRoot(layout.tufDir))) {
-    const shipped = await readFile(join(layout.dir, EMBEDDED_ROOT_FILE)).catch(() => undefined);
-    if (shipped && o.rootSha256 === undefined) {
-      await TrustSession.seedRoot(layout.tufDir, shipped);
-      rootSource = "app-folder";
-    } else if (o.rootSha256 !== undefined || o.trustOnFirstUse) {
-      const bytes = await fetchFirstRoot(o);
-      if (!bytes) return undefined;
-      rootFingerprint = sha256Hex(bytes);
-      if (o.rootSha256 !== undefined && o.rootSha256.toLowerCase() !== rootFingerprint) {
-        throw new UpdraftError(
-          ErrorCodes.ROOT_MISMATCH,
-          `The repository's root has fingerprint ${rootFingerprint}, not the pinned ${o.rootSha256}`,
-          { hint: "Do not update from this repository until the publisher confirms its root fingerprint." },
-        );
-      }
-      await TrustSession.seedRoot(layout.tufDir, bytes);
-      rootSource = o.rootSha256 !== undefined ? "pinned" : "first-use";
-    } else return undefined;
-  }
+  const root = await establishRoot({
+    metadataDir: layout.tufDir,
+    appFolder: layout.dir,
+    ...(o.rootSha256 !== undefined ? { pin: o.rootSha256 } : {}),
+    firstUse: o.trustOnFirstUse ? "if-signed" : "refuse",
+    repository: { repoUrl: o.repoUrl, app: o.app, http: o.http },
+  });
+  if (!root) return undefined;
   const trust = new TrustSession({ repoUrl: o.repoUrl, app: o.app }, layout.tufDir, layout.cacheDir, o.http);
   await trust.refresh();
-  return { trust, rootSource, ...(rootFingerprint ? { rootFingerprint } : {}) };
-}
-
-/** The release the channel points to, with its signed manifest and full archive. */
-export async function latestSignedRelease(
-  trust: TrustSession,
-  app: string,
-  channel = "stable",
-): Promise<SignedRelease> {
-  const pointerInfo = await trust.requireTarget(channelTarget(channel), `channel "${channel}"`);
-  const pointer = parseChannelPointer((await trust.fetchSmallTarget(pointerInfo)).toString("utf8"));
-  if (pointer.app !== app || pointer.channel !== channel) {
-    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `The channel pointer names ${pointer.app}/${pointer.channel}`);
-  }
-  const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
-  const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
-  if (manifest.app !== app || manifest.version !== pointer.version) {
-    throw new UpdraftError(
-      ErrorCodes.METADATA_INVALID,
-      `The manifest of ${pointer.version} describes ${manifest.app} ${manifest.version}`,
-    );
-  }
-  const artifact = manifest.artifacts.find((a) => a.kind === "full");
-  if (!artifact) throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
-  const info = await trust.requireTarget(artifact.target, `the archive of ${manifest.version}`);
-  if (info.length !== artifact.size || info.hashes.sha256 !== artifact.sha256) {
-    throw new UpdraftError(
-      ErrorCodes.METADATA_INVALID,
-      `The manifest and the targets metadata disagree on ${artifact.target}`,
-    );
-  }
-  return { version: manifest.version, manifest, artifact, artifactUrl: trust.targetUrl(info) };
+  const fetched = root.source === "pinned" || root.source === "first-use";
+  return { trust, rootSource: root.source, ...(fetched ? { rootFingerprint: root.fingerprint } : {}) };
 }
 
 /**
@@ -236,8 +157,19 @@ export class SignedSource implements UpdateSource<SignedSourceRelease> {
 
   async latest(): Promise<SignedSourceRelease> {
     const { trust, rootSource, rootFingerprint } = this.repository;
-    const release = await latestSignedRelease(trust, this.options.app, this.options.channel ?? "stable");
-    return { ...release, signed: true, rootSource, ...(rootFingerprint ? { rootFingerprint } : {}) };
+    const { manifest, archive, archiveUrl } = await channelRelease(trust, {
+      app: this.options.app,
+      channel: this.options.channel ?? "stable",
+    });
+    return {
+      version: manifest.version,
+      manifest,
+      artifact: archive,
+      artifactUrl: archiveUrl,
+      signed: true,
+      rootSource,
+      ...(rootFingerprint ? { rootFingerprint } : {}),
+    };
   }
 
   stage(release: SignedSourceRelease, workDir: string): Promise<InPlaceRelease> {

@@ -1,0 +1,71 @@
+/**
+ * Release resolution: the one place that answers "which release does this channel point to",
+ * verified. The channel's signed pointer names a version and its manifest; the manifest must
+ * describe that app and version, and its full archive must be the one the targets metadata signs.
+ */
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import {
+  type ArtifactRef,
+  type ChannelPointer,
+  channelTarget,
+  parseChannelPointer,
+  parseReleaseManifest,
+  type ReleaseManifest,
+} from "../../formats/native.js";
+import type { TrustSession } from "./session.js";
+
+/** Which app's channel a pointer is read for. */
+export interface ChannelRef {
+  readonly app: string;
+  readonly channel: string;
+}
+
+/** A release the channel points to, its manifest and full archive checked against the signed metadata. */
+export interface VerifiedRelease {
+  readonly manifest: ReleaseManifest;
+  /** The full archive, as the manifest describes it (and the targets metadata signs it). */
+  readonly archive: ArtifactRef;
+  /** Where the full archive is downloaded from. */
+  readonly archiveUrl: string;
+}
+
+/** The signed pointer of `ref`'s channel: which version it offers, and where its manifest is. */
+export async function channelPointer(trust: TrustSession, ref: ChannelRef): Promise<ChannelPointer> {
+  const info = await trust.requireTarget(channelTarget(ref.channel), `channel "${ref.channel}"`);
+  const pointer = parseChannelPointer((await trust.fetchSmallTarget(info)).toString("utf8"));
+  if (pointer.app !== ref.app || pointer.channel !== ref.channel) {
+    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `The channel pointer names ${pointer.app}/${pointer.channel}`);
+  }
+  return pointer;
+}
+
+/** The release `pointer` names for `app`: its manifest and its full archive, verified. */
+export async function verifiedRelease(
+  trust: TrustSession,
+  app: string,
+  pointer: ChannelPointer,
+): Promise<VerifiedRelease> {
+  const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
+  const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
+  if (manifest.app !== app || manifest.version !== pointer.version) {
+    throw new UpdraftError(
+      ErrorCodes.METADATA_INVALID,
+      `The manifest at ${pointer.manifest} describes ${manifest.app} ${manifest.version}, not ${app} ${pointer.version}`,
+    );
+  }
+  const archive = manifest.artifacts.find((a) => a.kind === "full");
+  if (!archive) throw new UpdraftError(ErrorCodes.TARGET_NOT_FOUND, `Release ${manifest.version} has no full archive`);
+  const archiveInfo = await trust.requireTarget(archive.target, `the archive of ${manifest.version}`);
+  if (archiveInfo.length !== archive.size || archiveInfo.hashes.sha256 !== archive.sha256) {
+    throw new UpdraftError(
+      ErrorCodes.METADATA_INVALID,
+      `The manifest and the targets metadata disagree on ${archive.target}`,
+    );
+  }
+  return { manifest, archive, archiveUrl: trust.targetUrl(archiveInfo) };
+}
+
+/** The release `ref`'s channel points to, verified: {@link channelPointer}, then {@link verifiedRelease}. */
+export async function channelRelease(trust: TrustSession, ref: ChannelRef): Promise<VerifiedRelease> {
+  return verifiedRelease(trust, ref.app, await channelPointer(trust, ref));
+}
