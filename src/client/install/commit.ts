@@ -46,12 +46,6 @@ const FAULT_POINTS: Record<Journal["mode"], CommitFaultPoints> = {
 
 /** What an install engine brings to the shared commit: how to tell, finish and undo its switch. */
 export interface CommitEngine<J extends Journal> {
-  /**
-   * Whether a reinstall of the current version leaves `previous` as it was (versioned: the
-   * previous version's folder is still there). Otherwise the replaced version becomes `previous`
-   * even when it is the same one (in-place: the backup now holds that version's files).
-   */
-  reinstallKeepsPrevious: boolean;
   /** Whether the switch of `journal` passed its commit point (read from disk, or from the journal itself). */
   isCommitted(layout: InstallLayout, journal: J): Promise<boolean>;
   /** Undoes a switch that did not reach its commit point, and its staging. Idempotent. */
@@ -121,21 +115,23 @@ export async function settleCommit<J extends Journal>(
 }
 
 async function rollForward<J extends Journal>(layout: InstallLayout, engine: CommitEngine<J>, journal: J) {
-  await recordState(layout, engine, journal);
+  await recordState(layout, journal);
   await FAULT_POINTS[journal.mode].stateWritten();
   await engine.finish?.(layout, journal);
   await removeJournal(layout);
   await FAULT_POINTS[journal.mode].journalRemoved();
 }
 
-/** Makes the state say what the journal committed; a repeat (after a crash) leaves a matching state alone. */
-async function recordState<J extends Journal>(layout: InstallLayout, engine: CommitEngine<J>, journal: J) {
+/**
+ * Makes the state say what the journal committed; a repeat (after a crash) leaves a matching state
+ * alone. A reinstall of the current version keeps `previous`: it is still the version to go back to.
+ */
+async function recordState(layout: InstallLayout, journal: Journal) {
   const state = await readState(layout);
   if (state.current === journal.to && state.probation?.version === journal.probation?.version) return;
   await updateState(layout, (s) => {
     const next: InstallState = { ...s, mode: journal.mode, current: journal.to, installedAt: new Date().toISOString() };
-    const { from } = journal;
-    if (from !== undefined && (from !== journal.to || !engine.reinstallKeepsPrevious)) next.previous = from;
+    if (journal.from !== undefined && journal.from !== journal.to) next.previous = journal.from;
     delete next.probation;
     if (journal.probation) next.probation = journal.probation;
     return next;

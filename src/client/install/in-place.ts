@@ -251,7 +251,6 @@ async function syncFolders(root: string, files: JournalFile[]): Promise<void> {
  * every original is put back from `.updraft/backup/new` and every file the release added deleted.
  */
 export const inPlaceCommit: CommitEngine<InPlaceJournal> = {
-  reinstallKeepsPrevious: false,
   isCommitted: async (_layout, journal) => journal.phase === "swapped",
   rollBack: restoreOriginals,
   finish: keepReplacedSet,

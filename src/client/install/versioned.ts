@@ -132,7 +132,6 @@ export async function installRelease(
  * and `current` (restored if a crash left none) keeps the old version.
  */
 export const versionedCommit: CommitEngine<VersionedJournal> = {
-  reinstallKeepsPrevious: true,
   isCommitted: async (layout, journal) => (await readCurrentVersion(layout)) === journal.to,
   async rollBack(layout, journal) {
     if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
