@@ -4,6 +4,8 @@
  * hashed) first inside `.updraft/` (same file system, so every move is an atomic rename); the
  * journal is written; each original is moved to `.updraft/backup/` before its replacement moves
  * in. Killed at any point, recovery puts back the whole old set or completes the whole new set.
+ * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
+ * this engine brings its switch ({@link swapFiles}) and {@link inPlaceCommit}.
  */
 import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";

@@ -1,6 +1,7 @@
 /**
  * Recovery and health: every entry point calls {@link recover} first. It finishes or undoes an
- * interrupted install (from the journal), and enforces probation: a new version that has not
+ * interrupted install (from the journal, through the commit protocol both engines share: see
+ * commit.ts), and enforces probation: a new version that has not
  * confirmed within its time or launch budget is rolled back to the previous one and marked failed.
  */
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
