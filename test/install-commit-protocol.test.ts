@@ -40,7 +40,19 @@ function markerEngine(layout: InstallLayout) {
     },
   };
   const switchTo = (to: string) => writeFile(marker, to);
-  return { engine, calls, marker, switchTo };
+  /** Commits `journal` with `switchOver` as the switch. */
+  const commit = (journal: VersionedJournal, switchOver: () => Promise<void>) =>
+    commitInstall(
+      layout,
+      engine,
+      journal,
+      async () => {
+        await switchOver();
+        return journal;
+      },
+      `Switching to ${journal.to}`,
+    );
+  return { commit, calls, engine, switchTo };
 }
 
 async function installedAt(t: TestContext, state: InstallState): Promise<InstallLayout> {
@@ -63,20 +75,12 @@ const fileExists = (path: string) =>
 
 test("a commit journals the intent and the probation before the switch, then records the state and closes the journal", async (t) => {
   const layout = await installedAt(t, { schema: 1, mode: "versioned", current: "1.0.0" });
-  const { engine, calls, switchTo } = markerEngine(layout);
-  const journal = journalTo("1.1.0", "1.0.0", CONFIRM);
+  const { commit, calls, switchTo } = markerEngine(layout);
   let journalledBeforeSwitch: Journal | undefined;
-  await commitInstall(
-    layout,
-    engine,
-    journal,
-    async () => {
-      journalledBeforeSwitch = await readJournal(layout);
-      await switchTo("1.1.0");
-      return journal;
-    },
-    "Switching to 1.1.0",
-  );
+  await commit(journalTo("1.1.0", "1.0.0", CONFIRM), async () => {
+    journalledBeforeSwitch = await readJournal(layout);
+    await switchTo("1.1.0");
+  });
   assert.equal(journalledBeforeSwitch?.to, "1.1.0");
   assert.equal(journalledBeforeSwitch?.from, "1.0.0");
   assert.equal(journalledBeforeSwitch?.probation?.version, "1.1.0", "the probation is journalled with the intent");
@@ -92,17 +96,11 @@ test("a commit journals the intent and the probation before the switch, then rec
 test("a switch that fails before its commit point is undone, the state untouched, and reported as INSTALL_FAILED", async (t) => {
   const layout = await installedAt(t, { schema: 1, mode: "versioned", current: "1.0.0" });
   const before = await readFile(layout.stateFile, "utf8");
-  const { engine, calls } = markerEngine(layout);
+  const { commit, calls } = markerEngine(layout);
   await assert.rejects(
-    commitInstall(
-      layout,
-      engine,
-      journalTo("1.1.0", "1.0.0"),
-      async () => {
-        throw new Error("the disk went away");
-      },
-      "Switching to 1.1.0",
-    ),
+    commit(journalTo("1.1.0", "1.0.0"), async () => {
+      throw new Error("the disk went away");
+    }),
     (err: unknown) =>
       err instanceof UpdraftError &&
       err.code === ErrorCodes.INSTALL_FAILED &&
@@ -115,18 +113,12 @@ test("a switch that fails before its commit point is undone, the state untouched
 
 test("a switch that fails after its commit point is finished, then reported", async (t) => {
   const layout = await installedAt(t, { schema: 1, mode: "versioned", current: "1.0.0" });
-  const { engine, calls, switchTo } = markerEngine(layout);
+  const { commit, calls, switchTo } = markerEngine(layout);
   await assert.rejects(
-    commitInstall(
-      layout,
-      engine,
-      journalTo("1.1.0", "1.0.0"),
-      async () => {
-        await switchTo("1.1.0");
-        throw new Error("syncing the folder failed");
-      },
-      "Switching to 1.1.0",
-    ),
+    commit(journalTo("1.1.0", "1.0.0"), async () => {
+      await switchTo("1.1.0");
+      throw new Error("syncing the folder failed");
+    }),
     (err: unknown) => err instanceof UpdraftError && err.code === ErrorCodes.INSTALL_FAILED,
   );
   assert.deepEqual(calls, ["finish"], "past the commit point the install goes forward, never back");
@@ -167,19 +159,10 @@ test("a reinstall of the current version keeps the version to go back to", async
     previous: "1.0.0",
     probation: { ...onProbation, since: new Date().toISOString(), launches: 1, maxLaunches: 3 },
   });
-  const { engine, switchTo } = markerEngine(layout);
+  const { commit, switchTo } = markerEngine(layout);
   const journal = journalTo("1.1.0", "1.1.0", CONFIRM);
   assert.equal(journal.probation, undefined, "a reinstall opens no probation");
-  await commitInstall(
-    layout,
-    engine,
-    journal,
-    async () => {
-      await switchTo("1.1.0");
-      return journal;
-    },
-    "Switching to 1.1.0",
-  );
+  await commit(journal, () => switchTo("1.1.0"));
   const state = await readState(layout);
   assert.equal(state.current, "1.1.0");
   assert.equal(state.previous, "1.0.0", "not the reinstalled version itself");
