@@ -4,6 +4,8 @@
  * hashed) first inside `.updraft/` (same file system, so every move is an atomic rename); the
  * journal is written; each original is moved to `.updraft/backup/` before its replacement moves
  * in. Killed at any point, recovery puts back the whole old set or completes the whole new set.
+ * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
+ * this engine brings its switch ({@link swapFiles}) and {@link inPlaceCommit}.
  */
 import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -20,10 +22,11 @@ import {
 } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { type LockToken, withLock } from "../../core/lock.js";
-import { type InPlaceJournal, type JournalFile, readJournal, removeJournal, writeJournal } from "./journal.js";
+import { type CommitEngine, commitInstall, journalIntent } from "./commit.js";
+import { type InPlaceJournal, type JournalFile, writeJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
-import { openProbation, type ProbationPolicy } from "./probation.js";
-import { type InstallState, readState, updateState } from "./state.js";
+import type { ProbationPolicy } from "./probation.js";
+import { readState } from "./state.js";
 
 /** One file to install: its place in the app folder and a verified source file. */
 export interface InPlaceFile {
@@ -69,6 +72,8 @@ export function inPlacePaths(layout: InstallLayout) {
     staged: join(layout.stagingDir, "in-place"),
     backupNew: join(layout.stateDir, "backup", "new"),
     backupPrevious: join(layout.stateDir, "backup", "previous"),
+    /** Where {@link rollbackInPlace} holds the kept set while it installs it again. */
+    rollbackSource: join(layout.stateDir, "backup", "rollback-source"),
     backupIndex: (dir: string) => join(dir, "updraft-backup.json"),
   };
 }
@@ -173,7 +178,6 @@ export async function applyPreparedInPlace(
       }
     }
     const from = (await readState(layout)).current;
-    const probation = options.probation && openProbation(options.probation, plan.version, from, new Date());
     const files: JournalFile[] = [];
     for (const f of plan.files) files.push({ path: f.path, hadOriginal: await exists(safeJoin(layout.dir, f.path)) });
     for (const path of plan.remove) {
@@ -182,46 +186,18 @@ export async function applyPreparedInPlace(
     await removePath(p.backupNew);
     await ensureDir(p.backupNew);
     const journal: InPlaceJournal = {
-      schema: 1,
       mode: "in-place",
-      to: plan.version,
-      ...(from ? { from } : {}),
+      ...journalIntent(plan.version, from, options.probation),
       phase: "swapping",
       files,
-      startedAt: new Date().toISOString(),
-      ...(probation ? { probation } : {}),
     };
-    await writeJournal(layout, journal);
-    await faultPoint(FaultSteps.IN_PLACE_JOURNAL_WRITTEN);
-    try {
-      let n = 0;
-      for (const f of files) {
-        n++;
-        const target = safeJoin(layout.dir, f.path);
-        if (f.hadOriginal) {
-          const backup = safeJoin(p.backupNew, f.path);
-          await ensureDir(dirname(backup));
-          await rename(target, backup);
-        }
-        await faultPoint(inPlaceFileStep("backup", n));
-        if (!f.remove) {
-          await ensureDir(dirname(target));
-          await rename(safeJoin(p.staged, f.path), target);
-        }
-        await faultPoint(inPlaceFileStep("swap", n));
-      }
-      await syncFolders(layout.dir, files);
-      await syncFolders(
-        p.backupNew,
-        files.filter((f) => f.hadOriginal),
-      ).catch(() => {});
-    } catch (err) {
-      await rollBackInPlaceJournal(layout, journal);
-      throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Replacing the files of ${plan.version}`);
-    }
-    await writeJournal(layout, { ...journal, phase: "swapped" });
-    await faultPoint(FaultSteps.IN_PLACE_SWAPPED);
-    await finishInPlace(layout, { ...journal, phase: "swapped" });
+    await commitInstall(
+      layout,
+      inPlaceCommit,
+      journal,
+      () => swapFiles(layout, journal),
+      `Replacing the files of ${plan.version}`,
+    );
     return {
       version: plan.version,
       previous: from,
@@ -232,31 +208,59 @@ export async function applyPreparedInPlace(
   });
 }
 
+/**
+ * The in-place switch: each original moves to the backup and its replacement moves in, then every
+ * touched folder is synced and the journal's phase becomes `swapped`, the commit point.
+ */
+async function swapFiles(layout: InstallLayout, journal: InPlaceJournal): Promise<InPlaceJournal> {
+  const p = inPlacePaths(layout);
+  let n = 0;
+  for (const f of journal.files) {
+    n++;
+    const target = safeJoin(layout.dir, f.path);
+    if (f.hadOriginal) {
+      const backup = safeJoin(p.backupNew, f.path);
+      await ensureDir(dirname(backup));
+      await rename(target, backup);
+    }
+    await faultPoint(inPlaceFileStep("backup", n));
+    if (!f.remove) {
+      await ensureDir(dirname(target));
+      await rename(safeJoin(p.staged, f.path), target);
+    }
+    await faultPoint(inPlaceFileStep("swap", n));
+  }
+  await syncFolders(layout.dir, journal.files);
+  await syncFolders(
+    p.backupNew,
+    journal.files.filter((f) => f.hadOriginal),
+  ).catch(() => {});
+  const swapped: InPlaceJournal = { ...journal, phase: "swapped" };
+  await writeJournal(layout, swapped);
+  await faultPoint(FaultSteps.IN_PLACE_SWAPPED);
+  return swapped;
+}
+
 async function syncFolders(root: string, files: JournalFile[]): Promise<void> {
   const dirs = new Set<string>([root]);
   for (const f of files) dirs.add(dirname(safeJoin(root, f.path)));
   for (const d of dirs) await fsyncDir(d).catch(() => {});
 }
 
-/** Roll-forward of a swapped in-place transaction: idempotent, safe to repeat after a crash. */
-export async function finishInPlace(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
+/**
+ * The in-place engine's part of the shared commit. Its commit point is the journal's `swapped`
+ * phase: from there the install goes forward (the replaced set becomes the kept backup); before,
+ * every original is put back from `.updraft/backup/new` and every file the release added deleted.
+ */
+export const inPlaceCommit: CommitEngine<InPlaceJournal> = {
+  isCommitted: async (_layout, journal) => journal.phase === "swapped",
+  rollBack: restoreOriginals,
+  finish: keepReplacedSet,
+};
+
+/** Keeps the set the install replaced as `.updraft/backup/previous` (for rollback) and drops the staging. */
+async function keepReplacedSet(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
   const p = inPlacePaths(layout);
-  const state = await readState(layout);
-  if (state.current !== journal.to) {
-    await updateState(layout, (s) => {
-      const next: InstallState = {
-        ...s,
-        mode: "in-place",
-        current: journal.to,
-        ...(journal.from ? { previous: journal.from } : {}),
-        installedAt: new Date().toISOString(),
-      };
-      delete next.probation;
-      if (journal.probation) next.probation = journal.probation;
-      return next;
-    });
-  }
-  await faultPoint(FaultSteps.IN_PLACE_STATE_WRITTEN);
   if (await exists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
@@ -269,12 +273,10 @@ export async function finishInPlace(layout: InstallLayout, journal: InPlaceJourn
   }
   await removePath(p.plan);
   await removePath(p.staged);
-  await removeJournal(layout);
-  await faultPoint(FaultSteps.IN_PLACE_JOURNAL_REMOVED);
 }
 
-/** Puts the old set back from an interrupted (`swapping`) transaction: idempotent. */
-export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
+/** Puts the old set back from an interrupted (`swapping`) transaction and drops the staging. */
+async function restoreOriginals(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
   const p = inPlacePaths(layout);
   for (const f of journal.files) {
     const target = safeJoin(layout.dir, f.path);
@@ -292,7 +294,6 @@ export async function rollBackInPlaceJournal(layout: InstallLayout, journal: InP
   await removePath(p.backupNew);
   await removePath(p.plan);
   await removePath(p.staged);
-  await removeJournal(layout);
 }
 
 /** Prepares and applies `release` at once (when the app's files are not in use). */
@@ -334,7 +335,7 @@ export async function rollbackInPlace(layout: InstallLayout, options: { lock?: L
       });
     }
     const p = inPlacePaths(layout);
-    const hold = join(layout.stateDir, "backup", "rollback-source");
+    const hold = p.rollbackSource;
     await removePath(hold);
     await rename(p.backupPrevious, hold);
     try {
@@ -363,8 +364,13 @@ export async function cleanStaleInPlaceStaging(layout: InstallLayout): Promise<v
   if (entries.length > 0) await removePath(p.staged);
 }
 
-/** Returns the open in-place journal, if any. */
-export async function openInPlaceJournal(layout: InstallLayout): Promise<InPlaceJournal | undefined> {
-  const j = await readJournal(layout);
-  return j?.mode === "in-place" ? j : undefined;
+/**
+ * Puts back the kept set a rollback was installing when it was interrupted before its plan was
+ * written (after that, the plan or the journal finishes the rollback).
+ */
+export async function restoreHeldRollbackSource(layout: InstallLayout): Promise<void> {
+  const p = inPlacePaths(layout);
+  if ((await readLocalJson(p.backupIndex(p.rollbackSource)).catch(() => undefined)) === undefined) return;
+  await removePath(p.backupPrevious);
+  await rename(p.rollbackSource, p.backupPrevious);
 }

@@ -20,29 +20,32 @@ export interface JournalFile {
   remove?: boolean;
 }
 
-/** A versioned install: a new version folder and a pointer switch. */
-export interface VersionedJournal {
+/**
+ * What every journal records, whichever engine wrote it: the intent of the install. Both engines
+ * commit through the same protocol (see commit.ts); only their switch and its undo differ.
+ */
+export interface JournalIntent {
   schema: 1;
-  mode: "versioned";
+  /** The version the install switches to. */
   to: string;
+  /** The version it replaces, when one was installed. */
   from?: string;
   startedAt: string;
   /** The new version's probation, opened when the journal is written so a crash keeps it. */
   probation?: Probation;
 }
 
+/** A versioned install: a new version folder and a pointer switch. */
+export interface VersionedJournal extends JournalIntent {
+  mode: "versioned";
+}
+
 /** An in-place install: files swapped inside the app folder, originals kept in the backup. */
-export interface InPlaceJournal {
-  schema: 1;
+export interface InPlaceJournal extends JournalIntent {
   mode: "in-place";
-  to: string;
-  from?: string;
   /** `swapping` until every file is in place; `swapped` once the new set is complete. */
   phase: "swapping" | "swapped";
   files: JournalFile[];
-  startedAt: string;
-  /** The new version's probation, opened when the journal is written so a crash keeps it. */
-  probation?: Probation;
 }
 
 /** Any journal. */
@@ -82,7 +85,7 @@ export function parseJournal(raw: unknown): Journal | undefined {
   const from = j.from === undefined ? undefined : version(j.from, "from");
   const startedAt = typeof j.startedAt === "string" ? j.startedAt : new Date(0).toISOString();
   const probation = parseProbation(j.probation);
-  const common = {
+  const common: JournalIntent = {
     schema: 1 as const,
     to,
     ...(from !== undefined ? { from } : {}),

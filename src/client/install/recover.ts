@@ -1,30 +1,23 @@
 /**
  * Recovery and health: every entry point calls {@link recover} first. It finishes or undoes an
- * interrupted install (from the journal), and enforces probation: a new version that has not
+ * interrupted install (from the journal, through the commit protocol both engines share: see
+ * commit.ts), and enforces probation: a new version that has not
  * confirmed within its time or launch budget is rolled back to the previous one and marked failed.
  */
-import { rename } from "node:fs/promises";
-import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { readLocalJson, removePath, safeJoin } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { type AcquireOptions, type LockToken, withLock } from "../../core/lock.js";
 import { parseReleaseManifest } from "../../formats/native.js";
 import { recordFailure, recordSuccess } from "./attempts.js";
-import {
-  finishInPlace,
-  hasPreparedInPlace,
-  inPlacePaths,
-  openInPlaceJournal,
-  rollBackInPlaceJournal,
-  rollbackInPlace,
-} from "./in-place.js";
+import { settleCommit } from "./commit.js";
+import { hasPreparedInPlace, inPlaceCommit, restoreHeldRollbackSource, rollbackInPlace } from "./in-place.js";
 import { readJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
 import { launched, type Probation, verdict } from "./probation.js";
 import { readState, updateState } from "./state.js";
-import { pruneVersions, recoverVersioned } from "./versioned.js";
+import { pruneVersions, versionedCommit } from "./versioned.js";
 
 /** What recovery (`Updater.recover()`, and every operation before it starts) found and did. */
 export interface RecoveryReport {
@@ -68,25 +61,10 @@ async function withOptionalLock<T>(
 export async function recoverTransaction(layout: InstallLayout): Promise<RecoveryReport["transaction"]> {
   const journal = await readJournal(layout);
   let result: RecoveryReport["transaction"] = "none";
-  if (journal?.mode === "versioned") {
-    result = await recoverVersioned(layout);
-  } else if (journal?.mode === "in-place") {
-    const j = (await openInPlaceJournal(layout))!;
-    if (j.phase === "swapped") {
-      await finishInPlace(layout, j);
-      result = "rolled-forward";
-    } else {
-      await rollBackInPlaceJournal(layout, j);
-      result = "rolled-back";
-    }
-  }
-  const p = inPlacePaths(layout);
-  const heldForRollback = join(layout.stateDir, "backup", "rollback-source");
+  if (journal?.mode === "versioned") result = await settleCommit(layout, versionedCommit, journal);
+  else if (journal?.mode === "in-place") result = await settleCommit(layout, inPlaceCommit, journal);
   if (!(await hasPreparedInPlace(layout))) {
-    if ((await readLocalJson(p.backupIndex(heldForRollback)).catch(() => undefined)) !== undefined) {
-      await removePath(p.backupPrevious);
-      await rename(heldForRollback, p.backupPrevious);
-    }
+    await restoreHeldRollbackSource(layout);
     // Staging without a journal or a prepared plan is an abandoned attempt.
     if (!journal) await removePath(layout.stagingDir);
   }

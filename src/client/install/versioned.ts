@@ -2,7 +2,8 @@
  * Installs a verified release into its own version folder and switches `current` to it, as one
  * journaled transaction: stage and verify (nothing the app uses changes), write the intent
  * durably, move the folder into place, switch the pointer, record the state, close the journal.
- * Killed at any step, {@link recoverVersioned} finishes or undoes it.
+ * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
+ * this engine brings its switch and {@link versionedCommit}.
  */
 import { readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,12 +12,12 @@ import { FaultSteps, faultPoint } from "../../core/fault.js";
 import { ensureDir, fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../../core/fs.js";
 import type { ReleaseManifest } from "../../formats/native.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "../artifacts/tar-zst.js";
+import { type CommitEngine, commitInstall, journalIntent } from "./commit.js";
 import { assertFreeSpace, diskFullWhileStaging } from "./disk.js";
-import { readJournal, removeJournal, type VersionedJournal, writeJournal } from "./journal.js";
+import type { VersionedJournal } from "./journal.js";
 import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
-import { openProbation, type ProbationPolicy } from "./probation.js";
-import { readState, updateState } from "./state.js";
+import type { ProbationPolicy } from "./probation.js";
 
 /** Result of one install. */
 export interface InstallOutcome {
@@ -106,67 +107,38 @@ export async function installRelease(
     );
   }
   await faultPoint(FaultSteps.VERSIONED_STAGED);
-  const journal: VersionedJournal = {
-    schema: 1,
-    mode: "versioned",
-    to,
-    ...(from ? { from } : {}),
-    startedAt: new Date().toISOString(),
-  };
-  const opened = probation && openProbation(probation, to, from, new Date());
-  if (opened) journal.probation = opened;
-  await writeJournal(layout, journal);
-  await faultPoint(FaultSteps.VERSIONED_JOURNAL_WRITTEN);
-  try {
-    if (from !== to) await removePath(finalDir);
-    await rename(staging, finalDir);
-    await fsyncDir(layout.dir);
-    await faultPoint(FaultSteps.VERSIONED_FOLDER_IN_PLACE);
-    await switchCurrent(layout, to);
-    await faultPoint(FaultSteps.VERSIONED_POINTER_SWITCHED);
-  } catch (err) {
-    await recoverVersioned(layout);
-    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Switching to ${to}`);
-  }
-  await finishVersioned(layout, journal);
+  const journal: VersionedJournal = { mode: "versioned", ...journalIntent(to, from, probation) };
+  await commitInstall(
+    layout,
+    versionedCommit,
+    journal,
+    async () => {
+      if (from !== to) await removePath(finalDir);
+      await rename(staging, finalDir);
+      await fsyncDir(layout.dir);
+      await faultPoint(FaultSteps.VERSIONED_FOLDER_IN_PLACE);
+      await switchCurrent(layout, to);
+      await faultPoint(FaultSteps.VERSIONED_POINTER_SWITCHED);
+      return journal;
+    },
+    `Switching to ${to}`,
+  );
   return { version: to, previous: from, folder: finalDir, stats };
 }
 
-/** Roll-forward: records the new state and closes the journal (idempotent). */
-async function finishVersioned(layout: InstallLayout, journal: VersionedJournal) {
-  const state = await readState(layout);
-  if (state.current !== journal.to || state.probation?.version !== journal.probation?.version) {
-    await updateState(layout, (s) => {
-      const next = { ...s, mode: "versioned" as const, current: journal.to, installedAt: new Date().toISOString() };
-      if (journal.from && journal.from !== journal.to) next.previous = journal.from;
-      delete next.probation;
-      if (journal.probation) next.probation = journal.probation;
-      return next;
-    });
-  }
-  await faultPoint(FaultSteps.VERSIONED_STATE_WRITTEN);
-  await removeJournal(layout);
-  await faultPoint(FaultSteps.VERSIONED_JOURNAL_REMOVED);
-}
-
 /**
- * Finishes or undoes an interrupted versioned install: forward if `current` already points at
- * the new version (the switch is the commit point), back otherwise. Returns what it did.
+ * The versioned engine's part of the shared commit. Its commit point is the pointer switch: once
+ * `current` names the new version the install goes forward; before, the new folder is removed
+ * and `current` (restored if a crash left none) keeps the old version.
  */
-export async function recoverVersioned(layout: InstallLayout): Promise<"none" | "rolled-forward" | "rolled-back"> {
-  const journal = await readJournal(layout);
-  if (journal?.mode !== "versioned") return "none";
-  const pointer = await readCurrentVersion(layout);
-  if (pointer === journal.to) {
-    await finishVersioned(layout, journal);
-    return "rolled-forward";
-  }
-  if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
-  if (pointer === undefined && journal.from) await switchCurrent(layout, journal.from);
-  await removePath(layout.stagingDir);
-  await removeJournal(layout);
-  return "rolled-back";
-}
+export const versionedCommit: CommitEngine<VersionedJournal> = {
+  isCommitted: async (layout, journal) => (await readCurrentVersion(layout)) === journal.to,
+  async rollBack(layout, journal) {
+    if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
+    if ((await readCurrentVersion(layout)) === undefined && journal.from) await switchCurrent(layout, journal.from);
+    await removePath(layout.stagingDir);
+  },
+};
 
 /** Removes version folders other than `keep`; returns the versions removed. */
 export async function pruneVersions(layout: InstallLayout, keep: (string | undefined)[]): Promise<string[]> {
