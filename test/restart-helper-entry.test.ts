@@ -135,3 +135,42 @@ test("starting the helper with a log file leaves no descriptor of that file open
   assert.ok(pid > 0);
   assert.equal(await openOnLog(), 0, "the app keeps no descriptor of the helper's log");
 });
+
+test("a prepared plan Updraft could not have written (../ path, wrong shape, not JSON) is discarded, and nothing it names is touched", async (t) => {
+  const planted: [what: string, content: string][] = [
+    [
+      "a ../ path",
+      JSON.stringify({
+        schema: 1,
+        version: "1.1.0",
+        files: [{ path: "../victim.txt", sha256: "a".repeat(64), size: 5 }],
+        remove: [],
+      }),
+    ],
+    ["removing outside", JSON.stringify({ schema: 1, version: "1.1.0", files: [], remove: ["../victim.txt"] })],
+    ["a bad version", JSON.stringify({ schema: 1, version: "../../x", files: [], remove: [] })],
+    ["not JSON", "{schema: 1"],
+  ];
+  for (const [what, content] of planted) {
+    const { appDir, job } = await preparedApp(t);
+    const victim = join(appDir, "..", "victim.txt");
+    await writeFile(victim, "keep me");
+    const plan = join(appDir, ".updraft", "prepared.json");
+    await writeFile(plan, content);
+    const before = await snapshot(appDir);
+    delete before[join(".updraft", "prepared.json")];
+    const run = await runHelper([JSON.stringify(job)]);
+    assert.match(
+      run.stderr,
+      /the previous version stays: The prepared update in .* is damaged; it was discarded/,
+      what,
+    );
+    assert.equal(await readFile(victim, "utf8"), "keep me", what);
+    assert.equal(await readFile(join(appDir, "app.txt"), "utf8"), "1.0.0", what);
+    await assert.rejects(readFile(plan), `${what}: the plan is gone`);
+    const after = await snapshot(appDir);
+    for (const [path, text] of Object.entries(before)) {
+      if (!path.startsWith(join(".updraft", "staging"))) assert.equal(after[path], text, `${what}: ${path}`);
+    }
+  }
+});

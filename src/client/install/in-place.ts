@@ -9,7 +9,7 @@
  */
 import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { ErrorCodes, isUpdraftError, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { FaultSteps, faultPoint, inPlaceFileStep } from "../../core/fault.js";
 import {
   assertSafeRelativePath,
@@ -23,6 +23,7 @@ import {
 import { hashFile } from "../../core/hash.js";
 import { type LockToken, withLock } from "../../core/lock.js";
 import { type CommitEngine, commitInstall, journalIntent } from "./commit.js";
+import { type BackupIndex, type PreparedPlan, parseBackupIndex, parsePreparedPlan } from "./in-place-records.js";
 import { type InPlaceJournal, type JournalFile, writeJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
 import type { ProbationPolicy } from "./probation.js";
@@ -56,13 +57,6 @@ export interface InPlaceOutcome {
   added: number;
   /** Files deleted. */
   removed: number;
-}
-
-interface PreparedPlan {
-  schema: 1;
-  version: string;
-  files: { path: string; sha256: string; size: number }[];
-  remove: string[];
 }
 
 /** Folders inside `.updraft/` this module uses. */
@@ -143,7 +137,7 @@ export async function prepareInPlace(
 
 /** True if a prepared in-place install waits to be applied. */
 export async function hasPreparedInPlace(layout: InstallLayout): Promise<boolean> {
-  return (await readLocalJson(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
+  return parsePreparedPlan(await readLocalJson(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -165,8 +159,24 @@ export async function applyPreparedInPlace(
 ): Promise<InPlaceOutcome | undefined> {
   return withInstallLock(layout, options.lock, async () => {
     const p = inPlacePaths(layout);
-    const plan = (await readLocalJson(p.plan)) as PreparedPlan | undefined;
-    if (!plan) return undefined;
+    const raw = await readLocalJson(p.plan, undefined, "the prepared update").catch((err: unknown) => {
+      if (isUpdraftError(err, ErrorCodes.MANIFEST_INVALID)) return null; // not JSON: damaged like a wrong shape
+      throw err;
+    });
+    if (raw === undefined) return undefined;
+    const plan = parsePreparedPlan(raw);
+    if (!plan) {
+      // Nothing was swapped yet: dropping a plan Updraft could not have written leaves the app as it is.
+      await removePath(p.plan);
+      await removePath(p.staged);
+      throw new UpdraftError(
+        ErrorCodes.INSTALL_FAILED,
+        `The prepared update in ${p.plan} is damaged; it was discarded`,
+        {
+          hint: "The app is unchanged. Run the update again.",
+        },
+      );
+    }
     for (const f of plan.files) {
       const got = await hashFile(safeJoin(p.staged, f.path)).catch(() => undefined);
       if (got?.sha256 !== f.sha256) {
@@ -267,7 +277,7 @@ async function keepReplacedSet(layout: InstallLayout, journal: InPlaceJournal): 
       version: journal.from ?? null,
       replaced: journal.files.filter((f) => f.hadOriginal).map((f) => f.path),
       added: journal.files.filter((f) => !f.hadOriginal).map((f) => f.path),
-    });
+    } satisfies BackupIndex & { schema: 1 });
     await removePath(p.backupPrevious);
     await rename(p.backupNew, p.backupPrevious);
   }
@@ -312,14 +322,9 @@ export async function installInPlace(
 }
 
 /** The set the last in-place install replaced, if it is still kept. */
-export async function previousInPlaceSet(
-  layout: InstallLayout,
-): Promise<{ version: string | null; replaced: string[]; added: string[] } | undefined> {
+export async function previousInPlaceSet(layout: InstallLayout): Promise<BackupIndex | undefined> {
   const p = inPlacePaths(layout);
-  const index = (await readLocalJson(p.backupIndex(p.backupPrevious)).catch(() => undefined)) as
-    | { version: string | null; replaced: string[]; added: string[] }
-    | undefined;
-  return index;
+  return parseBackupIndex(await readLocalJson(p.backupIndex(p.backupPrevious)).catch(() => undefined));
 }
 
 /**
@@ -370,7 +375,8 @@ export async function cleanStaleInPlaceStaging(layout: InstallLayout): Promise<v
  */
 export async function restoreHeldRollbackSource(layout: InstallLayout): Promise<void> {
   const p = inPlacePaths(layout);
-  if ((await readLocalJson(p.backupIndex(p.rollbackSource)).catch(() => undefined)) === undefined) return;
+  if (parseBackupIndex(await readLocalJson(p.backupIndex(p.rollbackSource)).catch(() => undefined)) === undefined)
+    return;
   await removePath(p.backupPrevious);
   await rename(p.rollbackSource, p.backupPrevious);
 }
