@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import tar from "tar-stream";
-import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { ErrorCodes, type Fail, failWith, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { DIR_MODE, ensureDir, fsyncDir, safeJoin } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../../formats/native.js";
@@ -30,11 +30,10 @@ export interface ExtractStats {
   bytesWritten: number;
 }
 
-function refuse(message: string): never {
-  throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, message, {
-    hint: "The archive does not match its signed manifest. Nothing was installed.",
-  });
-}
+const refuse: Fail = failWith(
+  ErrorCodes.ARCHIVE_INVALID,
+  "The archive does not match its signed manifest. Nothing was installed.",
+);
 
 /**
  * Extracts `archivePath` into `destDir` (which must not exist yet). Throws `ARCHIVE_INVALID` or
