@@ -190,6 +190,27 @@ function schemaOf(obj: Record<string, unknown>, doc: string): typeof NATIVE_SCHE
   return NATIVE_SCHEMA;
 }
 
+/** The top-level object of a native document given as JSON text or a parsed value, its schema checked. */
+function nativeDocument(input: unknown, doc: string): Record<string, unknown> {
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const obj = asObject(value, doc, "(document)");
+  schemaOf(obj, doc);
+  return obj;
+}
+
+function optionalBoolean(obj: Record<string, unknown>, doc: string, field: string): boolean | undefined {
+  const v = obj[field];
+  if (v !== undefined && typeof v !== "boolean") invalid(doc, field, "must be a boolean");
+  return v;
+}
+
 function versionField(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
   const v = str(obj, doc, field, optional);
   if (v !== undefined && !isValidVersion(v)) invalid(doc, field, `"${v}" is not a valid version`);
@@ -225,16 +246,7 @@ function safePath(value: string, doc: string, field: string): string {
 /** Parses and validates a release manifest (from JSON text or a parsed value). */
 export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   const doc = "release manifest";
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+  const obj = nativeDocument(input, doc);
   const files = obj.files;
   if (!Array.isArray(files)) invalid(doc, "files", "must be an array");
   const seen = new Set<string>();
@@ -290,7 +302,7 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   });
   const notes = str(obj, doc, "notes", true);
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
-  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  const critical = optionalBoolean(obj, doc, "critical");
   const healthText = str(obj, doc, "health", true);
   if (healthText !== undefined && !parseHealthPolicy(healthText)) {
     invalid(
@@ -307,7 +319,7 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
     releasedAt: str(obj, doc, "releasedAt")!,
     ...(notes !== undefined ? { notes } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
-    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    ...(critical !== undefined ? { critical } : {}),
     ...(healthText !== undefined ? { health: healthText } : {}),
     files: parsedFiles,
     symlinks,
@@ -318,22 +330,13 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
 /** Parses and validates a channel pointer. */
 export function parseChannelPointer(input: string | unknown): ChannelPointer {
   const doc = "channel pointer";
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+  const obj = nativeDocument(input, doc);
   const rollout = obj.rolloutPercentage;
   if (rollout !== undefined && (typeof rollout !== "number" || !(rollout >= 0 && rollout <= 100))) {
     invalid(doc, "rolloutPercentage", "must be a number from 0 to 100");
   }
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
-  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  const critical = optionalBoolean(obj, doc, "critical");
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
@@ -341,25 +344,16 @@ export function parseChannelPointer(input: string | unknown): ChannelPointer {
     version: versionField(obj, doc, "version")!,
     manifest: safePath(str(obj, doc, "manifest")!, doc, "manifest"),
     releasedAt: str(obj, doc, "releasedAt")!,
-    ...(rollout !== undefined ? { rolloutPercentage: rollout as number } : {}),
+    ...(rollout !== undefined ? { rolloutPercentage: rollout } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
-    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    ...(critical !== undefined ? { critical } : {}),
   };
 }
 
 /** Parses and validates `updraft.json`. */
 export function parseAppConfig(input: string | unknown): AppConfig {
   const doc = EMBEDDED_CONFIG_FILE;
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+  const obj = nativeDocument(input, doc);
   const url = str(obj, doc, "url", true);
   if (url !== undefined && !/^(https?|file):\/\//.test(url)) invalid(doc, "url", `"${url}" must be an http(s) URL`);
   return {
