@@ -54,7 +54,8 @@ export async function previousReleases(
     if (out.length >= count) break;
     try {
       const sha = c.target.hashes.sha256!;
-      const manifest = parseReleaseManifest(await readFile(consistentTargetPath(paths, c.target.path, sha), "utf8"));
+      const file = consistentTargetPath(paths, c.target.path, sha);
+      const manifest = parseReleaseManifest(await readFile(file, "utf8"), file);
       const full = manifest.artifacts.find((a) => a.kind === "full");
       if (!full) continue;
       out.push({ version: c.version, manifest, archivePath: consistentTargetPath(paths, full.target, full.sha256) });
