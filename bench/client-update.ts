@@ -3,7 +3,8 @@
  * `node dist/bench/client-update.js <update|check|download> --dir DIR [--repo-url URL]`.
  * Prints one JSON document with timings, traffic and `process.resourceUsage().maxRSS`.
  */
-import { type DeltaFallback, Updater } from "../src/client/updater.js";
+import type { DeltaFallback } from "../src/client/artifacts/choice.js";
+import { Updater } from "../src/client/updater.js";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);

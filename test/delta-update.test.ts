@@ -14,7 +14,7 @@ import type { DeltaFallback } from "../src/client/artifacts/choice.js";
 import { checkInstalledTree } from "../src/client/artifacts/delta/tree-check.js";
 import { installFromRepository } from "../src/client/first-install.js";
 import { installLayout } from "../src/client/install/layout.js";
-import type { DownloadProgress } from "../src/client/updater.js";
+import type { DownloadProgress } from "../src/client/net/download.js";
 import { Updater } from "../src/client/updater.js";
 import { parseReleaseManifest } from "../src/formats/native.js";
 import { serveStatic } from "./helpers/publish-fixtures.js";

@@ -5,15 +5,20 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ErrorCodes, ExitCodes, UpdraftError } from "../core/errors.js";
+import { isJsonObject, parseJson } from "../core/json.js";
 import { registerCommands } from "./commands/index.js";
 import { catchSignals, reportError, reportSuccess, setJsonMode } from "./output.js";
 import { wantsJson } from "./runtime-check.js";
 
 /** The package's version, for `updraft --version`. */
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
+  const file = new URL("../../../package.json", import.meta.url);
+  const pkg = parseJson(readFileSync(file, "utf8"));
+  if (!isJsonObject(pkg) || typeof pkg.version !== "string") {
+    throw new UpdraftError(ErrorCodes.INTERNAL, `${file.pathname} has no "version": the installation is damaged`, {
+      hint: "Reinstall Updraft.",
+    });
+  }
   return pkg.version;
 }
 

@@ -55,12 +55,6 @@ import {
   withoutDelta,
 } from "./sources/native.js";
 
-export type { DeltaFallback } from "./artifacts/choice.js";
-export type { Skipped } from "./install/attempts.js";
-export type { RecoveryReport } from "./install/recover.js";
-export type { DownloadProgress } from "./net/download.js";
-export type { FetchFunction, NetworkOptions, TrafficStats } from "./net/http.js";
-
 /**
  * Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration.
  * Network settings (proxy, CA, token, retries, deadlines, `allowInsecureHttp`): see {@link NetworkOptions}.

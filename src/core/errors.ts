@@ -416,6 +416,20 @@ export class UpdraftError extends Error {
   }
 }
 
+/** Throws an {@link UpdraftError} carrying `message`; made by {@link failWith}. */
+export type Fail = (message: string) => never;
+
+/**
+ * A module's one way to refuse its input: a function that throws `code` with `hint` and the
+ * message it is given (after `prefix`). Declare the constant with the type {@link Fail}, so that
+ * TypeScript knows its calls do not return.
+ */
+export function failWith(code: ErrorCode, hint: string, prefix = ""): Fail {
+  return (message) => {
+    throw new UpdraftError(code, `${prefix}${message}`, { hint });
+  };
+}
+
 /** True if `err` is an {@link UpdraftError}, optionally with the given code. */
 export function isUpdraftError(err: unknown, code?: ErrorCode): err is UpdraftError {
   return err instanceof UpdraftError && (code === undefined || err.code === code);

@@ -31,6 +31,7 @@ import { dirname, resolve } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "./errors.js";
 import { FaultSteps, faultPoint } from "./fault.js";
 import { ensureDir } from "./fs.js";
+import { isJsonObject } from "./json.js";
 
 /** Mode of lock files: the owner writes, everyone may read who holds it. */
 const LOCK_MODE = 0o644;
@@ -320,17 +321,18 @@ function parseRecord(raw: string): LockRecord | undefined {
     const pid = Number(raw.trim());
     return Number.isSafeInteger(pid) && pid > 0 ? { pid, purpose: "working", since: "?" } : undefined;
   }
-  let value: unknown;
+  let v: unknown;
   try {
-    value = JSON.parse(raw);
+    v = JSON.parse(raw);
   } catch {
     return undefined;
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  if (!isJsonObject(v)) return undefined;
   if (typeof v.pid !== "number" || !Number.isSafeInteger(v.pid) || v.pid <= 0) return undefined;
-  const text = (k: string, max = 200) =>
-    typeof v[k] === "string" && (v[k] as string).length <= max ? (v[k] as string) : undefined;
+  const text = (k: string, max = 200) => {
+    const value = v[k];
+    return typeof value === "string" && value.length <= max ? value : undefined;
+  };
   const record: LockRecord = { pid: v.pid, purpose: text("purpose") ?? "working", since: text("since") ?? "?" };
   for (const k of ["host", "start", "boot", "token"] as const) {
     const s = text(k);

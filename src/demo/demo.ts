@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { installFromRepository } from "../client/first-install.js";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { isJsonObject, parseJson } from "../core/json.js";
 import { generateKeys, loadKeys } from "../publish/keys.js";
 import { initApp, publishRelease } from "../publish/publish.js";
 import { createRepositoryServer } from "../server/static-server.js";
@@ -123,10 +124,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const exitCode = await new Promise<number | null>((resolve) => child.on("close", resolve));
     if (pendingOutput) print(pendingOutput);
     if (exitCode !== 0) throw new UpdraftError(ErrorCodes.INTERNAL, `The 1.0.0 app exited with ${exitCode}`);
-    const final = JSON.parse(await waitForFile(resultFile, 60_000)) as { version: string; pid: number };
+    const final = parseJson(await waitForFile(resultFile, 60_000));
+    if (!isJsonObject(final) || typeof final.version !== "string") {
+      throw new UpdraftError(ErrorCodes.INTERNAL, `${resultFile} does not hold the restarted app's version`);
+    }
     const seconds = (Date.now() - started) / 1000;
     for (const line of (await readFile(logFile, "utf8")).trimEnd().split("\n")) print(line);
-    const update = JSON.parse(await readFile(updateFile, "utf8")) as { bytes: number };
+    const update = parseJson(await readFile(updateFile, "utf8"));
+    if (!isJsonObject(update) || typeof update.bytes !== "number") {
+      throw new UpdraftError(ErrorCodes.INTERNAL, `${updateFile} does not hold the update's byte count`);
+    }
     if (final.version !== "1.1.0") {
       throw new UpdraftError(ErrorCodes.INTERNAL, `The restarted app reports ${final.version}, not 1.1.0`);
     }

@@ -13,7 +13,7 @@
  * the client's memory whatever the release size.
  */
 import { createHash } from "node:crypto";
-import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { ErrorCodes, type Fail, failWith } from "../core/errors.js";
 import type { ManifestFile } from "./native.js";
 
 /** First bytes of every delta file. */
@@ -88,11 +88,12 @@ export interface DeltaSizes {
   new: readonly number[];
 }
 
-function invalid(message: string): never {
-  throw new UpdraftError(ErrorCodes.DELTA_INVALID, `Invalid delta: ${message}`, {
-    hint: "The delta does not match the format; the client falls back to the full archive.",
-  });
-}
+/** Throws `DELTA_INVALID`: the delta cannot produce the release, so the client falls back to the full archive. */
+export const invalidDelta: Fail = failWith(
+  ErrorCodes.DELTA_INVALID,
+  "The delta is damaged or does not match the format; the client falls back to the full archive.",
+  "Invalid delta: ",
+);
 
 // ---------------------------------------------------------------------------------------------
 // Varints (unsigned LEB128, up to 2^53)
@@ -129,21 +130,21 @@ export class VarintReader {
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.end) invalid("truncated number");
+      if (this.pos >= this.end) invalidDelta("truncated number");
       const byte = this.buf[this.pos++]!;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
-        if (!Number.isSafeInteger(value)) invalid("number too large");
+        if (!Number.isSafeInteger(value)) invalidDelta("number too large");
         return value;
       }
       scale *= 0x80;
     }
-    return invalid("number too long");
+    return invalidDelta("number too long");
   }
 
   /** The next `n` raw bytes. */
   bytes(n: number): Uint8Array {
-    if (this.pos + n > this.end) invalid("truncated header");
+    if (this.pos + n > this.end) invalidDelta("truncated header");
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -260,12 +261,12 @@ export const DELTA_PREAMBLE_BYTES = DELTA_MAGIC.length + 1 + 8;
  */
 export function readDeltaPreamble(first: Uint8Array): { bodyStart: number; bodyLength: number } {
   if (first.length < DELTA_MAGIC.length + 2 || !Buffer.from(first.subarray(0, 4)).equals(DELTA_MAGIC)) {
-    invalid("not an Updraft delta (bad magic)");
+    invalidDelta("not an Updraft delta (bad magic)");
   }
-  if (first[4] !== DELTA_FORMAT_VERSION) invalid(`format version ${first[4]} is not supported`);
+  if (first[4] !== DELTA_FORMAT_VERSION) invalidDelta(`format version ${first[4]} is not supported`);
   const reader = new VarintReader(first, 5);
   const bodyLength = reader.next();
-  if (bodyLength > DELTA_LIMITS.maxHeaderBytes) invalid("header too large");
+  if (bodyLength > DELTA_LIMITS.maxHeaderBytes) invalidDelta("header too large");
   return { bodyStart: reader.pos, bodyLength };
 }
 
@@ -280,19 +281,19 @@ export function decodeDeltaHeader(
   payloadStart: number,
 ): DecodedDelta {
   const r = new VarintReader(body);
-  const kind = DELTA_KINDS[r.next()] ?? invalid("unknown kind");
+  const kind = DELTA_KINDS[r.next()] ?? invalidDelta("unknown kind");
   const baseTreeId = Buffer.from(r.bytes(16)).toString("hex");
   const count = r.next();
-  if (count > DELTA_LIMITS.maxSegments) invalid("too many segments");
+  if (count > DELTA_LIMITS.maxSegments) invalidDelta("too many segments");
   const segments: DeltaSegment[] = [];
   let output = 0;
   for (let i = 0; i < count; i++) {
-    const method = METHOD_CODES[r.next()] ?? invalid(`segment ${i} has an unknown method`);
+    const method = METHOD_CODES[r.next()] ?? invalidDelta(`segment ${i} has an unknown method`);
     const outputLength = r.next();
     const payloadLength = r.next();
     const spanCount = r.next();
-    if (outputLength > DELTA_LIMITS.maxSegmentBytes) invalid(`segment ${i} output exceeds the limit`);
-    if (spanCount > DELTA_LIMITS.maxSpansPerSegment) invalid(`segment ${i} has too many spans`);
+    if (outputLength > DELTA_LIMITS.maxSegmentBytes) invalidDelta(`segment ${i} output exceeds the limit`);
+    if (spanCount > DELTA_LIMITS.maxSpansPerSegment) invalidDelta(`segment ${i} has too many spans`);
     const refs: RefSpan[] = [];
     let refBytes = 0;
     for (let j = 0; j < spanCount; j++) {
@@ -303,24 +304,24 @@ export function decodeDeltaHeader(
       const files = source === "old" ? sizes.old : sizes.new;
       const run = code === SPAN_RUN ? r.next() : 1;
       if (code > SPAN_RUN || run < 1 || refs.length + run > DELTA_LIMITS.maxSpansPerSegment) {
-        invalid(`segment ${i} has a bad span`);
+        invalidDelta(`segment ${i} has a bad span`);
       }
       for (let file = first; file < first + run; file++) {
         const size = files[file];
-        if (size === undefined) invalid(`segment ${i} refers to a missing ${source} file ${file}`);
+        if (size === undefined) invalidDelta(`segment ${i} refers to a missing ${source} file ${file}`);
         const offset = code === SPAN_PART ? r.next() : 0;
         const length = code === SPAN_PART ? r.next() : size;
-        if (offset + length > size) invalid(`segment ${i} reads past the end of ${source} file ${file}`);
+        if (offset + length > size) invalidDelta(`segment ${i} reads past the end of ${source} file ${file}`);
         refBytes += length;
-        if (refBytes > DELTA_LIMITS.maxReferenceBytes) invalid(`segment ${i} reference exceeds the limit`);
+        if (refBytes > DELTA_LIMITS.maxReferenceBytes) invalidDelta(`segment ${i} reference exceeds the limit`);
         refs.push({ source, file, offset, length });
       }
     }
     output += outputLength;
     segments.push({ method, outputLength, payloadLength, refs });
   }
-  if (!r.done) invalid("extra bytes after the header");
-  if (output !== neededBytes) invalid(`segments produce ${output} bytes, the release needs ${neededBytes}`);
+  if (!r.done) invalidDelta("extra bytes after the header");
+  if (output !== neededBytes) invalidDelta(`segments produce ${output} bytes, the release needs ${neededBytes}`);
   return { header: { kind, baseTreeId, segments }, payloadStart };
 }
 
@@ -354,6 +355,6 @@ export function decodeBsdiffPrefix(first: Uint8Array, payloadLength: number): Bs
   const ctrlLength = r.next();
   const diffLength = r.next();
   const extraLength = payloadLength - r.pos - ctrlLength - diffLength;
-  if (extraLength < 0) invalid("bsdiff frame lengths exceed the payload");
+  if (extraLength < 0) invalidDelta("bsdiff frame lengths exceed the payload");
   return { ctrlLength, diffLength, extraLength, start: r.pos };
 }

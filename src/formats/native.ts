@@ -6,6 +6,7 @@
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath } from "../core/fs.js";
 import { isSha256Hex } from "../core/hash.js";
+import { isJsonObject } from "../core/json.js";
 import { isValidVersion } from "../core/version.js";
 
 /** Current schema number of every native document. Readers refuse a higher one. */
@@ -168,8 +169,8 @@ function invalid(doc: string, field: string, why: string): never {
 }
 
 function asObject(value: unknown, doc: string, field: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) invalid(doc, field, "must be an object");
-  return value as Record<string, unknown>;
+  if (!isJsonObject(value)) invalid(doc, field, "must be an object");
+  return value;
 }
 
 function str(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
@@ -188,6 +189,32 @@ function schemaOf(obj: Record<string, unknown>, doc: string): typeof NATIVE_SCHE
     );
   }
   return NATIVE_SCHEMA;
+}
+
+/** How errors name a document: its kind, and where it was read from when known. */
+function documentName(kind: string, source: string | undefined): string {
+  return source === undefined ? kind : `${kind} ${source}`;
+}
+
+/** The top-level object of a native document given as JSON text or a parsed value, its schema checked. */
+function nativeDocument(input: unknown, doc: string): Record<string, unknown> {
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const obj = asObject(value, doc, "(document)");
+  schemaOf(obj, doc);
+  return obj;
+}
+
+function optionalBoolean(obj: Record<string, unknown>, doc: string, field: string): boolean | undefined {
+  const v = obj[field];
+  if (v !== undefined && typeof v !== "boolean") invalid(doc, field, "must be a boolean");
+  return v;
 }
 
 function versionField(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
@@ -222,19 +249,13 @@ function safePath(value: string, doc: string, field: string): string {
   }
 }
 
-/** Parses and validates a release manifest (from JSON text or a parsed value). */
-export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
-  const doc = "release manifest";
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+/**
+ * Parses and validates a release manifest (from JSON text or a parsed value). `source` (a file
+ * or URL) is named in errors.
+ */
+export function parseReleaseManifest(input: string | unknown, source?: string): ReleaseManifest {
+  const doc = documentName("release manifest", source);
+  const obj = nativeDocument(input, doc);
   const files = obj.files;
   if (!Array.isArray(files)) invalid(doc, "files", "must be an array");
   const seen = new Set<string>();
@@ -290,7 +311,7 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   });
   const notes = str(obj, doc, "notes", true);
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
-  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  const critical = optionalBoolean(obj, doc, "critical");
   const healthText = str(obj, doc, "health", true);
   if (healthText !== undefined && !parseHealthPolicy(healthText)) {
     invalid(
@@ -307,7 +328,7 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
     releasedAt: str(obj, doc, "releasedAt")!,
     ...(notes !== undefined ? { notes } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
-    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    ...(critical !== undefined ? { critical } : {}),
     ...(healthText !== undefined ? { health: healthText } : {}),
     files: parsedFiles,
     symlinks,
@@ -315,25 +336,16 @@ export function parseReleaseManifest(input: string | unknown): ReleaseManifest {
   };
 }
 
-/** Parses and validates a channel pointer. */
-export function parseChannelPointer(input: string | unknown): ChannelPointer {
-  const doc = "channel pointer";
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+/** Parses and validates a channel pointer; `source` (a file or URL) is named in errors. */
+export function parseChannelPointer(input: string | unknown, source?: string): ChannelPointer {
+  const doc = documentName("channel pointer", source);
+  const obj = nativeDocument(input, doc);
   const rollout = obj.rolloutPercentage;
   if (rollout !== undefined && (typeof rollout !== "number" || !(rollout >= 0 && rollout <= 100))) {
     invalid(doc, "rolloutPercentage", "must be a number from 0 to 100");
   }
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
-  if (obj.critical !== undefined && typeof obj.critical !== "boolean") invalid(doc, "critical", "must be a boolean");
+  const critical = optionalBoolean(obj, doc, "critical");
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
@@ -341,25 +353,16 @@ export function parseChannelPointer(input: string | unknown): ChannelPointer {
     version: versionField(obj, doc, "version")!,
     manifest: safePath(str(obj, doc, "manifest")!, doc, "manifest"),
     releasedAt: str(obj, doc, "releasedAt")!,
-    ...(rollout !== undefined ? { rolloutPercentage: rollout as number } : {}),
+    ...(rollout !== undefined ? { rolloutPercentage: rollout } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
-    ...(obj.critical !== undefined ? { critical: obj.critical as boolean } : {}),
+    ...(critical !== undefined ? { critical } : {}),
   };
 }
 
-/** Parses and validates `updraft.json`. */
-export function parseAppConfig(input: string | unknown): AppConfig {
-  const doc = EMBEDDED_CONFIG_FILE;
-  let value = input;
-  if (typeof input === "string") {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      invalid(doc, "(document)", `is not JSON: ${(err as Error).message}`);
-    }
-  }
-  const obj = asObject(value, doc, "(document)");
-  schemaOf(obj, doc);
+/** Parses and validates `updraft.json`; `source` (the file it was read from) is named in errors. */
+export function parseAppConfig(input: string | unknown, source?: string): AppConfig {
+  const doc = documentName(EMBEDDED_CONFIG_FILE, source);
+  const obj = nativeDocument(input, doc);
   const url = str(obj, doc, "url", true);
   if (url !== undefined && !/^(https?|file):\/\//.test(url)) invalid(doc, "url", `"${url}" must be an http(s) URL`);
   return {

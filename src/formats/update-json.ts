@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath } from "../core/fs.js";
+import { isJsonObject } from "../core/json.js";
 import { isValidVersion } from "../core/version.js";
 
 /** The file's conventional name, appended to a folder URL. */
@@ -44,10 +45,6 @@ function stringField(obj: Record<string, unknown>, field: string, path: string):
   return v.trim();
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** Parses and validates `update.json` (text, bytes, or an already parsed value). */
 export function parseUpdateJson(input: string | Uint8Array | unknown): UpdateJson {
   let value: unknown = input;
@@ -62,7 +59,7 @@ export function parseUpdateJson(input: string | Uint8Array | unknown): UpdateJso
       fail("(document)", `is not JSON: ${(err as Error).message}`);
     }
   }
-  if (!isObject(value)) fail("(document)", "must be a JSON object");
+  if (!isJsonObject(value)) fail("(document)", "must be a JSON object");
   const version = stringField(value, "version", "version");
   if (!isValidVersion(version)) {
     fail("version", `"${version}" is not a version (use 1.0.1, 1.0.1-beta.1 or dotted numbers)`);
@@ -74,7 +71,7 @@ export function parseUpdateJson(input: string | Uint8Array | unknown): UpdateJso
   const seen = new Set<string>();
   const files = filesRaw.map((f: unknown, i: number): UpdateJsonFile => {
     const at = `files[${i}]`;
-    if (!isObject(f)) fail(at, "must be an object");
+    if (!isJsonObject(f)) fail(at, "must be an object");
     const filename = stringField(f, "filename", `${at}.filename`);
     if (/[\\/]/.test(filename)) fail(`${at}.filename`, `"${filename}" must be a file name without a path`);
     try {

@@ -5,6 +5,7 @@
  */
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { readLocalJson, writeJsonAtomic } from "../core/fs.js";
+import { isJsonObject } from "../core/json.js";
 import { NATIVE_SCHEMA } from "../formats/native.js";
 
 /** Content of `updraft-app.json`. */
@@ -37,13 +38,12 @@ export function assertRepoUrl(url: string): string {
 export async function readAppSettings(path: string, app: string): Promise<AppSettings> {
   const raw = await readLocalJson(path);
   if (raw === undefined) return { schema: NATIVE_SCHEMA, app };
-  const obj = raw as Partial<AppSettings> | null;
-  if (typeof obj !== "object" || obj === null || (obj.url !== undefined && typeof obj.url !== "string")) {
+  if (!isJsonObject(raw) || (raw.url !== undefined && typeof raw.url !== "string")) {
     throw new UpdraftError(ErrorCodes.MANIFEST_INVALID, `${path} is not a valid app settings file`, {
       hint: "Fix or delete it, then pass --url again.",
     });
   }
-  return { schema: NATIVE_SCHEMA, app, ...(obj.url ? { url: obj.url } : {}) };
+  return { schema: NATIVE_SCHEMA, app, ...(raw.url ? { url: raw.url } : {}) };
 }
 
 /** Writes the settings atomically. */

@@ -11,6 +11,7 @@ import { Metadata, MetadataKind, MetaFile, Root, Snapshot, TargetFile, Targets, 
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists, fsyncDir, randomSuffix, safeJoin, writeFileAtomic } from "../core/fs.js";
 import { sha256Hex } from "../core/hash.js";
+import { isJsonObject, type JsonObject, type JsonValue, parseJson } from "../core/json.js";
 import { acquireLock, type LockToken } from "../core/lock.js";
 import { metadataPath, targetsPath } from "../formats/native.js";
 import { type KeySet, ROLES, type RoleName, requireKey } from "./keys.js";
@@ -72,9 +73,6 @@ export function appPaths(repoDir: string, app: string): AppPaths {
     settingsFile: join(appDir, "updraft-app.json"),
   };
 }
-
-/** The JSON object type `Metadata.fromJSON` accepts. */
-type JSONObject = Parameters<typeof Metadata.fromJSON>[1];
 
 type AnyMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
 
@@ -155,7 +153,7 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
   };
 }
 
-async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JSONObject }> {
+async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JsonObject }> {
   const path = join(paths.metadataDir, name);
   let bytes: Buffer;
   try {
@@ -168,14 +166,19 @@ async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes:
     }
     throw err;
   }
+  const hint = "Restore the file from a backup; publish never rewrites versioned metadata.";
+  let json: JsonValue;
   try {
-    return { bytes, json: JSON.parse(bytes.toString("utf8")) as JSONObject };
+    json = parseJson(bytes.toString("utf8"));
   } catch (err) {
     throw new UpdraftError(ErrorCodes.METADATA_INVALID, `${path} is not valid JSON: ${(err as Error).message}`, {
       cause: err,
-      hint: "Restore the file from a backup; publish never rewrites versioned metadata.",
+      hint,
     });
   }
+  if (!isJsonObject(json))
+    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `${path} is not a JSON object`, { hint });
+  return { bytes, json };
 }
 
 function parsed<T>(name: string, parse: () => T): T {

@@ -61,7 +61,8 @@ export interface ChoiceContext {
 /** The signed manifest kept for installed `version`, or undefined when none is (or it is unreadable). */
 export async function installedManifest(layout: InstallLayout, version: string): Promise<ReleaseManifest | undefined> {
   try {
-    return parseReleaseManifest(await readLocalJson(layout.manifestFile(version)));
+    const file = layout.manifestFile(version);
+    return parseReleaseManifest(await readLocalJson(file), file);
   } catch {
     return undefined;
   }

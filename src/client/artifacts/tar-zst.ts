@@ -4,16 +4,15 @@
  * written, nothing is ever written outside the staging folder, and a file that is unchanged from
  * the installed version is hard-linked from it instead of written again.
  */
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, link, mkdir, open, symlink } from "node:fs/promises";
+import { chmod, link, mkdir, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import tar from "tar-stream";
-import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { ErrorCodes, type Fail, failWith, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { DIR_MODE, ensureDir, fsyncDir, safeJoin } from "../../core/fs.js";
-import { hashFile } from "../../core/hash.js";
+import { hashFile, writeHashedFile } from "../../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../../formats/native.js";
 
 /** A file of the installed version that may be reused when unchanged. */
@@ -30,11 +29,10 @@ export interface ExtractStats {
   bytesWritten: number;
 }
 
-function refuse(message: string): never {
-  throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, message, {
-    hint: "The archive does not match its signed manifest. Nothing was installed.",
-  });
-}
+const refuse: Fail = failWith(
+  ErrorCodes.ARCHIVE_INVALID,
+  "The archive does not match its signed manifest. Nothing was installed.",
+);
 
 /**
  * Extracts `archivePath` into `destDir` (which must not exist yet). Throws `ARCHIVE_INVALID` or
@@ -98,28 +96,15 @@ export async function extractRelease(
           continue;
         }
       }
-      const hash = createHash("sha256");
-      const handle = await open(target, "wx", expected.mode);
-      let got = 0;
-      try {
-        for await (const chunk of entry) {
-          hash.update(chunk as Buffer);
-          got += (chunk as Buffer).length;
-          await handle.write(chunk as Buffer);
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      const written = await writeHashedFile(target, entry, { mode: expected.mode, sync: true });
       await chmod(target, expected.mode);
-      const digest = hash.digest("hex");
-      if (got !== expected.size || digest !== expected.sha256) {
+      if (written.size !== expected.size || written.sha256 !== expected.sha256) {
         throw new UpdraftError(ErrorCodes.FILE_MISMATCH, `"${name}" does not match its signed sha256`, {
           hint: "The archive was altered. Nothing was installed.",
         });
       }
       stats.written++;
-      stats.bytesWritten += got;
+      stats.bytesWritten += written.size;
     }
     await source;
   } catch (err) {

@@ -3,12 +3,12 @@
  * existing file (`wx`), never more bytes than the entry declared, hashed. Not fsynced: these are
  * temporary sources, and the in-place engine makes its own durable copies before any swap.
  */
-import { createHash } from "node:crypto";
-import { open, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { ensureDir, safeJoin } from "../../core/fs.js";
+import { writeHashedFile } from "../../core/hash.js";
 import { type EntryGuard, refuseArchive, type StagedFile } from "./guard.js";
 
 /** What is known of an entry before its bytes are read. */
@@ -31,28 +31,22 @@ export async function writeEntry(
 ): Promise<StagedFile> {
   const file = safeJoin(dest, entry.name);
   await ensureDir(dirname(file));
-  const hash = createHash("sha256");
   let crc = 0;
-  let size = 0;
-  const handle = await open(file, "wx", entry.executable ? 0o755 : 0o644);
-  try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      size += bytes.length;
-      if (size > entry.size) refuseArchive(source, `"${entry.name}" holds more bytes than its declared ${entry.size}`);
+  let seen = 0;
+  const { sha256, size } = await writeHashedFile(file, body, {
+    mode: entry.executable ? 0o755 : 0o644,
+    beforeWrite: (bytes) => {
+      seen += bytes.length;
+      if (seen > entry.size) refuseArchive(source, `"${entry.name}" holds more bytes than its declared ${entry.size}`);
       guard.addBytes(bytes.length);
-      hash.update(bytes);
       if (entry.crc32 !== undefined) crc = crc32(bytes, crc);
-      await handle.write(bytes);
-    }
-  } finally {
-    await handle.close();
-  }
+    },
+  });
   if (size !== entry.size) refuseArchive(source, `"${entry.name}" holds ${size} bytes, not its declared ${entry.size}`);
   if (entry.crc32 !== undefined && crc !== entry.crc32 >>> 0) {
     refuseArchive(source, `"${entry.name}" fails its CRC-32 check (the download or the archive is damaged)`);
   }
-  return { name: entry.name, file, size, sha256: hash.digest("hex"), executable: entry.executable };
+  return { name: entry.name, file, size, sha256, executable: entry.executable };
 }
 
 /** Creates the staging folder, refusing one that already holds something. */

@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { FaultSteps, faultPoint } from "../../core/fault.js";
 import { ensureDir, writeJsonAtomic } from "../../core/fs.js";
+import { isJsonObject, parseJson } from "../../core/json.js";
 import type { Deadline } from "./deadline.js";
 import type { HttpClient, OpenedResponse } from "./http.js";
 import { redactUrl } from "./url-policy.js";
@@ -168,8 +169,8 @@ const PARTIAL_INFO_MAX_BYTES = 16 * 1024;
 async function readPartialInfo(file: string): Promise<PartialInfo | undefined> {
   try {
     if ((await stat(file)).size > PARTIAL_INFO_MAX_BYTES) return undefined;
-    const info = JSON.parse(await readFile(file, "utf8")) as Partial<PartialInfo> | null;
-    if (typeof info?.url !== "string" || typeof info.validator !== "string") return undefined;
+    const info = parseJson(await readFile(file, "utf8"));
+    if (!isJsonObject(info) || typeof info.url !== "string" || typeof info.validator !== "string") return undefined;
     if (!/^[\x21-\x7e][\x20-\x7e]{0,1023}$/.test(info.validator)) return undefined;
     return { url: info.url, validator: info.validator };
   } catch {

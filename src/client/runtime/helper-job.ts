@@ -6,6 +6,7 @@
  */
 import { isAbsolute } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { isJsonObject } from "../../core/json.js";
 
 /** Restart the app once process `waitPid` has exited (see `RestartPlan` in restart-helper.ts). */
 export interface RestartJob {
@@ -102,8 +103,8 @@ export function parseHelperJob(args: readonly string[]): HelperJob {
   } catch (err) {
     refuse(`not JSON (${(err as Error).message})`);
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) refuse("the document must be a JSON object");
-  const fields = doc as Fields;
+  if (!isJsonObject(doc)) refuse("the document must be a JSON object");
+  const fields: Fields = doc;
   switch (fields.job) {
     case "restart": {
       onlyKeys(fields, ["job", "waitPid", "command", "cwd", "watchDir", "applyPrepared"]);

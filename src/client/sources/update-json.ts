@@ -15,13 +15,14 @@ import {
 import { archiveFormatOf, DEFAULT_MAX_BYTES, readArchive } from "../artifacts/archives.js";
 import type { InPlaceFile, InPlaceRelease } from "../install/index.js";
 import type { HttpClient } from "../net/http.js";
+import { parseHttpUrl } from "../net/url-policy.js";
 import { fetchFile } from "./legacy/fetch-file.js";
-import { assertUnsignedTransport, parseLegacyUrl } from "./legacy/transport.js";
+import { assertUnsignedTransport } from "./legacy/transport.js";
 import type { SourceOrigin, UpdateSource } from "./source.js";
 
 /** The `update.json` URL for an `updateUrl` that names the folder or the file itself. */
 export function updateJsonUrl(updateUrl: string): string {
-  const u = parseLegacyUrl(updateUrl, "updateUrl");
+  const u = parseHttpUrl(updateUrl, "updateUrl");
   if (/\.json$/i.test(u.pathname)) return u.toString();
   if (!u.pathname.endsWith("/")) u.pathname += "/";
   return new URL(UPDATE_JSON_FILE, u).toString();
@@ -54,7 +55,7 @@ export async function stageUpdateJson(
     files.push({ path, source });
   };
   for (const [i, f] of doc.files.entries()) {
-    assertUnsignedTransport(parseLegacyUrl(f.url, `files[${i}].url`), options.allowUnsignedHttp);
+    assertUnsignedTransport(parseHttpUrl(f.url, `files[${i}].url`), options.allowUnsignedHttp);
     const download = join(workDir, "downloads", f.filename);
     await fetchFile(http, { url: f.url, dest: download, maxBytes, sha256: f.hash });
     const format = archiveFormatOf(f.filename);
@@ -100,7 +101,7 @@ export class UpdateJsonSource implements UpdateSource<UpdateJsonRelease> {
   /** Throws `USAGE` for a URL that is not http(s), `INSECURE_TRANSPORT` for plain http:// to another host. */
   constructor(private readonly options: UpdateJsonSourceOptions) {
     const url = updateJsonUrl(options.updateUrl);
-    assertUnsignedTransport(parseLegacyUrl(url, "updateUrl"), options.allowUnsignedHttp);
+    assertUnsignedTransport(parseHttpUrl(url, "updateUrl"), options.allowUnsignedHttp);
     this.origin = { format: "update-json", url, app: options.app, signed: false };
   }
 

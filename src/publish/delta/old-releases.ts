@@ -3,15 +3,15 @@
  * from the repository (signed manifest and full archive), each extracted to a temporary folder so
  * delta builders can read any byte of any old file.
  */
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import type { TargetFile } from "@tufjs/models";
 import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
+import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
 import { parseReleaseManifest, type ReleaseManifest } from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
@@ -54,7 +54,8 @@ export async function previousReleases(
     if (out.length >= count) break;
     try {
       const sha = c.target.hashes.sha256!;
-      const manifest = parseReleaseManifest(await readFile(consistentTargetPath(paths, c.target.path, sha), "utf8"));
+      const file = consistentTargetPath(paths, c.target.path, sha);
+      const manifest = parseReleaseManifest(await readFile(file, "utf8"), file);
       const full = manifest.artifacts.find((a) => a.kind === "full");
       if (!full) continue;
       out.push({ version: c.version, manifest, archivePath: consistentTargetPath(paths, full.target, full.sha256) });
@@ -83,19 +84,8 @@ export async function extractForDelta(release: PreviousRelease, dir: string): Pr
     }
     const target = safeJoin(dir, expected.path);
     await mkdir(dirname(target), { recursive: true });
-    const handle = await open(target, "wx");
-    const hash = createHash("sha256");
-    let size = 0;
-    try {
-      for await (const chunk of entry) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-        await handle.write(chunk as Buffer);
-      }
-    } finally {
-      await handle.close();
-    }
-    if (size !== expected.size || hash.digest("hex") !== expected.sha256) {
+    const written = await writeHashedFile(target, entry);
+    if (written.size !== expected.size || written.sha256 !== expected.sha256) {
       throw new Error(`${release.archivePath}: "${expected.path}" does not match the release's manifest`);
     }
     seen.add(expected.path);

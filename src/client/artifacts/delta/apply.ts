@@ -9,13 +9,14 @@ import { linkSync, mkdirSync } from "node:fs";
 import { copyFile, mkdir, open, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
+import { ErrorCodes, type Fail, failWith } from "../../../core/errors.js";
 import { DIR_MODE, fsyncDir } from "../../../core/fs.js";
 import { hashFile } from "../../../core/hash.js";
 import {
   DELTA_PREAMBLE_BYTES,
   type DecodedDelta,
   decodeDeltaHeader,
+  invalidDelta,
   neededFiles,
   readDeltaPreamble,
   treeId,
@@ -27,7 +28,7 @@ import type { ExtractStats } from "../tar-zst.js";
 import { forEachLimited } from "./concurrency.js";
 import { NeededWriter } from "./needed-writer.js";
 import { underRoot } from "./paths.js";
-import { decodeBsdiffSegment, decodeZstdSegment, ReferenceReader } from "./segments.js";
+import { decodeSegment, ReferenceReader } from "./segments.js";
 import { BATCH, checkInstalledTree, type TreeCheckResult } from "./tree-check.js";
 
 /** What a delta install needs. */
@@ -45,11 +46,10 @@ export interface DeltaApplyOptions {
   onIdentities?: (identities: Map<string, string>) => void;
 }
 
-function baseMismatch(message: string): never {
-  throw new UpdraftError(ErrorCodes.DELTA_BASE_MISMATCH, message, {
-    hint: "The installed files differ from the release the delta starts from; the full archive is used instead.",
-  });
-}
+const baseMismatch: Fail = failWith(
+  ErrorCodes.DELTA_BASE_MISMATCH,
+  "The installed files differ from the release the delta starts from; the full archive is used instead.",
+);
 
 /** Reads and checks the header of a delta file against both manifests. */
 export async function readDeltaHeader(
@@ -157,10 +157,7 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     }
     const { header, payloadStart } = await readDeltaHeader(options.deltaPath, installed, manifest);
     if (header.kind !== options.kind) {
-      throw new UpdraftError(
-        ErrorCodes.DELTA_INVALID,
-        `The delta is a ${header.kind}, the manifest says ${options.kind}`,
-      );
+      invalidDelta(`it is a ${header.kind}, the manifest says ${options.kind}`);
     }
     if (header.baseTreeId !== treeId(installed.files)) {
       baseMismatch(`The delta starts from another build of ${installed.version} than the one installed`);
@@ -186,13 +183,9 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
           if (!isNeeded[span.file] || writer.isReady(span.file)) {
             return underRoot(stagingDir, manifest.files[span.file]!.path);
           }
-          throw new UpdraftError(
-            ErrorCodes.DELTA_INVALID,
-            "Invalid delta: a segment refers to a file not produced yet",
-          );
+          return invalidDelta("a segment refers to a file not produced yet");
         });
-        if (segment.method === "zstd") await decodeZstdSegment(options.deltaPath, offset, segment, reference, writer);
-        else await decodeBsdiffSegment(options.deltaPath, offset, segment, reference, writer);
+        await decodeSegment({ deltaPath: options.deltaPath, offset, segment, reference }, writer);
         offset += segment.payloadLength;
       }
       await writer.finish();

@@ -10,19 +10,20 @@ import { type FileHandle, open } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { createZstdDecompress, constants as zlibConstants, zstdDecompress } from "node:zlib";
-import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
-import { DELTA_LIMITS, type DeltaSegment, decodeBsdiffPrefix, unzigzag, VarintReader } from "../../../formats/delta.js";
+import { UpdraftError } from "../../../core/errors.js";
+import {
+  DELTA_LIMITS,
+  type DeltaSegment,
+  decodeBsdiffPrefix,
+  invalidDelta,
+  unzigzag,
+  VarintReader,
+} from "../../../formats/delta.js";
 import type { NeededWriter } from "./needed-writer.js";
 
 const zstdDecompressAsync = promisify(zstdDecompress);
 /** Output pieces handed to the writer at most this large. */
 const PIECE_BYTES = 1 << 20;
-
-function invalid(message: string): never {
-  throw new UpdraftError(ErrorCodes.DELTA_INVALID, `Invalid delta: ${message}`, {
-    hint: "The client falls back to the full archive.",
-  });
-}
 
 /** Where a reference span's bytes are: an absolute path, or a reason it cannot be used. */
 export type SpanResolver = (span: DeltaSegment["refs"][number]) => string;
@@ -31,7 +32,7 @@ async function readExactly(handle: FileHandle, into: Buffer, at: number, length:
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(into, at + done, length - done, position + done);
-    if (bytesRead === 0) invalid("a reference file is shorter than its manifest says");
+    if (bytesRead === 0) invalidDelta("a reference file is shorter than its manifest says");
     done += bytesRead;
   }
 }
@@ -58,7 +59,7 @@ export class ReferenceReader {
         try {
           for (let done = 0; done < span.length; ) {
             const n = readSync(fd, this.buffer, at + done, span.length - done, span.offset + done);
-            if (n === 0) invalid("a reference file is shorter than its manifest says");
+            if (n === 0) invalidDelta("a reference file is shorter than its manifest says");
             done += n;
           }
         } finally {
@@ -71,15 +72,24 @@ export class ReferenceReader {
   }
 }
 
-/** Decodes a zstd segment whose payload is at [`offset`, `offset + length`) of `deltaPath`. */
-export async function decodeZstdSegment(
-  deltaPath: string,
-  offset: number,
-  segment: DeltaSegment,
-  reference: Buffer,
-  writer: NeededWriter,
-): Promise<void> {
-  if (segment.payloadLength === 0) invalid("empty zstd payload");
+/** One segment to decode: its payload is at [`offset`, `offset + segment.payloadLength`) of `deltaPath`. */
+export interface SegmentJob {
+  deltaPath: string;
+  offset: number;
+  segment: DeltaSegment;
+  /** The segment's reference, from {@link ReferenceReader.read}. */
+  reference: Buffer;
+}
+
+/** Decodes one segment by its method, writing its output to `writer`. */
+export async function decodeSegment(job: SegmentJob, writer: NeededWriter): Promise<void> {
+  if (job.segment.method === "zstd") await decodeZstd(job, writer);
+  else await applyBsdiff(job, writer);
+}
+
+/** zstd with the reference as dictionary, streamed from the delta file. */
+async function decodeZstd({ deltaPath, offset, segment, reference }: SegmentJob, writer: NeededWriter): Promise<void> {
+  if (segment.payloadLength === 0) invalidDelta("empty zstd payload");
   const decoder = createZstdDecompress({
     ...(reference.length > 0 ? { dictionary: reference } : {}),
     params: { [zlibConstants.ZSTD_d_windowLogMax]: DELTA_LIMITS.zstdWindowLogMax },
@@ -93,18 +103,18 @@ export async function decodeZstdSegment(
       async (source: AsyncIterable<Buffer>) => {
         for await (const chunk of source) {
           produced += chunk.length;
-          if (produced > segment.outputLength) invalid("a segment decodes to more bytes than it declares");
+          if (produced > segment.outputLength) invalidDelta("a segment decodes to more bytes than it declares");
           await writer.write(chunk);
         }
       },
     );
   } catch (err) {
     if (err instanceof UpdraftError) throw err;
-    invalid(`zstd: ${(err as Error).message}`);
+    invalidDelta(`zstd: ${(err as Error).message}`);
   } finally {
     decoder.close(); // frees zstd's copy of the dictionary and its window now, not at some later GC
   }
-  if (produced !== segment.outputLength) invalid("a segment decodes to fewer bytes than it declares");
+  if (produced !== segment.outputLength) invalidDelta("a segment decodes to fewer bytes than it declares");
 }
 
 async function readPayload(deltaPath: string, offset: number, length: number): Promise<Buffer> {
@@ -122,18 +132,12 @@ async function unzstd(frame: Buffer, max: number): Promise<Buffer> {
   try {
     return await zstdDecompressAsync(frame, { maxOutputLength: Math.max(1, max) });
   } catch (err) {
-    return invalid(`bsdiff stream: ${(err as Error).message}`);
+    return invalidDelta(`bsdiff stream: ${(err as Error).message}`);
   }
 }
 
-/** Applies a bsdiff segment (see formats/delta.ts) to `reference`, writing the output in pieces. */
-export async function decodeBsdiffSegment(
-  deltaPath: string,
-  offset: number,
-  segment: DeltaSegment,
-  reference: Buffer,
-  writer: NeededWriter,
-): Promise<void> {
+/** A bsdiff segment (see formats/delta.ts) applied to the reference, its output written in pieces. */
+async function applyBsdiff({ deltaPath, offset, segment, reference }: SegmentJob, writer: NeededWriter): Promise<void> {
   const payload = await readPayload(deltaPath, offset, segment.payloadLength);
   const layout = decodeBsdiffPrefix(payload, payload.length);
   const out = segment.outputLength;
@@ -156,7 +160,7 @@ export async function decodeBsdiffSegment(
     const copy = triples.next();
     const seek = unzigzag(triples.next());
     if (newPos + add + copy > out || diffPos + add > diff.length || extraPos + copy > extra.length) {
-      invalid("bsdiff control data runs past its streams");
+      invalidDelta("bsdiff control data runs past its streams");
     }
     for (let done = 0; done < add; ) {
       const n = Math.min(PIECE_BYTES, add - done);
@@ -180,5 +184,6 @@ export async function decodeBsdiffSegment(
     newPos += copy;
     oldPos += seek;
   }
-  if (!triples.done || diffPos !== diff.length || extraPos !== extra.length) invalid("bsdiff streams have leftovers");
+  if (!triples.done || diffPos !== diff.length || extraPos !== extra.length)
+    invalidDelta("bsdiff streams have leftovers");
 }

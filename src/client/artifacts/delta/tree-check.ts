@@ -10,8 +10,10 @@ import { lstatSync } from "node:fs";
 import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { ErrorCodes, type Fail, failWith } from "../../../core/errors.js";
 import { ensureDir, exists, randomSuffix, readLocalJson } from "../../../core/fs.js";
 import { hashFile } from "../../../core/hash.js";
+import { isJsonObject } from "../../../core/json.js";
 import { isValidVersion } from "../../../core/version.js";
 import { treeId } from "../../../formats/delta.js";
 import type { ManifestFile, ReleaseManifest } from "../../../formats/native.js";
@@ -64,14 +66,38 @@ export function statIdentity(path: string): string | undefined {
 /** Files handled between two yields to the event loop in synchronous loops. */
 export const BATCH = 256;
 
-async function readCache(layout: InstallLayout, manifest: ReleaseManifest): Promise<Record<string, string>> {
+/**
+ * The stat identities a tree cache read from `file` vouches for: none when it was written for
+ * another build of the version. Throws `MANIFEST_INVALID` naming the file when it is not a tree
+ * cache at all.
+ */
+export function parseTreeCache(raw: unknown, file: string, manifest: ReleaseManifest): Map<string, string> {
+  const invalid: Fail = failWith(
+    ErrorCodes.MANIFEST_INVALID,
+    "It is only a cache: delete it, or let the next update hash the files again.",
+    `${file} is not a tree cache: `,
+  );
+  if (!isJsonObject(raw)) invalid("it is not a JSON object");
+  if (raw.schema !== CACHE_SCHEMA) invalid(`"schema" must be ${CACHE_SCHEMA} (got ${JSON.stringify(raw.schema)})`);
+  if (typeof raw.treeId !== "string") invalid(`"treeId" must be a string`);
+  const files = raw.files;
+  if (!isJsonObject(files)) invalid(`"files" must be an object`);
+  const identities = new Map<string, string>();
+  for (const [path, id] of Object.entries(files)) {
+    if (typeof id !== "string") invalid(`the identity of "${path}" must be a string`);
+    identities.set(path, id);
+  }
+  return raw.treeId === treeId(manifest.files) ? identities : new Map();
+}
+
+async function readCache(layout: InstallLayout, manifest: ReleaseManifest): Promise<Map<string, string>> {
+  const file = treeCachePath(layout, manifest.version);
   try {
-    const doc = (await readLocalJson(treeCachePath(layout, manifest.version))) as Partial<CacheDocument> | undefined;
-    if (doc?.schema !== CACHE_SCHEMA || doc.treeId !== treeId(manifest.files) || typeof doc.files !== "object")
-      return {};
-    return doc.files ?? {};
+    const raw = await readLocalJson(file);
+    return raw === undefined ? new Map() : parseTreeCache(raw, file, manifest);
   } catch {
-    return {};
+    // A damaged or unreadable cache costs only hashing the files again; it is rewritten after.
+    return new Map();
   }
 }
 
@@ -135,7 +161,7 @@ export async function checkInstalledTree(layout: InstallLayout, manifest: Releas
     const id = statIdentity(underRoot(root, f.path));
     if (id === undefined) continue;
     identities.set(f.path, id);
-    if (cache[f.path] === id) {
+    if (cache.get(f.path) === id) {
       good[i] = true;
       fromCache++;
     } else toHash.push(i);

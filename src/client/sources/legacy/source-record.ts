@@ -4,7 +4,9 @@
  * updating without them.
  */
 import { join } from "node:path";
+import { ErrorCodes, type Fail, failWith } from "../../../core/errors.js";
 import { readLocalJson, writeJsonAtomic } from "../../../core/fs.js";
+import { isJsonObject } from "../../../core/json.js";
 import type { InstallLayout } from "../../install/index.js";
 import type { SourceOrigin } from "../source.js";
 
@@ -24,21 +26,40 @@ export async function writeSourceRecord(layout: InstallLayout, record: Omit<Sour
   await writeJsonAtomic(sourceRecordFile(layout), { schema: 1, ...record });
 }
 
-/** Reads the record, or undefined when this app never updated from a legacy source. */
-export async function readSourceRecord(layout: InstallLayout): Promise<SourceRecord | undefined> {
-  const raw = (await readLocalJson(sourceRecordFile(layout)).catch(() => undefined)) as
-    | Partial<SourceRecord>
-    | undefined;
-  if (raw?.schema !== 1 || (raw.format !== "saau" && raw.format !== "update-json")) return undefined;
-  if (typeof raw.url !== "string" || typeof raw.app !== "string") return undefined;
+/**
+ * Validates a record read from `file`. Throws `MANIFEST_INVALID` naming the file and the field
+ * for anything Updraft did not write.
+ */
+export function parseSourceRecord(raw: unknown, file: string): SourceRecord {
+  const invalid: Fail = failWith(
+    ErrorCodes.MANIFEST_INVALID,
+    "Delete it: the next update check writes it again.",
+    `${file} is not a source record: `,
+  );
+  if (!isJsonObject(raw)) invalid("it is not a JSON object");
+  if (raw.schema !== 1) invalid(`"schema" must be 1 (got ${JSON.stringify(raw.schema)})`);
+  const format = raw.format;
+  if (format !== "saau" && format !== "update-json") invalid(`"format" must be "saau" or "update-json"`);
+  if (typeof raw.url !== "string") invalid(`"url" must be a string`);
+  if (typeof raw.app !== "string") invalid(`"app" must be a string`);
   return {
     schema: 1,
-    format: raw.format,
+    format,
     url: raw.url,
     app: raw.app,
     signed: raw.signed === true,
     checkedAt: typeof raw.checkedAt === "string" ? raw.checkedAt : "",
   };
+}
+
+/**
+ * Reads the record, or undefined when this app never updated from a legacy source. Throws
+ * `MANIFEST_INVALID` naming the file when it is not a record Updraft wrote.
+ */
+export async function readSourceRecord(layout: InstallLayout): Promise<SourceRecord | undefined> {
+  const file = sourceRecordFile(layout);
+  const raw = await readLocalJson(file);
+  return raw === undefined ? undefined : parseSourceRecord(raw, file);
 }
 
 /** One line for `status`: how this app's updates are verified. */

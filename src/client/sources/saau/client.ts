@@ -9,10 +9,10 @@ import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import { APP_NAME_PATTERN } from "../../../formats/native.js";
 import { type InstallLayout, installLayout, type Skipped } from "../../install/index.js";
 import { HttpClient, type NetworkOptions } from "../../net/http.js";
+import { parseHttpUrl } from "../../net/url-policy.js";
 import type { RootSource } from "../../trust/root.js";
 import { type ApplyOptions, type ApplyResult, applyUpdate, checkSource, type SourceCheck } from "../legacy/apply.js";
 import { SignedSource, type SignedSourceRelease } from "../legacy/signed.js";
-import { parseLegacyUrl } from "../legacy/transport.js";
 import { isUnusable, type UnusableRelease, type UpdateSource } from "../source.js";
 import { type InstalledVersion, installedVersion } from "./installed.js";
 import { type SaauLabelRelease, SaauLabelSource } from "./source.js";
@@ -92,7 +92,7 @@ export class SaauClient {
         hint: "Give the app's folder name in the SAAU repository (letters, digits, '.', '_', '-').",
       });
     }
-    this.base = parseLegacyUrl(options.baseUrl, "--saau");
+    this.base = parseHttpUrl(options.baseUrl, "--saau");
     const insecureOk = options.allowInsecureHttp === true || options.allowUnsignedHttp === true;
     this.http = new HttpClient({ ...options, allowInsecureHttp: insecureOk, userAgent: "updraft-saau" });
   }
