@@ -8,11 +8,10 @@
  * that {@link Updater.download} and {@link Updater.install} take, so each call says what it acts on.
  */
 import { EventEmitter } from "node:events";
-import { readFile, rm, stat } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { exists } from "../core/fs.js";
-import { hashFile } from "../core/hash.js";
 import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
 import { type AppConfig, healthPolicyOf, NATIVE_SCHEMA, type ReleaseManifest } from "../formats/native.js";
@@ -26,7 +25,6 @@ import {
   recordSuccess,
   type Skipped,
 } from "./install/attempts.js";
-import { assertFreeSpace } from "./install/disk.js";
 import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./install/layout.js";
 import { readCurrentVersion } from "./install/pointer.js";
 import {
@@ -42,18 +40,11 @@ import { CONFIRM_LOCK, confirm, type RecoveryReport, recover, rollbackToPrevious
 import { type InstallMode, readConfig, readState, writeConfig } from "./install/state.js";
 import { unfinishedInstallError } from "./install/unfinished-install.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./install/versioned.js";
-import { type DownloadProgress, downloadArtifact } from "./net/download.js";
+import type { DownloadProgress } from "./net/download.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./net/http.js";
 import { spawnRestartHelper } from "./runtime/restart-helper.js";
 import { scheduleJittered } from "./runtime/schedule.js";
-import {
-  channelPointer,
-  isDelta,
-  type NativeRelease,
-  openTrust,
-  resolveRelease,
-  withoutDelta,
-} from "./sources/native.js";
+import { isDelta, type NativeRelease, NativeSource, type NativeStaged, withoutDelta } from "./sources/native.js";
 
 /**
  * Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration.
@@ -332,13 +323,6 @@ function updateOf(release: NativeRelease, currentVersion: string | undefined, ch
   };
 }
 
-/** A downloaded artifact: the release it belongs to (the full archive's, after a fall-back) and where it is. */
-interface Fetched {
-  release: NativeRelease;
-  path: string;
-  fetched: number;
-}
-
 /** The steps a caller that already holds the install lock runs (the first install); see {@link checkHoldingLock}. */
 let holdingLock: {
   check(updater: Updater, lock: LockToken): Promise<CheckResult>;
@@ -484,8 +468,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     await assertInstallFolder(this.layout);
     await recover(this.layout, { lock });
     const config = await this.config();
-    const trust = await openTrust(this.layout, config, this.http);
-    const pointer = await channelPointer(trust, config);
+    const source = this.nativeSource(config);
+    const pointer = await source.offered();
     const currentVersion = await this.currentVersion();
     const checked = { currentVersion, latestVersion: pointer.version, channel: config.channel };
     const order = currentVersion === undefined ? 1 : compareVersions(pointer.version, currentVersion);
@@ -500,12 +484,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       this.emit("update-not-available", result);
       return result;
     }
-    const onFallback = (fallback: DeltaFallback) => this.emit("delta-fallback", fallback);
-    const release = await resolveRelease(
-      { layout: this.layout, trust, currentVersion, onFallback },
-      config.app,
-      pointer,
-    );
+    const release = await source.latest(currentVersion);
     const update = issue(updateOf(release, currentVersion, config.channel), { dir: this.layout.dir, release });
     this.emit("update-available", update);
     return { status: "available", ...checked, update };
@@ -519,7 +498,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     update: Update,
     plan: UpdatePlan,
     options: DownloadOptions,
-  ): Promise<Fetched & { downloaded: DownloadedUpdate }> {
+  ): Promise<NativeStaged & { downloaded: DownloadedUpdate }> {
     // No failure here bans the version: the network, the mirror or the disk failed, not the release.
     const fetched = await this.fetchRelease(plan.release, options);
     const { release, path } = fetched;
@@ -546,8 +525,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   ): Promise<InstallResult> {
     await recover(this.layout, { lock });
     await this.assertStillApplies(update);
+    const source = this.nativeSource(await this.config());
     const ready =
-      plan.path !== undefined && (await this.holdsArtifact(plan.path, plan.release))
+      plan.path !== undefined && (await source.holds(plan.path, plan.release))
         ? { release: plan.release, path: plan.path }
         : await this.downloadUnder(update, plan, options);
     let { release, path } = ready;
@@ -560,7 +540,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       outcome = await installRelease(
         this.layout,
         manifest,
-        this.stageProducer(release, path, installed, options, (full) => {
+        this.stageProducer(source, release, path, installed, options, (full) => {
           ({ release, path } = full);
         }),
         {
@@ -655,64 +635,27 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     );
   }
 
-  /** Downloads `release`'s artifact; a delta that fails (but for a cancellation) gives way to the full archive. */
-  private async fetchRelease(release: NativeRelease, options: DownloadOptions): Promise<Fetched> {
-    try {
-      return { release, ...(await this.fetchArtifact(release, options)) };
-    } catch (err) {
-      const e = toUpdraftError(err);
-      if (!isDelta(release) || e.code === ErrorCodes.ABORTED) throw e;
-      return this.fetchRelease(this.fallBack(release, `download failed: ${e.message}`), options);
-    }
+  /** The native source of this install's repository; `config` as read by {@link Updater.config}. */
+  private nativeSource(config: AppConfig): NativeSource {
+    return new NativeSource({
+      layout: this.layout,
+      config,
+      http: this.http,
+      onFallback: (fallback) => this.emit("delta-fallback", fallback),
+      checkDiskSpace: this.options.checkDiskSpace !== false,
+    });
   }
 
-  /** Gives up `release`'s delta for its full archive, saying why (`delta-fallback`). */
-  private fallBack(release: NativeRelease, reason: string): NativeRelease {
-    this.emit("delta-fallback", { from: release.artifact.ref.from ?? "", reason });
-    return withoutDelta(release);
-  }
-
-  /** Where `release`'s artifact is downloaded to (named by its signed sha256). */
-  private artifactPath(release: NativeRelease): string {
-    return join(this.layout.downloadsDir, `${release.artifact.ref.sha256}.tar.zst`);
-  }
-
-  /** True when `path` still holds an artifact of `release`'s size (another updater may have installed and removed it). */
-  private async holdsArtifact(path: string, release: NativeRelease): Promise<boolean> {
-    const size = await stat(path).then(
-      (s) => s.size,
-      () => undefined,
-    );
-    return size === release.artifact.ref.size;
-  }
-
-  /**
-   * Downloads and verifies `release`'s artifact unless it is already on disk; checks free space
-   * first. Returns where it is and the bytes fetched from the network.
-   */
-  private async fetchArtifact(
-    release: NativeRelease,
-    options: DownloadOptions,
-  ): Promise<{ path: string; fetched: number }> {
-    const { manifest, artifact } = release;
-    const path = this.artifactPath(release);
-    const have = await hashFile(path).catch(() => undefined);
-    if (have?.sha256 === artifact.ref.sha256) return { path, fetched: 0 };
-    if (this.options.checkDiskSpace !== false) {
-      await assertFreeSpace(this.layout.downloadsDir, artifact.ref.size, `downloading ${manifest.version}`);
-    }
-    const { fetched } = await downloadArtifact(this.http, {
-      url: artifact.url,
-      dest: path,
-      length: artifact.ref.size,
-      sha256: artifact.ref.sha256,
-      ...(options.signal ? { signal: options.signal } : {}),
+  /** Downloads `release`'s artifact through the native source (a delta that fails gives way to the full archive). */
+  private async fetchRelease(release: NativeRelease, options: DownloadOptions): Promise<NativeStaged> {
+    const source = this.nativeSource(await this.config());
+    return source.stage(release, this.layout.downloadsDir, {
+      signal: options.signal,
       onProgress: (p) => {
         options.onProgress?.(p);
         this.emit("download-progress", p);
       },
     });
-    return { path, fetched };
   }
 
   /**
@@ -720,11 +663,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * falls back to the full archive (downloaded then, and reported through `onFull`).
    */
   private stageProducer(
+    source: NativeSource,
     release: NativeRelease,
     path: string,
     installed: ReleaseManifest | undefined,
     options: DownloadOptions,
-    onFull: (full: Fetched) => void,
+    onFull: (full: NativeStaged) => void,
   ): StageProducer {
     const { manifest } = release;
     const fromFull = (archive: string) =>
@@ -738,7 +682,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       deltaPath: path,
       kind: release.artifact.ref.kind,
       onFallback: (reason) => {
-        fullRelease = this.fallBack(release, reason);
+        fullRelease = source.withoutDelta(release, reason);
       },
       full: async () => {
         const full = await this.fetchRelease(fullRelease, options);

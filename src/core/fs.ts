@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
 import { FileTooLargeError, readCapped } from "./read-capped.js";
@@ -160,10 +160,20 @@ export async function readLocalJson(path: string, maxBytes = LOCAL_FILE_MAX_BYTE
   }
 }
 
-/** True if `path` exists (file, folder or link). */
+/** True if `path` exists, following links (a link to nothing does not count). */
 export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True if there is an entry at `path` itself, a link included even when it points nowhere. */
+export async function entryExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
     return true;
   } catch {
     return false;

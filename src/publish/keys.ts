@@ -4,11 +4,11 @@
  * signers `@tufjs/models` needs. Never prints key material: errors name files and variables only.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { chmod, lstat, mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Key, Signature } from "@tufjs/models";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
-import { writeFileAtomic } from "../core/fs.js";
+import { entryExists, writeFileAtomic } from "../core/fs.js";
 import { FileTooLargeError, readCapped } from "../core/read-capped.js";
 
 /** The four top-level TUF roles, each signed by one ed25519 key. */
@@ -185,15 +185,6 @@ export interface GeneratedKeys {
   keys: { role: RoleName; keyId: string; privateKeyPath: string; publicKeyPath: string }[];
 }
 
-async function existsNoFollow(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Creates one ed25519 key per role in `outDir` (default `./updraft-keys`): `<role>.key`
  * (PKCS#8 PEM, mode 0600) and `<role>.pub` (SPKI PEM). A folder it creates gets mode 0700.
@@ -208,7 +199,7 @@ export async function generateKeys(
   for (const role of ROLES) {
     for (const ext of ["key", "pub"]) {
       const path = join(dir, `${role}.${ext}`);
-      if (await existsNoFollow(path)) existing.push(path);
+      if (await entryExists(path)) existing.push(path);
     }
   }
   if (existing.length > 0 && !options.force) {
@@ -221,7 +212,7 @@ export async function generateKeys(
       },
     );
   }
-  const created = !(await existsNoFollow(dir));
+  const created = !(await entryExists(dir));
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (created && process.platform !== "win32") await chmod(dir, 0o700);
   const result: GeneratedKeys = { dir, keys: [] };

@@ -7,13 +7,14 @@
  * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
  * this engine brings its switch ({@link swapFiles}) and {@link inPlaceCommit}.
  */
-import { copyFile, lstat, open, readdir, rename } from "node:fs/promises";
+import { copyFile, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, isUpdraftError, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { FaultSteps, faultPoint, inPlaceFileStep } from "../../core/fault.js";
 import {
   assertSafeRelativePath,
   ensureDir,
+  entryExists,
   fsyncDir,
   readLocalJson,
   removePath,
@@ -140,15 +141,6 @@ export async function hasPreparedInPlace(layout: InstallLayout): Promise<boolean
   return parsePreparedPlan(await readLocalJson(inPlacePaths(layout).plan).catch(() => undefined)) !== undefined;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Applies the prepared plan as one journaled transaction. Returns undefined when nothing is
  * prepared. On failure the old set is put back before the error is thrown.
@@ -189,9 +181,10 @@ export async function applyPreparedInPlace(
     }
     const from = (await readState(layout)).current;
     const files: JournalFile[] = [];
-    for (const f of plan.files) files.push({ path: f.path, hadOriginal: await exists(safeJoin(layout.dir, f.path)) });
+    for (const f of plan.files)
+      files.push({ path: f.path, hadOriginal: await entryExists(safeJoin(layout.dir, f.path)) });
     for (const path of plan.remove) {
-      if (await exists(safeJoin(layout.dir, path))) files.push({ path, hadOriginal: true, remove: true });
+      if (await entryExists(safeJoin(layout.dir, path))) files.push({ path, hadOriginal: true, remove: true });
     }
     await removePath(p.backupNew);
     await ensureDir(p.backupNew);
@@ -271,7 +264,7 @@ export const inPlaceCommit: CommitEngine<InPlaceJournal> = {
 /** Keeps the set the install replaced as `.updraft/backup/previous` (for rollback) and drops the staging. */
 async function keepReplacedSet(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
   const p = inPlacePaths(layout);
-  if (await exists(p.backupNew)) {
+  if (await entryExists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
       version: journal.from ?? null,
@@ -292,7 +285,7 @@ async function restoreOriginals(layout: InstallLayout, journal: InPlaceJournal):
     const target = safeJoin(layout.dir, f.path);
     const backup = safeJoin(p.backupNew, f.path);
     if (f.hadOriginal) {
-      if (await exists(backup)) {
+      if (await entryExists(backup)) {
         await ensureDir(dirname(target));
         await rename(backup, target);
       }

@@ -12,6 +12,7 @@ export {
   recordSuccess,
   type Skipped,
 } from "./attempts.js";
+export { assertFreeSpace } from "./disk.js";
 export {
   applyPreparedInPlace,
   type InPlaceFile,

@@ -5,20 +5,27 @@
  * archive as the fall-back of a delta. Everything it returns was checked against the signed
  * targets metadata.
  */
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { hashFile } from "../../core/hash.js";
 import type { AppConfig, ChannelPointer, ReleaseManifest } from "../../formats/native.js";
-import { type ChoiceContext, chooseUpdateArtifact, type LocatedArtifact } from "../artifacts/choice.js";
-import type { InstallLayout } from "../install/index.js";
+import {
+  type ChoiceContext,
+  chooseUpdateArtifact,
+  type DeltaFallback,
+  type LocatedArtifact,
+} from "../artifacts/choice.js";
+import { assertFreeSpace, type InstallLayout } from "../install/index.js";
+import { downloadArtifact } from "../net/download.js";
 import type { HttpClient } from "../net/http.js";
-import { verifiedRelease } from "../trust/release.js";
+import { channelPointer, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
-
-/** The channel's signed pointer (see {@link channelPointer}): the native source reads it first, to compare versions. */
-export { channelPointer } from "../trust/release.js";
+import type { SourceOrigin, SourceRelease, StageOptions, UpdateSource } from "./source.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
-export interface NativeRelease {
+export interface NativeRelease extends SourceRelease {
   readonly manifest: ReleaseManifest;
   /** What to download: a delta from the installed version, or the full archive. */
   readonly artifact: LocatedArtifact;
@@ -34,6 +41,110 @@ export function isDelta(release: NativeRelease): boolean {
 /** `release` installed from its full archive instead of the delta: the one place a delta is given up. */
 export function withoutDelta(release: NativeRelease): NativeRelease {
   return { ...release, artifact: release.full };
+}
+
+/** What {@link NativeSource.stage} leaves on disk: the verified artifact of the release it downloaded. */
+export interface NativeStaged {
+  /** The release as downloaded: without its delta when the delta could not be downloaded. */
+  release: NativeRelease;
+  /** The artifact's file, named by its signed sha256. */
+  path: string;
+  /** Bytes fetched from the network for it (0 when it was on disk already). */
+  fetched: number;
+}
+
+/** What a {@link NativeSource} works with. */
+export interface NativeSourceOptions {
+  layout: InstallLayout;
+  config: AppConfig;
+  http: HttpClient;
+  /** Told each time a delta is given up for the full archive, and why. */
+  onFallback: (fallback: DeltaFallback) => void;
+  /** Check free space before a download (default true). */
+  checkDiskSpace?: boolean;
+}
+
+/**
+ * An Updraft repository as an {@link UpdateSource}: `latest` reads the channel's signed pointer and
+ * the release it names, `stage` downloads and verifies the chosen artifact into the downloads
+ * folder, giving up a delta for the full archive when the delta cannot be downloaded. The
+ * versioned engine then builds the release's tree from what `stage` left (see updater.ts).
+ */
+export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
+  readonly origin: SourceOrigin;
+  private trust: TrustSession | undefined;
+  private pointer: ChannelPointer | undefined;
+
+  constructor(private readonly options: NativeSourceOptions) {
+    const { config } = options;
+    this.origin = { format: "native", url: config.url ?? "", app: config.app, signed: true };
+  }
+
+  /**
+   * The version the channel offers now (its signed pointer), without reading the release: enough
+   * to tell an install that it is current or that the version is held back.
+   */
+  async offered(): Promise<ChannelPointer> {
+    const { layout, config, http } = this.options;
+    this.trust ??= await openTrust(layout, config, http);
+    this.pointer ??= await channelPointer(this.trust, config);
+    return this.pointer;
+  }
+
+  async latest(installed: string | undefined): Promise<NativeRelease> {
+    const pointer = await this.offered();
+    const { layout, config, onFallback } = this.options;
+    return resolveRelease({ layout, trust: this.trust!, currentVersion: installed, onFallback }, config.app, pointer);
+  }
+
+  async stage(release: NativeRelease, workDir: string, options: StageOptions = {}): Promise<NativeStaged> {
+    try {
+      return { release, ...(await this.fetchArtifact(release, workDir, options)) };
+    } catch (err) {
+      const e = toUpdraftError(err);
+      if (!isDelta(release) || e.code === ErrorCodes.ABORTED) throw e;
+      return this.stage(this.withoutDelta(release, `download failed: ${e.message}`), workDir, options);
+    }
+  }
+
+  /** Gives up `release`'s delta for its full archive, saying why: the one place a delta is given up. */
+  withoutDelta(release: NativeRelease, reason: string): NativeRelease {
+    this.options.onFallback({ from: release.artifact.ref.from ?? "", reason });
+    return withoutDelta(release);
+  }
+
+  /** True when `path` still holds an artifact of `release`'s size (another updater may have installed and removed it). */
+  async holds(path: string, release: NativeRelease): Promise<boolean> {
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    return size === release.artifact.ref.size;
+  }
+
+  /** Downloads and verifies `release`'s artifact into `dir` unless it is there already; checks free space first. */
+  private async fetchArtifact(
+    release: NativeRelease,
+    dir: string,
+    options: StageOptions,
+  ): Promise<{ path: string; fetched: number }> {
+    const { manifest, artifact } = release;
+    const path = join(dir, `${artifact.ref.sha256}.tar.zst`);
+    const have = await hashFile(path).catch(() => undefined);
+    if (have?.sha256 === artifact.ref.sha256) return { path, fetched: 0 };
+    if (this.options.checkDiskSpace !== false) {
+      await assertFreeSpace(dir, artifact.ref.size, `downloading ${manifest.version}`);
+    }
+    const { fetched } = await downloadArtifact(this.options.http, {
+      url: artifact.url,
+      dest: path,
+      length: artifact.ref.size,
+      sha256: artifact.ref.sha256,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { path, fetched };
+  }
 }
 
 /**
@@ -62,5 +173,11 @@ export async function openTrust(layout: InstallLayout, config: AppConfig, http: 
 export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
   const { manifest, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer);
   const full: LocatedArtifact = { ref: archive, url: archiveUrl };
-  return { manifest, artifact: await chooseUpdateArtifact(ctx, manifest, full), full };
+  return {
+    version: manifest.version,
+    signed: true,
+    manifest,
+    artifact: await chooseUpdateArtifact(ctx, manifest, full),
+    full,
+  };
 }

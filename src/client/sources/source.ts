@@ -10,9 +10,13 @@
  */
 import type { UpdraftError } from "../../core/errors.js";
 import type { InPlaceRelease } from "../install/index.js";
+import type { DownloadProgress } from "../net/download.js";
 
-/** The formats a legacy source reads, as recorded in `.updraft/source.json`. */
-export type SourceFormat = "saau" | "update-json";
+/**
+ * The kind of repository a source reads: an Updraft repository (`native`), or a format Updraft
+ * migrates from (recorded in `.updraft/source.json` for those).
+ */
+export type SourceFormat = "native" | "saau" | "update-json";
 
 /** Where a source is, as `updraft status` reports it. */
 export interface SourceOrigin {
@@ -43,8 +47,18 @@ export interface UnusableRelease {
   unusable: UpdraftError;
 }
 
-/** One backend updates come from; `R` is what it returns for a release and takes back to stage it. */
-export interface UpdateSource<R extends SourceRelease = SourceRelease> {
+/** What {@link UpdateSource.stage} may be given: a way to cancel it, and download progress. */
+export interface StageOptions {
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: DownloadProgress) => void) | undefined;
+}
+
+/**
+ * One backend updates come from. `R` is what it returns for a release and takes back to stage it;
+ * `S` is what staging leaves for an install engine: the files of an in-place swap for the legacy
+ * sources, the verified artifact the versioned engine unpacks for the native source.
+ */
+export interface UpdateSource<R extends SourceRelease = SourceRelease, S = InPlaceRelease> {
   /** Where updates come from; recorded at every check, before the source is asked anything. */
   readonly origin: SourceOrigin;
   /**
@@ -57,7 +71,7 @@ export interface UpdateSource<R extends SourceRelease = SourceRelease> {
    * and returns the files for the in-place engine. Throws an `UpdraftError` when a file does not
    * match what the source promised; nothing is installed then.
    */
-  stage(release: R, workDir: string): Promise<InPlaceRelease>;
+  stage(release: R, workDir: string, options?: StageOptions): Promise<S>;
 }
 
 /** True when `found` is a release the source cannot offer. */
