@@ -5,6 +5,7 @@
  * started by a launch (the helper's restart, or `recover({ launch: true })`), judged by its policy.
  * Pure functions: no I/O here; recover.ts and helper.ts read and write the state.
  */
+import { isJsonObject } from "../../core/json.js";
 import { isValidVersion } from "../../core/version.js";
 import { formatHealthPolicy, type HealthPolicy, parseHealthPolicy } from "../../formats/native.js";
 
@@ -109,10 +110,6 @@ export function verdict(probation: Probation, now: Date): string | undefined {
   return undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function isDate(v: unknown): v is string {
   return typeof v === "string" && v.length <= 40 && Number.isFinite(Date.parse(v));
 }
@@ -126,7 +123,7 @@ function intIn(v: unknown, range: { min: number; max: number }): v is number {
  * usable. Probations written before health policies existed are read as `confirm`, not started.
  */
 export function parseProbation(raw: unknown): Probation | undefined {
-  if (!isObject(raw) || typeof raw.version !== "string" || !isValidVersion(raw.version)) return undefined;
+  if (!isJsonObject(raw) || typeof raw.version !== "string" || !isValidVersion(raw.version)) return undefined;
   if (raw.previous !== undefined && (typeof raw.previous !== "string" || !isValidVersion(raw.previous))) {
     return undefined;
   }

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { readLocalJson, readLocalText, writeJsonAtomic } from "../../core/fs.js";
+import { isJsonObject } from "../../core/json.js";
 import { isValidVersion } from "../../core/version.js";
 import { type AppConfig, EMBEDDED_CONFIG_FILE, parseAppConfig } from "../../formats/native.js";
 import type { InstallLayout } from "./layout.js";
@@ -42,10 +43,6 @@ export interface InstallState {
   attempts?: Record<string, Attempt>;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 const isVersion = (v: unknown): v is string => typeof v === "string" && isValidVersion(v);
 const isDate = (v: unknown): v is string => typeof v === "string" && v.length <= 40 && Number.isFinite(Date.parse(v));
 /** Most versions the back-off remembers: a state file is never allowed to grow without bound. */
@@ -58,16 +55,16 @@ const MAX_ATTEMPTS = 200;
  */
 export function parseState(raw: unknown): InstallState {
   const state: InstallState = { schema: 1 };
-  if (!isObject(raw)) return state;
+  if (!isJsonObject(raw)) return state;
   if (raw.mode === "versioned" || raw.mode === "in-place") state.mode = raw.mode;
   for (const k of ["current", "previous", "knownGood"] as const) if (isVersion(raw[k])) state[k] = raw[k];
   if (isDate(raw.installedAt)) state.installedAt = raw.installedAt;
   const probation = parseProbation(raw.probation);
   if (probation) state.probation = probation;
-  if (isObject(raw.attempts)) {
+  if (isJsonObject(raw.attempts)) {
     const attempts: Record<string, Attempt> = {};
     for (const [version, a] of Object.entries(raw.attempts).slice(-MAX_ATTEMPTS)) {
-      if (!isVersion(version) || !isObject(a) || !isDate(a.at)) continue;
+      if (!isVersion(version) || !isJsonObject(a) || !isDate(a.at)) continue;
       const outcome = a.outcome === "failed" || a.outcome === "succeeded" ? a.outcome : "pending";
       const reason = typeof a.reason === "string" ? a.reason.slice(0, 2000) : undefined;
       attempts[version] = { at: a.at, outcome, ...(reason !== undefined ? { reason } : {}) };
@@ -117,13 +114,13 @@ export async function writeConfig(layout: InstallLayout, config: AppConfig): Pro
  */
 export async function readConfig(layout: InstallLayout): Promise<AppConfig> {
   const own = await readLocalJson(layout.configFile, STATE_FILE_MAX_BYTES, "the install configuration");
-  if (own !== undefined) return parseAppConfig(own);
+  if (own !== undefined) return parseAppConfig(own, layout.configFile);
   const embedded = await readLocalText(
     join(layout.currentLink, EMBEDDED_CONFIG_FILE),
     STATE_FILE_MAX_BYTES,
     "the release's updraft.json",
   ).catch(() => undefined);
-  if (embedded !== undefined) return parseAppConfig(embedded);
+  if (embedded !== undefined) return parseAppConfig(embedded, join(layout.currentLink, EMBEDDED_CONFIG_FILE));
   throw new UpdraftError(ErrorCodes.NOT_INSTALLED, `${layout.dir} is not an Updraft install folder`, {
     hint: "Install the app first: updraft install URL --app NAME --dir DIR",
   });

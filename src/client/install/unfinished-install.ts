@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { readLocalJson, removePath, writeJsonAtomic } from "../../core/fs.js";
+import { isJsonObject } from "../../core/json.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN } from "../../formats/native.js";
 import type { InstallLayout } from "./layout.js";
 
@@ -28,8 +29,8 @@ function markerFile(layout: InstallLayout): string {
 
 /** The unfinished first install of this folder; undefined when there is none or the record is damaged. */
 export async function readUnfinishedInstall(layout: InstallLayout): Promise<UnfinishedInstall | undefined> {
-  const raw = (await readLocalJson(markerFile(layout)).catch(() => undefined)) as Record<string, unknown> | undefined;
-  if (typeof raw !== "object" || raw === null) return undefined;
+  const raw = await readLocalJson(markerFile(layout)).catch(() => undefined);
+  if (!isJsonObject(raw)) return undefined;
   const { app, url, channel, rootSha256, wasEmpty, startedAt } = raw;
   if (
     typeof app !== "string" ||

@@ -14,6 +14,7 @@ import type { TargetFile } from "@tufjs/models";
 import { BaseFetcher, Updater as TufUpdater } from "tuf-js";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { ensureDir, removeGroupOtherWrite, writeFileAtomic } from "../../core/fs.js";
+import { isJsonObject, parseJson } from "../../core/json.js";
 import { readCapped } from "../../core/read-capped.js";
 import { channelTarget, metadataPath, targetsPath } from "../../formats/native.js";
 import { trustedRootFile } from "../install/layout.js";
@@ -123,8 +124,10 @@ function joinUrl(base: string, path: string): string {
 export function rootVersion(bytes: Buffer | undefined): number | undefined {
   if (!bytes) return undefined;
   try {
-    const doc = JSON.parse(bytes.toString("utf8")) as { signed?: { _type?: string; version?: unknown } };
-    return doc.signed?._type === "root" && typeof doc.signed.version === "number" ? doc.signed.version : undefined;
+    const doc = parseJson(bytes.toString("utf8"));
+    const signed = isJsonObject(doc) ? doc.signed : undefined;
+    if (signed === undefined || !isJsonObject(signed) || signed._type !== "root") return undefined;
+    return typeof signed.version === "number" ? signed.version : undefined;
   } catch {
     return undefined;
   }
@@ -176,8 +179,10 @@ function channelOfTarget(name: string): string | undefined {
 function channelsOf(targetsJson: Buffer | undefined): string[] {
   if (!targetsJson) return [];
   try {
-    const doc = JSON.parse(targetsJson.toString("utf8")) as { signed?: { targets?: Record<string, unknown> } };
-    return Object.keys(doc.signed?.targets ?? {})
+    const doc = parseJson(targetsJson.toString("utf8"));
+    const signed = isJsonObject(doc) ? doc.signed : undefined;
+    const targets = signed !== undefined && isJsonObject(signed) ? signed.targets : undefined;
+    return Object.keys(targets !== undefined && isJsonObject(targets) ? targets : {})
       .map(channelOfTarget)
       .filter((c): c is string => c !== undefined)
       .sort();
