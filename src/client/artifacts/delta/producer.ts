@@ -19,7 +19,7 @@ export interface DeltaWithFallbackOptions {
   manifest: ReleaseManifest;
   deltaPath: string;
   kind: string;
-  /** Downloads the full archive (when needed) and returns its producer. */
+  /** Downloads the full archive (when needed) and returns its producer, which records the tree ({@link recordingTree}). */
   full: () => Promise<StageProducer>;
   /** Told why the delta was abandoned, before the full archive is fetched. */
   onFallback: (reason: string) => void;
@@ -75,7 +75,7 @@ export function deltaWithFallback(options: DeltaWithFallbackOptions): StageProdu
       const reason = `${error.code}: ${error.message}`;
       options.onFallback(reason);
       const full = await options.full();
-      return recordingTree(options.layout, options.manifest, full)(stagingDir);
+      return full(stagingDir);
     }
   };
 }
