@@ -131,9 +131,12 @@ test("a delta that does not produce the signed files falls back at install and i
   const bytes = await readFile(downloaded.path);
   bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
   await writeFile(downloaded.path, bytes);
+  const announced: string[] = [];
+  updater.on("downloaded", (d) => announced.push(d.artifactKind));
   await updater.install(downloaded);
   assert.equal(fallbacks.length, 1);
   assert.match(fallbacks[0]!.reason, /DELTA_INVALID|FILE_MISMATCH/);
+  assert.deepEqual(announced, ["full"], "the full archive fetched at install is announced as downloaded");
   await assertExact(installDir, repo, "1.1.0");
   assert.deepEqual(await readdir(join(installDir, ".updraft", "downloads")), []);
 });

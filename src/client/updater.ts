@@ -501,19 +501,24 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   ): Promise<NativeStaged & { downloaded: DownloadedUpdate }> {
     // No failure here bans the version: the network, the mirror or the disk failed, not the release.
     const fetched = await this.fetchRelease(plan.release, options);
-    const { release, path } = fetched;
+    return { ...fetched, downloaded: this.announceDownloaded(update, plan.dir, fetched) };
+  }
+
+  /** `update` as downloaded into `staged` (the full archive's, after a fall-back), announced by `downloaded`. */
+  private announceDownloaded(update: Update, dir: string, staged: NativeStaged): DownloadedUpdate {
+    const { release, path } = staged;
     const downloaded = issue<DownloadedUpdate>(
       {
         ...update,
         downloadSize: release.artifact.ref.size,
         artifactKind: release.artifact.ref.kind,
         path,
-        fetched: fetched.fetched,
+        fetched: staged.fetched,
       },
-      { dir: plan.dir, release, path },
+      { dir, release, path },
     );
     this.emit("downloaded", downloaded);
-    return { ...fetched, downloaded };
+    return downloaded;
   }
 
   /** Installs `update` under `lock`: the body of {@link Updater.install} and {@link Updater.update}. */
@@ -542,6 +547,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         manifest,
         this.stageProducer(source, release, path, installed, options, (full) => {
           ({ release, path } = full);
+          this.announceDownloaded(update, plan.dir, full);
         }),
         {
           probation: this.probationPolicy(manifest),
