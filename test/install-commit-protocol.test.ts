@@ -10,6 +10,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { type CommitEngine, commitInstall, journalIntent, settleCommit } from "../src/client/install/commit.js";
+import { type InPlaceRelease, installInPlace, rollbackInPlace } from "../src/client/install/in-place.js";
 import {
   type Journal,
   journalFile,
@@ -19,7 +20,7 @@ import {
 } from "../src/client/install/journal.js";
 import { type InstallLayout, installLayout } from "../src/client/install/layout.js";
 import type { ProbationPolicy } from "../src/client/install/probation.js";
-import { type InstallState, readState } from "../src/client/install/state.js";
+import { type InstallState, readState, updateState } from "../src/client/install/state.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -167,4 +168,25 @@ test("a reinstall of the current version keeps the version to go back to", async
   assert.equal(state.current, "1.1.0");
   assert.equal(state.previous, "1.0.0", "not the reinstalled version itself");
   assert.ok(state.installedAt !== undefined, "the reinstall is recorded");
+});
+
+test("an in-place reinstall of the current version keeps the older set to go back to", async (t) => {
+  const work = await tempDir(t);
+  const appDir = join(work, "app");
+  await mkdir(appDir);
+  await writeFile(join(appDir, "app.txt"), "1.0.0");
+  const layout = installLayout(appDir);
+  await updateState(layout, (s) => ({ ...s, mode: "in-place", current: "1.0.0" }));
+  const release = async (version: string, text: string): Promise<InPlaceRelease> => {
+    const source = join(work, `${version}-${text}.txt`);
+    await writeFile(source, text);
+    return { version, files: [{ path: "app.txt", source }] };
+  };
+  await installInPlace(layout, await release("1.1.0", "1.1.0"));
+  await installInPlace(layout, await release("1.1.0", "1.1.0 repaired"));
+  assert.equal(await readFile(join(appDir, "app.txt"), "utf8"), "1.1.0 repaired");
+  assert.equal((await readState(layout)).previous, "1.0.0");
+  assert.equal(await rollbackInPlace(layout), "1.0.0");
+  assert.equal(await readFile(join(appDir, "app.txt"), "utf8"), "1.0.0", "the rollback puts back 1.0.0's files");
+  assert.equal((await readState(layout)).current, "1.0.0");
 });

@@ -264,7 +264,11 @@ export const inPlaceCommit: CommitEngine<InPlaceJournal> = {
 /** Keeps the set the install replaced as `.updraft/backup/previous` (for rollback) and drops the staging. */
 async function keepReplacedSet(layout: InstallLayout, journal: InPlaceJournal): Promise<void> {
   const p = inPlacePaths(layout);
-  if (await entryExists(p.backupNew)) {
+  if (journal.from !== undefined && journal.from === journal.to) {
+    // A reinstall of the installed version (a repair) replaced that same version: the kept set stays
+    // the one `previous` names, or a rollback would put back these files under the older version's name.
+    await removePath(p.backupNew);
+  } else if (await entryExists(p.backupNew)) {
     await writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
       version: journal.from ?? null,
