@@ -370,3 +370,21 @@ test("parallel checks on an empty cache all succeed (bounded rounds, real proces
     }
   }
 });
+
+test("update --json reports every byte it fetched (metadata, manifest and payload), and the payload apart", async (t) => {
+  const s = await servedUpdate(t);
+  const before = s.server.log.length;
+  const run = await runCli(["update", "--dir", s.appDir, "--json"]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const doc = onlyDocument(run);
+  const served = s.server.log.slice(before);
+  const sent = served.reduce((sum, r) => sum + r.bytesSent, 0);
+  const archive = served.filter((r) => r.path.endsWith(".tar.zst") || r.path.includes("/deltas/"));
+  assert.equal(doc.bytesDownloaded, sent, "what the server sent, every request counted");
+  assert.equal(
+    doc.artifactBytes,
+    archive.reduce((sum, r) => sum + r.bytesSent, 0),
+    "the payload alone",
+  );
+  assert.ok(Number(doc.bytesDownloaded) > Number(doc.artifactBytes), "signed metadata is counted too");
+});

@@ -131,14 +131,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const seconds = (Date.now() - started) / 1000;
     for (const line of (await readFile(logFile, "utf8")).trimEnd().split("\n")) print(line);
     const update = parseJson(await readFile(updateFile, "utf8"));
-    if (!isJsonObject(update) || typeof update.bytes !== "number") {
+    if (!isJsonObject(update) || typeof update.bytes !== "number" || typeof update.payload !== "number") {
       throw new UpdraftError(ErrorCodes.INTERNAL, `${updateFile} does not hold the update's byte count`);
     }
     if (final.version !== "1.1.0") {
       throw new UpdraftError(ErrorCodes.INTERNAL, `The restarted app reports ${final.version}, not 1.1.0`);
     }
     print(
-      `9. Done: the restarted app reports ${final.version}. Update: ${update.bytes} bytes downloaded, ` +
+      `9. Done: the restarted app reports ${final.version}. Update: ${update.bytes} bytes downloaded ` +
+        `(${update.payload} of them the delta, the rest signed metadata and the release manifest), ` +
         `${seconds.toFixed(2)} s from start to restarted app (first install ${installed.version}).`,
     );
     return {

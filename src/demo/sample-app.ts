@@ -35,8 +35,9 @@ const downloaded = await updater.download(check.update, {
   },
 });
 const installed = await updater.install(downloaded);
-log(\`installed \${installed.version} (\${installed.filesWritten} files written, \${installed.filesReused} reused); downloaded \${downloaded.fetched} bytes\`);
-writeFileSync(process.env.DEMO_UPDATE_FILE, JSON.stringify({ bytes: downloaded.fetched, at: Date.now() }));
+const total = updater.traffic.bytes;
+log(\`installed \${installed.version} (\${installed.filesWritten} files written, \${installed.filesReused} reused); downloaded \${total} bytes, \${downloaded.fetched} of them the \${downloaded.artifactKind}\`);
+writeFileSync(process.env.DEMO_UPDATE_FILE, JSON.stringify({ bytes: total, payload: downloaded.fetched, at: Date.now() }));
 log("restarting through the helper");
 await updater.restart({ logFile: process.env.DEMO_LOG_FILE });
 `;

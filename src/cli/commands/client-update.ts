@@ -104,7 +104,9 @@ export function registerUpdate(program: Command): void {
               updated: true,
               version: installed.version,
               previousVersion: installed.previousVersion,
-              bytesDownloaded: downloaded.fetched,
+              // Everything this run fetched (signed metadata, channel, manifest, payload): what the user paid.
+              bytesDownloaded: updater.traffic.bytes,
+              artifactBytes: downloaded.fetched,
               filesWritten: installed.filesWritten,
               filesReused: installed.filesReused,
               seconds: (Date.now() - started) / 1000,
@@ -112,7 +114,9 @@ export function registerUpdate(program: Command): void {
               ...(installed.probation ? { probation: installed.probation } : {}),
               ...(helperPid !== undefined ? { helperPid } : {}),
             },
-            human: `Updated to ${installed.version}. ${whatHappensNext(dir, installed, helperPid !== undefined)}`,
+            human:
+              `Updated to ${installed.version} (${updater.traffic.bytes} bytes downloaded, ${downloaded.fetched} of them the ${downloaded.artifactKind === "full" ? "full archive" : "delta"}). ` +
+              whatHappensNext(dir, installed, helperPid !== undefined),
           };
         });
       },
