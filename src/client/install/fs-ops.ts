@@ -229,7 +229,12 @@ export function fileOps(options: FileOpsOptions = {}): FileOps {
       const installDir = dirname(stateDir);
       // Listed before the move, so a crash between the two leaves no leftover unlisted.
       await writeLeftovers(stateDir, [...(await readLeftovers(stateDir)), relative(installDir, aside)]);
-      await retrying("move aside", path, () => calls.rename(path, aside));
+      try {
+        await retrying("move aside", path, () => calls.rename(path, aside));
+      } catch (err) {
+        if (errnoOf(err) === "ENOENT") return; // what held it let go and it was deleted after all
+        throw err;
+      }
       // What the running program does not hold goes now; the rest at the next sweep.
       await calls.removeTree(aside).catch(() => {});
     },
