@@ -16,12 +16,13 @@
  * system that refuses what Windows refuses.
  */
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { access, open, rename, rm, rmdir, symlink, unlink } from "node:fs/promises";
+import { open, rename, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { FaultSteps, faultPoint } from "../../core/fault.js";
 import { ensureDir, fsyncDir, readLocalJson } from "../../core/fs.js";
+import { errnoOf, type FileBusy, fileLockBudget, isHeldErrno, retryWhileHeld } from "../../core/fs-retry.js";
+
+export type { FileBusy } from "../../core/fs-retry.js";
+export { DEFAULT_FILE_LOCK_BUDGET_MS, MAX_FILE_LOCK_BUDGET_MS } from "../../core/fs-retry.js";
 
 /** The primitive calls the engines make that Windows may refuse; {@link nodeFileSystem} is the real one. */
 export interface FileSystemCalls {
@@ -49,22 +50,6 @@ export const nodeFileSystem: FileSystemCalls = {
   symlink: (target, path, type) => symlink(target, path, type),
 };
 
-/** One pause of a file operation that found its file held by another program (an Updater `file-busy` event). */
-export interface FileBusy {
-  /** What was being done: `rename`, `remove`, `replace`, `link`. */
-  operation: string;
-  /** The file or folder held. */
-  path: string;
-  /** What the system said (`EBUSY`, `EPERM`, `EACCES`, `ENOTEMPTY`). */
-  errno: string;
-  /** How many tries failed so far. */
-  attempt: number;
-  /** The pause before the next try (ms). */
-  delayMs: number;
-  /** What is left of the operation's budget after that pause (ms). */
-  remainingMs: number;
-}
-
 /** Options of {@link fileOps}. */
 export interface FileOpsOptions {
   /** How long one operation may keep trying a held file (ms, 0 to 10 minutes). Default: `UPDRAFT_FILE_LOCK_BUDGET_MS`, else 10 s. */
@@ -75,14 +60,6 @@ export interface FileOpsOptions {
   calls?: FileSystemCalls;
 }
 
-/** Default budget of one operation: about what an antivirus scan of a new file takes. */
-export const DEFAULT_FILE_LOCK_BUDGET_MS = 10_000;
-/** Longest budget an option or the environment may set. */
-export const MAX_FILE_LOCK_BUDGET_MS = 10 * 60_000;
-/** The errnos with which Windows says "another program holds this file". */
-const HELD_ERRNOS = new Set(["EBUSY", "EPERM", "EACCES", "ENOTEMPTY"]);
-const FIRST_PAUSE_MS = 25;
-const LONGEST_PAUSE_MS = 1_000;
 /** Where moved-aside leftovers are listed until they are deleted (relative to the install folder's state folder). */
 const LEFTOVERS_FILE = "leftovers.json";
 /** The name a file or folder moved aside gets (`TSPrint.exe.old-1a2b3c4d5e6f`). */
@@ -119,78 +96,13 @@ export interface FileOps {
   sweepLeftovers(stateDir: string): Promise<void>;
 }
 
-/** The budget set by `UPDRAFT_FILE_LOCK_BUDGET_MS` (a whole number of ms), if any. */
-function budgetFromEnvironment(): number | undefined {
-  const raw = process.env.UPDRAFT_FILE_LOCK_BUDGET_MS;
-  if (raw === undefined || !/^\d{1,9}$/.test(raw)) return undefined;
-  return Math.min(Number(raw), MAX_FILE_LOCK_BUDGET_MS);
-}
-
-function errnoOf(err: unknown): string | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** What usually holds `path`, for the message of `FILE_LOCKED`. */
-export function usualHolder(path: string): string {
-  if (/\.(exe|dll|com|scr|sys|ocx|node|so|dylib)$/i.test(path)) {
-    return "the app (or its service) is still running from it, or an antivirus is scanning it";
-  }
-  return "an antivirus, indexer or backup tool is scanning it, or another program has it open";
-}
-
-/** The `FILE_LOCKED` error for `path`, held through a whole budget. */
-export function fileLocked(operation: string, path: string, errno: string, waitedMs: number, cause: unknown) {
-  return new UpdraftError(
-    ErrorCodes.FILE_LOCKED,
-    `Cannot ${operation} ${path}: the file is in use (${errno}, still after ${Math.round(waitedMs / 100) / 10} s); usually ${usualHolder(path)}`,
-    {
-      cause,
-      hint: "Close the app (stop its service), wait for the scan to end, and run the update again; the previous version was kept.",
-      details: { path, operation, errno },
-    },
-  );
-}
-
-/**
- * A permission problem looks like a lock (EACCES, EPERM): a folder the process may not write to
- * is not waited for, as no other program will let go of it.
- */
-async function folderRefusesWrites(path: string): Promise<boolean> {
-  try {
-    await access(dirname(path), constants.W_OK);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** The retrying file operations over `options.calls` (see {@link FileOps}). */
 export function fileOps(options: FileOpsOptions = {}): FileOps {
   const calls = options.calls ?? nodeFileSystem;
-  const budgetMs = options.budgetMs ?? budgetFromEnvironment() ?? DEFAULT_FILE_LOCK_BUDGET_MS;
+  const budgetMs = options.budgetMs ?? fileLockBudget();
 
-  async function retrying<T>(operation: string, path: string, body: () => Promise<T>): Promise<T> {
-    const started = Date.now();
-    let pause = FIRST_PAUSE_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await body();
-      } catch (err) {
-        const errno = errnoOf(err);
-        if (errno === undefined || !HELD_ERRNOS.has(errno)) throw err;
-        if ((errno === "EACCES" || errno === "EPERM") && (await folderRefusesWrites(path))) throw err;
-        const waited = Date.now() - started;
-        const remaining = budgetMs - waited;
-        if (remaining <= 0) throw fileLocked(operation, path, errno, waited, err);
-        const delayMs = Math.min(pause, remaining);
-        options.onBusy?.({ operation, path, errno, attempt, delayMs, remainingMs: remaining - delayMs });
-        await faultPoint(FaultSteps.FILE_RETRY_WAITING);
-        await new Promise((r) => setTimeout(r, delayMs));
-        pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
-      }
-    }
-  }
+  const retrying = <T>(operation: string, path: string, body: () => Promise<T>) =>
+    retryWhileHeld(operation, path, body, { budgetMs, ...(options.onBusy ? { onBusy: options.onBusy } : {}) });
 
   async function readLeftovers(stateDir: string): Promise<string[]> {
     const raw = await readLocalJson(join(stateDir, LEFTOVERS_FILE), 1 << 20).catch(() => undefined);
@@ -223,7 +135,7 @@ export function fileOps(options: FileOpsOptions = {}): FileOps {
         return;
       } catch (err) {
         const errno = errnoOf(err);
-        if (errno === undefined || !HELD_ERRNOS.has(errno)) throw err;
+        if (!isHeldErrno(errno)) throw err;
       }
       const aside = `${path}.old-${randomBytes(6).toString("hex")}`;
       const installDir = dirname(stateDir);
