@@ -28,7 +28,13 @@ const run = promisify(execFile);
  * What the install engines and recovery do not own, left alone by the "every path" runs: the
  * install lock, the network side's metadata cache, downloads and the SAAU source's unpack folder.
  */
-const NOT_THE_ENGINES = ["/.updraft/lock", "/.updraft/cache/", "/.updraft/tuf", "/.updraft/downloads/", "/.updraft/unpack/"];
+const NOT_THE_ENGINES = [
+  "/.updraft/lock",
+  "/.updraft/cache/",
+  "/.updraft/tuf",
+  "/.updraft/downloads/",
+  "/.updraft/unpack/",
+];
 /** A short budget for the locks that last: the test waits it out once per locked operation. */
 const SHORT_BUDGET = { UPDRAFT_FILE_LOCK_BUDGET_MS: "400" };
 
@@ -169,7 +175,8 @@ test("SAAU in place: transient locks on every path are waited out, the new set e
   const shim = await buildShim();
   const s = await saauSetup(t);
   const log = join(s.work, "refused.log");
-  const r = await runCli(["update", ...s.args], { env: shimEnv(shim, { match: [`${s.appDir}/`], skip: NOT_THE_ENGINES, log }),
+  const r = await runCli(["update", ...s.args], {
+    env: shimEnv(shim, { match: [`${s.appDir}/`], skip: NOT_THE_ENGINES, log }),
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(parseJson(r).version, "10.0.2.0");
@@ -201,7 +208,12 @@ test("SAAU in place: a running TSPrint.exe (rename allowed, delete refused) is u
   const s = await saauSetup(t);
   const log = join(s.work, "refused.log");
   // Wherever the running program is moved to, it stays running: it is never deleted.
-  const where = [`${s.appDir}/TSPrint.exe`, "/backup/new/TSPrint.exe", "/backup/previous/TSPrint.exe", "/previous.old-"];
+  const where = [
+    `${s.appDir}/TSPrint.exe`,
+    "/backup/new/TSPrint.exe",
+    "/backup/previous/TSPrint.exe",
+    "/previous.old-",
+  ];
   const running = shimEnv(shim, { match: where, fails: -1, calls: ["unlink", "rmdir"], log });
   const first = await runCli(["update", ...s.args], { env: running });
   assert.equal(first.code, 0, first.stdout + first.stderr);
