@@ -27,6 +27,7 @@ export {
   installFromRepository,
 } from "./first-install.js";
 export type { Skipped } from "./install/attempts.js";
+export type { FileBusy } from "./install/fs-ops.js";
 export type { Probation } from "./install/probation.js";
 export type { RecoveryReport } from "./install/recover.js";
 export type { InstallMode } from "./install/state.js";

@@ -25,6 +25,7 @@ import {
   recordSuccess,
   type Skipped,
 } from "./install/attempts.js";
+import { type FileBusy, fileOps, MAX_FILE_LOCK_BUDGET_MS } from "./install/fs-ops.js";
 import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./install/layout.js";
 import { readCurrentVersion } from "./install/pointer.js";
 import {
@@ -72,6 +73,11 @@ export interface UpdaterOptions extends NetworkOptions {
   backoffMs?: number;
   /** Check free disk space before downloading and staging (default true; turn off where free space is misreported). */
   checkDiskSpace?: boolean;
+  /**
+   * How long one file operation of an install keeps trying a file another program holds (ms, 0 to
+   * 10 minutes; each pause is a `file-busy` event). Default: `UPDRAFT_FILE_LOCK_BUDGET_MS`, else 10 s.
+   */
+  fileLockBudgetMs?: number;
 }
 
 /**
@@ -231,6 +237,11 @@ export interface UpdaterEvents {
   /** A new version is installed and current; the same value {@link Updater.install} returns. */
   installed: [InstallResult];
   /**
+   * A file of the install is held by another program (Windows: an antivirus scan, the app still
+   * running) and the operation pauses before trying again; after `fileLockBudgetMs` it fails with `FILE_LOCKED`.
+   */
+  "file-busy": [FileBusy];
+  /**
    * A public call failed; it also rejects with this error. Emitted only while a listener is attached
    * (so, unlike a plain EventEmitter, an unheard `error` never throws): the auto-check reports its failures here.
    */
@@ -287,6 +298,7 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("healthTimeoutMs", options.healthTimeoutMs, min, max, "ms");
   assertIntegerOption("maxLaunches", options.maxLaunches, MAX_LAUNCHES_RANGE.min, MAX_LAUNCHES_RANGE.max, "launches");
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
+  assertIntegerOption("fileLockBudgetMs", options.fileLockBudgetMs, 0, MAX_FILE_LOCK_BUDGET_MS, "ms");
 }
 
 /** What an {@link Update} stands for, kept out of the public value. */
@@ -357,7 +369,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   constructor(private readonly options: UpdaterOptions) {
     super();
     validateUpdaterOptions(options);
-    this.layout = installLayout(options.installDir);
+    const budgetMs = options.fileLockBudgetMs;
+    this.layout = installLayout(
+      options.installDir,
+      fileOps({ ...(budgetMs !== undefined ? { budgetMs } : {}), onBusy: (busy) => this.emit("file-busy", busy) }),
+    );
     this.http = new HttpClient({ ...networkOptionsOf(options), userAgent: "updraft-client" });
   }
 

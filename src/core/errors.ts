@@ -16,6 +16,7 @@ export const ExitCodes = {
   INSTALL: 6,
   LOCKED: 7,
   DISK_FULL: 8,
+  FILE_LOCKED: 9,
   UPDATE_AVAILABLE: 10,
 } as const;
 
@@ -287,6 +288,13 @@ export const ERRORS = {
     summary: "A file system operation failed (permissions, locked files).",
     phase: "install",
     exit: ExitCodes.INSTALL,
+    ...FINAL,
+  },
+  FILE_LOCKED: {
+    summary:
+      "A file of the install stayed held by another program (the app still running, an antivirus scanning it) through the retry budget; everything was rolled back.",
+    phase: "install",
+    exit: ExitCodes.FILE_LOCKED,
     ...FINAL,
   },
   LOCKED: {

@@ -26,6 +26,8 @@ export const FaultSteps = {
   IN_PLACE_SWAPPED: "in-place:swapped",
   IN_PLACE_STATE_WRITTEN: "in-place:state-written",
   IN_PLACE_JOURNAL_REMOVED: "in-place:journal-removed",
+  /** A file operation found its file held (Windows: antivirus, running program) and pauses before trying again. */
+  FILE_RETRY_WAITING: "file:retry-waiting",
   /** A lock taken by another holder, each time before waiting for it again (only with `waitMs`). */
   LOCK_WAITING: "lock:waiting",
 } as const;

@@ -8,6 +8,7 @@ import { constants } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
+import { retryWhileHeld } from "./fs-retry.js";
 import { FileTooLargeError, readCapped } from "./read-capped.js";
 
 /** fsync a folder so a rename or create inside it survives power loss (no-op where unsupported). */
@@ -92,7 +93,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await handle.close();
   }
   try {
-    await rename(tmp, path);
+    await retryWhileHeld("replace", path, () => rename(tmp, path));
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;

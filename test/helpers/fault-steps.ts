@@ -36,12 +36,16 @@ export const DOWNLOAD_STEPS = [FaultSteps.DOWNLOAD_FIRST_BYTES] as const satisfi
 /** The lock's steps: a process waiting for a lock another one holds. */
 export const LOCK_STEPS = [FaultSteps.LOCK_WAITING] as const satisfies readonly FaultStep[];
 
+/** The step inside a file operation's retry: paused before trying a held file again. */
+export const FILE_RETRY_STEPS = [FaultSteps.FILE_RETRY_WAITING] as const satisfies readonly FaultStep[];
+
 /** Every step some test stops a process at. */
 export const WALKED_STEPS: readonly FaultStep[] = [
   ...DOWNLOAD_STEPS,
   ...VERSIONED_STEPS,
   ...IN_PLACE_STEPS,
   ...LOCK_STEPS,
+  ...FILE_RETRY_STEPS,
 ];
 
 /** Environment that makes the child SIGKILL itself at `step`. */

@@ -74,6 +74,9 @@ export function registerUpdate(program: Command): void {
             healthTimeoutMs: opts.healthTimeout ?? DEFAULT_HEALTH_TIMEOUT_MS,
             ...(opts.channel ? { channel: opts.channel } : {}),
           });
+          updater.on("file-busy", (busy) => {
+            if (busy.attempt === 1) info(opts, `${busy.path} is in use (${busy.errno}); trying again for a while`);
+          });
           const started = Date.now();
           const check = await updater.check();
           if (check.status !== "available") {

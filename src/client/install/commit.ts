@@ -93,8 +93,11 @@ export async function commitInstall<J extends Journal>(
   try {
     committed = await switchOver();
   } catch (err) {
-    await settleCommit(layout, engine, journal);
-    throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, failure);
+    const failed = toUpdraftError(err, ErrorCodes.INSTALL_FAILED, failure);
+    // An undo that fails too (the same file still held) leaves the journal open: the next run
+    // finishes the undo. What the caller must hear about is the first failure.
+    await settleCommit(layout, engine, journal).catch(() => {});
+    throw failed;
   }
   await rollForward(layout, engine, committed);
 }

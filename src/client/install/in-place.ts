@@ -7,20 +7,11 @@
  * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
  * this engine brings its switch ({@link swapFiles}) and {@link inPlaceCommit}.
  */
-import { copyFile, open, readdir, rename } from "node:fs/promises";
+import { copyFile, open, readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ErrorCodes, isUpdraftError, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { FaultSteps, faultPoint, inPlaceFileStep } from "../../core/fault.js";
-import {
-  assertSafeRelativePath,
-  ensureDir,
-  entryExists,
-  fsyncDir,
-  readLocalJson,
-  removePath,
-  safeJoin,
-  writeJsonAtomic,
-} from "../../core/fs.js";
+import { assertSafeRelativePath, ensureDir, entryExists, readLocalJson, safeJoin } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { type LockToken, withLock } from "../../core/lock.js";
 import { type CommitEngine, commitInstall, journalIntent } from "./commit.js";
@@ -115,21 +106,21 @@ export async function prepareInPlace(
       }
       seen.add(folded);
     }
-    await removePath(p.plan);
-    await removePath(p.staged);
+    await layout.files.remove(p.plan);
+    await layout.files.removeOrSetAside(p.staged, layout.stateDir);
     try {
       const files: PreparedPlan["files"] = [];
       for (const f of release.files)
         files.push({ path: f.path, ...(await copyDurably(f.source, safeJoin(p.staged, f.path))) });
-      await fsyncDir(p.staged).catch(() => {});
-      await writeJsonAtomic(p.plan, {
+      await layout.files.syncFolder(p.staged).catch(() => {});
+      await layout.files.writeJsonAtomic(p.plan, {
         schema: 1,
         version: release.version,
         files,
         remove: release.remove ?? [],
       } satisfies PreparedPlan);
     } catch (err) {
-      await removePath(p.staged);
+      await layout.files.removeOrSetAside(p.staged, layout.stateDir).catch(() => {});
       throw toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Staging ${release.version}`);
     }
     await faultPoint(FaultSteps.IN_PLACE_PREPARED);
@@ -159,8 +150,7 @@ export async function applyPreparedInPlace(
     const plan = parsePreparedPlan(raw);
     if (!plan) {
       // Nothing was swapped yet: dropping a plan Updraft could not have written leaves the app as it is.
-      await removePath(p.plan);
-      await removePath(p.staged);
+      await dropPlan(layout);
       throw new UpdraftError(
         ErrorCodes.INSTALL_FAILED,
         `The prepared update in ${p.plan} is damaged; it was discarded`,
@@ -172,8 +162,7 @@ export async function applyPreparedInPlace(
     for (const f of plan.files) {
       const got = await hashFile(safeJoin(p.staged, f.path)).catch(() => undefined);
       if (got?.sha256 !== f.sha256) {
-        await removePath(p.plan);
-        await removePath(p.staged);
+        await dropPlan(layout);
         throw new UpdraftError(ErrorCodes.FILE_MISMATCH, `The staged copy of "${f.path}" changed before the swap`, {
           hint: "Run the update again.",
         });
@@ -186,7 +175,7 @@ export async function applyPreparedInPlace(
     for (const path of plan.remove) {
       if (await entryExists(safeJoin(layout.dir, path))) files.push({ path, hadOriginal: true, remove: true });
     }
-    await removePath(p.backupNew);
+    await layout.files.removeOrSetAside(p.backupNew, layout.stateDir);
     await ensureDir(p.backupNew);
     const journal: InPlaceJournal = {
       mode: "in-place",
@@ -224,17 +213,19 @@ async function swapFiles(layout: InstallLayout, journal: InPlaceJournal): Promis
     if (f.hadOriginal) {
       const backup = safeJoin(p.backupNew, f.path);
       await ensureDir(dirname(backup));
-      await rename(target, backup);
+      // A running program may be renamed (not deleted or overwritten): the original only ever moves.
+      await layout.files.rename(target, backup);
     }
     await faultPoint(inPlaceFileStep("backup", n));
     if (!f.remove) {
       await ensureDir(dirname(target));
-      await rename(safeJoin(p.staged, f.path), target);
+      await layout.files.rename(safeJoin(p.staged, f.path), target);
     }
     await faultPoint(inPlaceFileStep("swap", n));
   }
-  await syncFolders(layout.dir, journal.files);
+  await syncFolders(layout, layout.dir, journal.files);
   await syncFolders(
+    layout,
     p.backupNew,
     journal.files.filter((f) => f.hadOriginal),
   ).catch(() => {});
@@ -244,10 +235,17 @@ async function swapFiles(layout: InstallLayout, journal: InPlaceJournal): Promis
   return swapped;
 }
 
-async function syncFolders(root: string, files: JournalFile[]): Promise<void> {
+async function syncFolders(layout: InstallLayout, root: string, files: JournalFile[]): Promise<void> {
   const dirs = new Set<string>([root]);
   for (const f of files) dirs.add(dirname(safeJoin(root, f.path)));
-  for (const d of dirs) await fsyncDir(d).catch(() => {});
+  for (const d of dirs) await layout.files.syncFolder(d).catch(() => {});
+}
+
+/** Drops the prepared plan and its staged files. */
+async function dropPlan(layout: InstallLayout): Promise<void> {
+  const p = inPlacePaths(layout);
+  await layout.files.remove(p.plan);
+  await layout.files.removeOrSetAside(p.staged, layout.stateDir);
 }
 
 /**
@@ -267,19 +265,19 @@ async function keepReplacedSet(layout: InstallLayout, journal: InPlaceJournal): 
   if (journal.from !== undefined && journal.from === journal.to) {
     // A reinstall of the installed version (a repair) replaced that same version: the kept set stays
     // the one `previous` names, or a rollback would put back these files under the older version's name.
-    await removePath(p.backupNew);
+    await layout.files.removeOrSetAside(p.backupNew, layout.stateDir);
   } else if (await entryExists(p.backupNew)) {
-    await writeJsonAtomic(p.backupIndex(p.backupNew), {
+    await layout.files.writeJsonAtomic(p.backupIndex(p.backupNew), {
       schema: 1,
       version: journal.from ?? null,
       replaced: journal.files.filter((f) => f.hadOriginal).map((f) => f.path),
       added: journal.files.filter((f) => !f.hadOriginal).map((f) => f.path),
     } satisfies BackupIndex & { schema: 1 });
-    await removePath(p.backupPrevious);
-    await rename(p.backupNew, p.backupPrevious);
+    // The set kept before may hold a program still running (replaced by an update it did not wait out).
+    await layout.files.removeOrSetAside(p.backupPrevious, layout.stateDir);
+    await layout.files.rename(p.backupNew, p.backupPrevious);
   }
-  await removePath(p.plan);
-  await removePath(p.staged);
+  await dropPlan(layout);
 }
 
 /** Puts the old set back from an interrupted (`swapping`) transaction and drops the staging. */
@@ -291,16 +289,16 @@ async function restoreOriginals(layout: InstallLayout, journal: InPlaceJournal):
     if (f.hadOriginal) {
       if (await entryExists(backup)) {
         await ensureDir(dirname(target));
-        await rename(backup, target);
+        await layout.files.rename(backup, target);
       }
     } else {
-      await removePath(target);
+      // A file the release added may already run (a helper it started): moved aside, deleted later.
+      await layout.files.removeOrSetAside(target, layout.stateDir);
     }
   }
-  await syncFolders(layout.dir, journal.files);
-  await removePath(p.backupNew);
-  await removePath(p.plan);
-  await removePath(p.staged);
+  await syncFolders(layout, layout.dir, journal.files);
+  await layout.files.removeOrSetAside(p.backupNew, layout.stateDir);
+  await dropPlan(layout);
 }
 
 /** Prepares and applies `release` at once (when the app's files are not in use). */
@@ -338,8 +336,8 @@ export async function rollbackInPlace(layout: InstallLayout, options: { lock?: L
     }
     const p = inPlacePaths(layout);
     const hold = p.rollbackSource;
-    await removePath(hold);
-    await rename(p.backupPrevious, hold);
+    await layout.files.removeOrSetAside(hold, layout.stateDir);
+    await layout.files.rename(p.backupPrevious, hold);
     try {
       await prepareInPlace(
         layout,
@@ -352,7 +350,7 @@ export async function rollbackInPlace(layout: InstallLayout, options: { lock?: L
       );
       await applyPreparedInPlace(layout, { lock });
     } finally {
-      await removePath(hold);
+      await layout.files.removeOrSetAside(hold, layout.stateDir);
     }
     return index.version;
   });
@@ -363,7 +361,7 @@ export async function cleanStaleInPlaceStaging(layout: InstallLayout): Promise<v
   if (await hasPreparedInPlace(layout)) return;
   const p = inPlacePaths(layout);
   const entries = await readdir(p.staged).catch(() => []);
-  if (entries.length > 0) await removePath(p.staged);
+  if (entries.length > 0) await layout.files.removeOrSetAside(p.staged, layout.stateDir);
 }
 
 /**
@@ -374,6 +372,6 @@ export async function restoreHeldRollbackSource(layout: InstallLayout): Promise<
   const p = inPlacePaths(layout);
   if (parseBackupIndex(await readLocalJson(p.backupIndex(p.rollbackSource)).catch(() => undefined)) === undefined)
     return;
-  await removePath(p.backupPrevious);
-  await rename(p.rollbackSource, p.backupPrevious);
+  await layout.files.removeOrSetAside(p.backupPrevious, layout.stateDir);
+  await layout.files.rename(p.rollbackSource, p.backupPrevious);
 }

@@ -3,10 +3,9 @@
  * fsync folder) before anything the app uses changes, so that recovery after a crash knows
  * whether to roll forward or back.
  */
-import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { assertSafeRelativePath, readLocalJson, removePath, writeJsonAtomic } from "../../core/fs.js";
+import { assertSafeRelativePath, readLocalJson } from "../../core/fs.js";
 import { isValidVersion } from "../../core/version.js";
 import type { InstallLayout } from "./layout.js";
 import { type Probation, parseProbation } from "./probation.js";
@@ -58,7 +57,7 @@ export function journalFile(layout: InstallLayout): string {
 
 /** Writes the journal durably. */
 export async function writeJournal(layout: InstallLayout, journal: Journal): Promise<void> {
-  await writeJsonAtomic(journalFile(layout), journal);
+  await layout.files.writeJsonAtomic(journalFile(layout), journal);
 }
 
 /** Cap of the journal file: an in-place journal lists every file of a release. */
@@ -127,8 +126,8 @@ export async function readJournal(layout: InstallLayout): Promise<Journal | unde
     return parseJournal(raw);
   } catch (err) {
     if (!(err instanceof UpdraftError) || err.internal.damagedJournal !== true) throw err;
-    await removePath(`${file}.damaged`);
-    await rename(file, `${file}.damaged`);
+    await layout.files.remove(`${file}.damaged`);
+    await layout.files.rename(file, `${file}.damaged`);
     process.emitWarning(`${err.message}; moved aside to ${file}.damaged`, { code: "UPDRAFT_JOURNAL_DAMAGED" });
     return undefined;
   }
@@ -136,5 +135,5 @@ export async function readJournal(layout: InstallLayout): Promise<Journal | unde
 
 /** Closes the transaction. */
 export async function removeJournal(layout: InstallLayout): Promise<void> {
-  await removePath(journalFile(layout));
+  await layout.files.remove(journalFile(layout));
 }

@@ -11,6 +11,7 @@ import { lstat, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { isValidVersion } from "../../core/version.js";
+import { type FileOps, fileOps } from "./fs-ops.js";
 
 /** Prefix of version folders. */
 export const VERSION_DIR_PREFIX = "app-";
@@ -35,6 +36,8 @@ export interface InstallLayout {
   versionDir(version: string): string;
   /** The signed manifest of an installed version, kept for reuse and verification. */
   manifestFile(version: string): string;
+  /** The file operations the engines and recovery make in this folder (retrying what Windows holds: see fs-ops.ts). */
+  files: FileOps;
 }
 
 /** Every path built from a version goes through this: a version read from disk is never a path. */
@@ -61,7 +64,7 @@ export function trustedRootFile(metadataDir: string): string {
 }
 
 /** The layout of install folder `dir`. */
-export function installLayout(dir: string): InstallLayout {
+export function installLayout(dir: string, files: FileOps = fileOps()): InstallLayout {
   const stateDir = join(dir, ".updraft");
   return {
     dir,
@@ -78,6 +81,7 @@ export function installLayout(dir: string): InstallLayout {
     currentPointerFile: join(stateDir, "current"),
     versionDir: (version: string) => join(dir, `${VERSION_DIR_PREFIX}${checkedVersion(version)}`),
     manifestFile: (version: string) => join(stateDir, "manifests", `${checkedVersion(version)}.json`),
+    files,
   };
 }
 

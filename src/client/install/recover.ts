@@ -5,7 +5,7 @@
  * confirmed within its time or launch budget is rolled back to the previous one and marked failed.
  */
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { readLocalJson, removePath, safeJoin } from "../../core/fs.js";
+import { readLocalJson, safeJoin } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { type AcquireOptions, type LockToken, withLock } from "../../core/lock.js";
 import { parseReleaseManifest } from "../../formats/native.js";
@@ -14,7 +14,7 @@ import { settleCommit } from "./commit.js";
 import { hasPreparedInPlace, inPlaceCommit, restoreHeldRollbackSource, rollbackInPlace } from "./in-place.js";
 import { readJournal } from "./journal.js";
 import type { InstallLayout } from "./layout.js";
-import { readCurrentVersion, switchCurrent } from "./pointer.js";
+import { currentPointer, readCurrentVersion, switchCurrent } from "./pointer.js";
 import { launched, type Probation, verdict } from "./probation.js";
 import { readState, updateState } from "./state.js";
 import { pruneVersions, versionedCommit } from "./versioned.js";
@@ -66,8 +66,10 @@ export async function recoverTransaction(layout: InstallLayout): Promise<Recover
   if (!(await hasPreparedInPlace(layout))) {
     await restoreHeldRollbackSource(layout);
     // Staging without a journal or a prepared plan is an abandoned attempt.
-    if (!journal) await removePath(layout.stagingDir);
+    if (!journal) await layout.files.removeOrSetAside(layout.stagingDir, layout.stateDir);
   }
+  await currentPointer(layout).repair(layout);
+  await layout.files.sweepLeftovers(layout.stateDir);
   return result;
 }
 
@@ -124,7 +126,7 @@ export async function rollbackToPrevious(
       return next;
     });
     await recordFailure(layout, from, reason);
-    if (state.mode !== "in-place") await removePath(layout.versionDir(from));
+    if (state.mode !== "in-place") await layout.files.removeOrSetAside(layout.versionDir(from), layout.stateDir);
     return { from, to, reason };
   });
 }

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { readLocalJson, readLocalText, writeJsonAtomic } from "../../core/fs.js";
+import { readLocalJson, readLocalText } from "../../core/fs.js";
 import { isJsonObject } from "../../core/json.js";
 import { isValidVersion } from "../../core/version.js";
 import { type AppConfig, EMBEDDED_CONFIG_FILE, parseAppConfig } from "../../formats/native.js";
@@ -89,7 +89,7 @@ export async function readState(layout: InstallLayout): Promise<InstallState> {
 
 /** Writes `state.json` atomically. */
 export async function writeState(layout: InstallLayout, state: InstallState): Promise<void> {
-  await writeJsonAtomic(layout.stateFile, state);
+  await layout.files.writeJsonAtomic(layout.stateFile, state);
 }
 
 /** Reads, changes and writes the state (callers hold the install lock). */
@@ -105,7 +105,7 @@ export async function updateState(
 
 /** Writes the install folder's own configuration. */
 export async function writeConfig(layout: InstallLayout, config: AppConfig): Promise<void> {
-  await writeJsonAtomic(layout.configFile, config);
+  await layout.files.writeJsonAtomic(layout.configFile, config);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import { readLocalJson, removePath, writeJsonAtomic } from "../../core/fs.js";
+import { readLocalJson } from "../../core/fs.js";
 import { isJsonObject } from "../../core/json.js";
 import { APP_NAME_PATTERN, CHANNEL_PATTERN } from "../../formats/native.js";
 import type { InstallLayout } from "./layout.js";
@@ -51,12 +51,12 @@ export async function readUnfinishedInstall(layout: InstallLayout): Promise<Unfi
 
 /** Records (durably) that a first install starts or restarts. */
 export async function writeUnfinishedInstall(layout: InstallLayout, install: UnfinishedInstall): Promise<void> {
-  await writeJsonAtomic(markerFile(layout), { schema: 1, ...install });
+  await layout.files.writeJsonAtomic(markerFile(layout), { schema: 1, ...install });
 }
 
 /** Marks the first install finished. */
 export async function removeUnfinishedInstall(layout: InstallLayout): Promise<void> {
-  await removePath(markerFile(layout));
+  await layout.files.remove(markerFile(layout));
 }
 
 /** An argument as a shell user would type it (quoted when it holds anything but plain characters). */

@@ -5,15 +5,16 @@
  * The journal, state and recovery steps are the commit protocol both engines share (commit.ts);
  * this engine brings its switch and {@link versionedCommit}.
  */
-import { readdir, rename } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError } from "../../core/errors.js";
 import { FaultSteps, faultPoint } from "../../core/fault.js";
-import { ensureDir, fsyncDir, randomSuffix, removePath, safeJoin, writeJsonAtomic } from "../../core/fs.js";
+import { ensureDir, randomSuffix, safeJoin } from "../../core/fs.js";
 import type { ReleaseManifest } from "../../formats/native.js";
 import { type ExtractStats, extractRelease, type ReusableFile } from "../artifacts/tar-zst.js";
 import { type CommitEngine, commitInstall, journalIntent } from "./commit.js";
 import { assertFreeSpace, diskFullWhileStaging } from "./disk.js";
+import { isLeftover } from "./fs-ops.js";
 import type { VersionedJournal } from "./journal.js";
 import { type InstallLayout, VERSION_DIR_PREFIX } from "./layout.js";
 import { readCurrentVersion, switchCurrent } from "./pointer.js";
@@ -92,15 +93,15 @@ export async function installRelease(
   const from = await readCurrentVersion(layout);
   let stats: ExtractStats;
   const needed = bytesToWrite(manifest, options.installed);
+  const { files } = layout;
   try {
-    await removePath(layout.stagingDir);
+    await files.removeOrSetAside(layout.stagingDir, layout.stateDir);
     await ensureDir(layout.stagingDir);
     if (options.checkSpace !== false) await assertFreeSpace(layout.stagingDir, needed, `installing ${to}`);
     stats = await produce(staging);
-    await writeJsonAtomic(layout.manifestFile(to), manifest);
+    await files.writeJsonAtomic(layout.manifestFile(to), manifest);
   } catch (err) {
-    await removePath(staging).catch(() => {});
-    await removePath(layout.stagingDir).catch(() => {});
+    await files.removeOrSetAside(layout.stagingDir, layout.stateDir).catch(() => {});
     throw (
       diskFullWhileStaging(err, layout.stagingDir, needed) ??
       toUpdraftError(err, ErrorCodes.INSTALL_FAILED, `Installing ${to}`)
@@ -113,9 +114,9 @@ export async function installRelease(
     versionedCommit,
     journal,
     async () => {
-      if (from !== to) await removePath(finalDir);
-      await rename(staging, finalDir);
-      await fsyncDir(layout.dir);
+      if (from !== to) await files.removeOrSetAside(finalDir, layout.stateDir);
+      await files.rename(staging, finalDir);
+      await files.syncFolder(layout.dir);
       await faultPoint(FaultSteps.VERSIONED_FOLDER_IN_PLACE);
       await switchCurrent(layout, to);
       await faultPoint(FaultSteps.VERSIONED_POINTER_SWITCHED);
@@ -134,9 +135,10 @@ export async function installRelease(
 export const versionedCommit: CommitEngine<VersionedJournal> = {
   isCommitted: async (layout, journal) => (await readCurrentVersion(layout)) === journal.to,
   async rollBack(layout, journal) {
-    if (journal.to !== journal.from) await removePath(layout.versionDir(journal.to));
+    if (journal.to !== journal.from)
+      await layout.files.removeOrSetAside(layout.versionDir(journal.to), layout.stateDir);
     if ((await readCurrentVersion(layout)) === undefined && journal.from) await switchCurrent(layout, journal.from);
-    await removePath(layout.stagingDir);
+    await layout.files.removeOrSetAside(layout.stagingDir, layout.stateDir);
   },
 };
 
@@ -146,7 +148,9 @@ export async function pruneVersions(layout: InstallLayout, keep: (string | undef
   const removed: string[] = [];
   for (const entry of await readdir(layout.dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || !entry.name.startsWith(VERSION_DIR_PREFIX) || keepNames.has(entry.name)) continue;
-    await removePath(join(layout.dir, entry.name));
+    if (isLeftover(entry.name)) continue; // a version moved aside: the leftover sweep deletes it
+    // An old version may still be running: what cannot be deleted now is deleted on a later run.
+    await layout.files.removeOrSetAside(join(layout.dir, entry.name), layout.stateDir);
     removed.push(entry.name.slice(VERSION_DIR_PREFIX.length));
   }
   return removed;

@@ -7,6 +7,7 @@
  * start (or only prepare it, for an app that applies it itself).
  */
 import { join } from "node:path";
+import { ErrorCodes, isUpdraftError } from "../../../core/errors.js";
 import { randomSuffix, removePath } from "../../../core/fs.js";
 import { acquireLock, type LockToken } from "../../../core/lock.js";
 import { compareVersions } from "../../../core/version.js";
@@ -174,7 +175,7 @@ async function withStagedRelease<T>(
     try {
       return await install(await update.source.stage(update.release, workDir), lock);
     } catch (err) {
-      await recordIfReleaseFault(layout, version, err).catch(() => {});
+      await recordLegacyFailure(layout, version, err).catch(() => {});
       throw err;
     }
   } finally {
@@ -203,9 +204,24 @@ export async function applyPreparedUpdate(layout: InstallLayout, version: string
     await recordSuccess(layout, version);
     return outcome;
   } catch (err) {
-    await recordIfReleaseFault(layout, version, err).catch(() => {});
+    await recordLegacyFailure(layout, version, err).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Records a failed in-place attempt. Beyond the release's own faults, SAAU's HitVersion rule holds
+ * a version back after a file stayed locked (`FILE_LOCKED`) too, as SAAU clients always did, so an
+ * app that cannot be updated while it runs is not retried at every start; the reason says it was
+ * a lock, not the release, and a newer version is still tried at once. (Native mode never holds a
+ * version back for a lock: see attempts.ts.)
+ */
+async function recordLegacyFailure(layout: InstallLayout, version: string, err: unknown): Promise<void> {
+  if (isUpdraftError(err, ErrorCodes.FILE_LOCKED)) {
+    await recordFailure(layout, version, `file locked, not the release's fault (HitVersion): ${err.message}`);
+    return;
+  }
+  await recordIfReleaseFault(layout, version, err);
 }
 
 /** Stages and installs `update` in place (now, after the app exits, or around a service). */
