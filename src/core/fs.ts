@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
+import nodePath, { dirname, join, type PlatformPath } from "node:path";
 import { ErrorCodes, UpdraftError } from "./errors.js";
 import { retryWhileHeld } from "./fs-retry.js";
 import { FileTooLargeError, readCapped } from "./read-capped.js";
@@ -210,13 +210,40 @@ export function assertSafeRelativePath(path: string, what = "path"): string {
 
 /** Joins a checked relative POSIX path under `root`, guaranteeing the result stays inside it. */
 export function safeJoin(root: string, relPath: string): string {
+  return safeJoinWith(nodePath, root, relPath);
+}
+
+/**
+ * {@link safeJoin} under the path rules of `paths` (`path.win32` or `path.posix`): the same check
+ * holds for drive-letter and UNC roots, whatever system the tests run on.
+ */
+export function safeJoinWith(paths: PlatformPath, root: string, relPath: string): string {
   assertSafeRelativePath(relPath);
-  const full = normalize(join(root, ...relPath.split("/")));
-  const rel = relative(root, full);
-  if (rel === "" || rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) {
+  const full = paths.normalize(paths.join(root, ...relPath.split("/")));
+  const rel = paths.relative(root, full);
+  if (rel === "" || rel.startsWith(`..${paths.sep}`) || rel === ".." || paths.isAbsolute(rel)) {
     throw new UpdraftError(ErrorCodes.ARCHIVE_INVALID, `Path "${relPath}" escapes ${root}`);
   }
   return full;
+}
+
+/** Longest path Windows' classic file APIs take (MAX_PATH), and the folder limit below it (room for an 8.3 name). */
+export const WINDOWS_MAX_PATH = 260;
+const WINDOWS_MAX_FOLDER_PATH = WINDOWS_MAX_PATH - 12;
+
+/**
+ * An absolute Windows path in the form that passes MAX_PATH: `\\?\C:\…`, or `\\?\UNC\server\share\…` for a
+ * network path, once it is long enough to need it (programs Updraft starts, such as a service's
+ * scripts, get paths they can open). Shorter paths and paths already in that form are returned as they are.
+ */
+export function windowsLongPath(path: string): string {
+  if (path.startsWith("\\\\?\\") || path.startsWith("\\\\.\\")) return path;
+  if (!nodePath.win32.isAbsolute(path) || !/^([A-Za-z]:[\\/]|[\\/]{2}[^\\/]+[\\/][^\\/]+)/.test(path)) {
+    throw new UpdraftError(ErrorCodes.USAGE, `"${path}" is not an absolute Windows path with a drive or a share`);
+  }
+  const full = nodePath.win32.normalize(path);
+  if (full.length < WINDOWS_MAX_FOLDER_PATH) return full;
+  return full.startsWith("\\\\") ? `\\\\?\\UNC\\${full.slice(2)}` : `\\\\?\\${full}`;
 }
 
 /** Removes a file or folder, ignoring a missing one. */

@@ -18,7 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { ensureDir, fsyncDir, readLocalJson } from "../../core/fs.js";
+import { ensureDir, fsyncDir, readLocalJson, windowsLongPath } from "../../core/fs.js";
 import { errnoOf, type FileBusy, fileLockBudget, isHeldErrno, retryWhileHeld } from "../../core/fs-retry.js";
 
 export type { FileBusy } from "../../core/fs-retry.js";
@@ -40,14 +40,17 @@ export interface FileSystemCalls {
   symlink(target: string, path: string, type?: "junction"): Promise<void>;
 }
 
+/** On Windows, every path in the form that passes MAX_PATH (an install folder deep in a profile can exceed it). */
+const native = process.platform === "win32" ? windowsLongPath : (path: string) => path;
+
 /** The real file system. */
 export const nodeFileSystem: FileSystemCalls = {
   platform: process.platform === "win32" ? "win32" : "posix",
-  rename,
-  unlink,
-  rmdir,
-  removeTree: (path) => rm(path, { recursive: true, force: true }),
-  symlink: (target, path, type) => symlink(target, path, type),
+  rename: (from, to) => rename(native(from), native(to)),
+  unlink: (path) => unlink(native(path)),
+  rmdir: (path) => rmdir(native(path)),
+  removeTree: (path) => rm(native(path), { recursive: true, force: true }),
+  symlink: (target, path, type) => symlink(native(target), native(path), type),
 };
 
 /** Options of {@link fileOps}. */
