@@ -17,7 +17,7 @@ test("a release path joins under drive-letter and UNC roots and never leaves the
     const joined = safeJoinWith(win32, root, "bin/app.exe");
     assert.equal(joined, win32.join(win32.normalize(root), "bin", "app.exe"), root);
     assert.ok(joined.toLowerCase().startsWith(win32.normalize(root).toLowerCase()), root);
-    for (const escape of [
+    for (const outside of [
       "../x.exe",
       "bin/../../x.exe",
       "C:/Windows/x.exe",
@@ -26,9 +26,9 @@ test("a release path joins under drive-letter and UNC roots and never leaves the
       "bin\\..\\..\\x",
     ]) {
       assert.throws(
-        () => safeJoinWith(win32, root, escape),
+        () => safeJoinWith(win32, root, outside),
         (e) => isUpdraftError(e, "ARCHIVE_INVALID"),
-        `${root} + ${escape}`,
+        `${root} + ${outside}`,
       );
     }
   }
