@@ -1,21 +1,19 @@
 /**
  * Turns a build folder into a release: walks it into a file list (path, size, sha256, mode,
  * in-tree symlinks) and writes the deterministic `tar.zst` of docs/format.md (ustar entries in
- * manifest order, mtime 0, uid/gid 0, no user/group names, zstd from node:zlib), streamed so
- * memory stays bounded whatever the build's size.
+ * manifest order, mtime 0, uid/gid 0, no user/group names, zstd from node:zlib in independent
+ * frames compressed on every core), streamed so memory stays bounded whatever the build's size.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createZstdCompress, constants as zlibConstants } from "node:zlib";
-import tar from "tar-stream";
+import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath, removePath } from "../core/fs.js";
 import { hashFile, sha256Hex } from "../core/hash.js";
 import { type ManifestFile, type ManifestSymlink, symlinkStaysInside } from "../formats/native.js";
+import { CompressPool } from "./compress/pool.js";
+import { encodeTarHeader, TAR_END, tarPadding } from "./tar-encode.js";
 
 /** Default zstd level of full archives. */
 export const DEFAULT_ZSTD_LEVEL = 19;
@@ -191,6 +189,8 @@ export interface WriteArchiveOptions {
   /** zstd compression level (1–22), default {@link DEFAULT_ZSTD_LEVEL}. */
   level?: number;
   onProgress?: (progress: PackProgress) => void;
+  /** Compression threads; default one per core. Does not change the archive's bytes. */
+  concurrency?: number;
 }
 
 /** The written archive. */
@@ -199,51 +199,152 @@ export interface ArchiveInfo {
   sha256: string;
 }
 
-const FIXED_HEADER = { mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "" } as const;
+/** Bytes of the tar stream per zstd frame, as `zstd -T0` cuts its jobs at level 19 (2^25). */
+export const SECTION_BYTES = 32 * 1024 * 1024;
+/** Files at least this large are sampled for compressibility; smaller ones just follow the level. */
+const SAMPLE_MIN_FILE_BYTES = 1024 * 1024;
+/** Bytes compressed at each of a sampled file's three probe points. */
+const SAMPLE_BYTES = 64 * 1024;
+/** A sample compressing to more than this share of its size marks the file incompressible. */
+const INCOMPRESSIBLE_RATIO = 0.95;
+/** Level of incompressible files' sections: zstd stores their blocks raw, fast. */
+const STORED_LEVEL = 1;
+/** Bytes read from a file at once. */
+const READ_BYTES = 1024 * 1024;
 
-async function streamFileEntry(pack: tar.Pack, file: PackFile, onBytes: (n: number) => void): Promise<void> {
-  let settle!: (err?: Error | null) => void;
-  const entryDone = new Promise<void>((res, rej) => {
-    settle = (err) => (err ? rej(err) : res());
-  });
-  entryDone.catch(() => undefined); // awaited below; this only keeps an early throw from leaving it unhandled
-  const header = { ...FIXED_HEADER, name: file.path, type: "file", mode: file.mode, size: file.size } as const;
-  const entry = pack.entry(header, (err) => settle(err));
-  entry.on("error", () => undefined); // reported through the callback above
-  const hash = createHash("sha256");
-  let read = 0;
-  for await (const chunk of createReadStream(file.sourcePath!, { highWaterMark: 1 << 20 })) {
-    const buf = chunk as Buffer;
-    read += buf.length;
-    if (read > file.size) break;
-    hash.update(buf);
-    onBytes(buf.length);
-    if (!entry.write(buf)) await new Promise<void>((res) => entry.once("drain", () => res()));
+async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(out, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
   }
-  if (read !== file.size || hash.digest("hex") !== file.sha256) {
-    const err = buildInvalid(
-      `"${file.path}" changed while it was being packed`,
-      "Do not modify the build folder while publishing.",
-    );
-    entry.destroy(err);
-    throw err;
-  }
-  entry.end(undefined); // streamx typings require an argument; undefined ends without data
-  await entryDone;
+  return out.subarray(0, done);
 }
 
-function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, data?: Uint8Array): Promise<void> {
-  return new Promise((res, rej) => {
-    const cb = (err?: Error | null) => (err ? rej(err) : res());
-    if (data) pack.entry(header, data, cb);
-    else pack.entry(header, cb);
-  });
+/**
+ * True if `file` (at least {@link SAMPLE_MIN_FILE_BYTES}) barely compresses: three samples
+ * (start, middle, end) at level 1 all stay above {@link INCOMPRESSIBLE_RATIO} of their size.
+ * Already-compressed media and archives are the usual case; level 19 would burn minutes on them.
+ */
+async function isIncompressible(file: PackFile): Promise<boolean> {
+  if (file.size < SAMPLE_MIN_FILE_BYTES || file.sourcePath === undefined) return false;
+  const handle = await open(file.sourcePath, "r");
+  try {
+    for (const at of [0, Math.floor((file.size - SAMPLE_BYTES) / 2), file.size - SAMPLE_BYTES]) {
+      const sample = await readRange(handle, at, SAMPLE_BYTES);
+      const packed = zstdCompressSync(sample, { params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } });
+      if (packed.length <= sample.length * INCOMPRESSIBLE_RATIO) return false;
+    }
+    return true;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Cuts the tar stream into sections, compresses each into one zstd frame in the pool and writes
+ * the frames in order. A section ends every {@link SECTION_BYTES} bytes and where the level
+ * changes, so the cuts depend only on the bytes: the same tree gives the same archive.
+ */
+class FrameWriter {
+  private parts: Buffer[] = [];
+  private length = 0;
+  private level: number;
+  private readonly pending: Promise<Buffer>[] = [];
+  private readonly hash = createHash("sha256");
+  size = 0;
+
+  constructor(
+    private readonly pool: CompressPool,
+    private readonly out: FileHandle,
+    private readonly baseLevel: number,
+  ) {
+    this.level = baseLevel;
+  }
+
+  /** Appends tar bytes to compress at `level` (default: the archive's level). */
+  async append(data: Buffer, level = this.baseLevel): Promise<void> {
+    if (level !== this.level) {
+      await this.cut();
+      this.level = level;
+    }
+    let rest = data;
+    while (rest.length > 0) {
+      const take = Math.min(rest.length, SECTION_BYTES - this.length);
+      this.parts.push(rest.subarray(0, take));
+      this.length += take;
+      rest = rest.subarray(take);
+      if (this.length === SECTION_BYTES) await this.cut();
+    }
+  }
+
+  /** Writes every frame; resolves once the file is complete (not yet fsynced). */
+  async finish(): Promise<{ size: number; sha256: string }> {
+    await this.cut();
+    while (this.pending.length > 0) await this.writeNext();
+    return { size: this.size, sha256: this.hash.digest("hex") };
+  }
+
+  private async cut(): Promise<void> {
+    if (this.length === 0) return;
+    const section = Buffer.concat(this.parts, this.length); // a copy: the pool transfers it to a worker
+    this.parts = [];
+    this.length = 0;
+    const frame = this.pool.compress(section, this.level);
+    frame.catch(() => undefined); // awaited in order by writeNext
+    this.pending.push(frame);
+    // Bounded memory: at most one section per worker in flight, plus the one being filled.
+    while (this.pending.length > this.pool.size) await this.writeNext();
+  }
+
+  private async writeNext(): Promise<void> {
+    const frame = await this.pending.shift()!;
+    this.hash.update(frame);
+    this.size += frame.length;
+    let at = 0;
+    while (at < frame.length) at += (await this.out.write(frame, at, frame.length - at)).bytesWritten;
+  }
+}
+
+function changedWhilePacking(file: PackFile): UpdraftError {
+  return buildInvalid(`"${file.path}" changed while it was being packed`, "Do not modify the build folder while publishing.");
+}
+
+/** Appends one file's data and padding, checking it still has the scanned size and sha256. */
+async function appendFileData(frames: FrameWriter, file: PackFile, level: number, onBytes: (n: number) => void) {
+  const hash = createHash("sha256");
+  if (file.data) {
+    await frames.append(Buffer.from(file.data), level);
+    onBytes(file.size);
+  } else {
+    const handle = await open(file.sourcePath!, "r");
+    try {
+      let read = 0;
+      while (read < file.size) {
+        const chunk = await readRange(handle, read, Math.min(READ_BYTES, file.size - read));
+        if (chunk.length === 0) break;
+        read += chunk.length;
+        hash.update(chunk);
+        onBytes(chunk.length);
+        await frames.append(chunk, level);
+      }
+      const grew = (await readRange(handle, read, 1)).length > 0;
+      if (grew || read !== file.size || hash.digest("hex") !== file.sha256) throw changedWhilePacking(file);
+    } finally {
+      await handle.close();
+    }
+  }
+  await frames.append(tarPadding(file.size), level);
 }
 
 /**
  * Writes the deterministic `tar.zst` of `contents` to `outPath` (created, never overwritten) and
  * returns its size and sha256. Source files are re-hashed while packing: a file that changed since
- * {@link scanBuild} fails with `BUILD_INVALID`. The file is fsynced before this resolves.
+ * {@link scanBuild} fails with `BUILD_INVALID`. The tar stream is compressed in sections of
+ * {@link SECTION_BYTES}, one zstd frame each, on every core; large files that do not compress are
+ * stored at level 1 in frames of their own. The file is fsynced before this resolves.
  */
 export async function writeArchive(
   contents: BuildContents,
@@ -254,53 +355,37 @@ export async function writeArchive(
   if (!Number.isInteger(level) || level < 1 || level > 22) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid zstd level ${level}`, { hint: "Give a level from 1 to 22." });
   }
-  const pack = tar.pack();
-  const hash = createHash("sha256");
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const written = pipeline(
-    pack,
-    createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level } }),
-    tap,
-    createWriteStream(outPath, { flags: "wx", flush: true }),
-  );
+  const out = await open(outPath, "wx");
+  const pool = new CompressPool(options.concurrency);
   let bytesDone = 0;
   const onBytes = (n: number) => {
     bytesDone += n;
     options.onProgress?.({ bytesDone, bytesTotal: contents.totalBytes });
   };
   try {
+    const frames = new FrameWriter(pool, out, level);
     for (const item of archiveOrder(contents)) {
       if ("link" in item) {
-        await addEntry(pack, {
-          ...FIXED_HEADER,
-          name: item.link.path,
-          type: "symlink",
-          linkname: item.link.target,
-          mode: 0o755,
-        });
-      } else if (item.file.data) {
-        await addEntry(
-          pack,
-          { ...FIXED_HEADER, name: item.file.path, type: "file", mode: item.file.mode },
-          item.file.data,
+        await frames.append(
+          encodeTarHeader({ name: item.link.path, type: "symlink", mode: 0o755, size: 0, linkname: item.link.target }),
         );
-        onBytes(item.file.size);
-      } else await streamFileEntry(pack, item.file, onBytes);
+        continue;
+      }
+      const { file } = item;
+      await frames.append(encodeTarHeader({ name: file.path, type: "file", mode: file.mode, size: file.size }));
+      const dataLevel = level > STORED_LEVEL && (await isIncompressible(file)) ? STORED_LEVEL : level;
+      await appendFileData(frames, file, dataLevel, onBytes);
     }
-    pack.finalize();
-    await written;
+    await frames.append(TAR_END);
+    const info = await frames.finish();
+    await out.sync();
+    await out.close();
+    return info;
   } catch (err) {
-    pack.destroy(err as Error);
-    await written.catch(() => undefined);
+    await out.close().catch(() => undefined);
     await removePath(outPath);
     throw err;
+  } finally {
+    await pool.close();
   }
-  return { size, sha256: hash.digest("hex") };
 }
