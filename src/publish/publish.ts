@@ -30,8 +30,7 @@ import {
   serializeDocument,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
-import { type BuildDeltasResult, buildReleaseDeltas } from "./delta/build-deltas.js";
-import type { PoolProgress } from "./delta/pool.js";
+import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
 import {
@@ -137,8 +136,8 @@ export interface PublishProgress {
   phase: "scan" | "pack" | "delta" | "sign" | "done";
   /** During `pack`: uncompressed bytes packed so far and in all. */
   pack?: PackProgress;
-  /** During `delta`: bytes of changed files encoded so far and in all, over every delta being built. */
-  delta?: PoolProgress;
+  /** During `delta`: bytes of changed files encoded so far and in all, over every delta of the current pass. */
+  delta?: DeltaProgress;
 }
 
 /** Options of {@link publishRelease}. */

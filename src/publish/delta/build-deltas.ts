@@ -1,7 +1,8 @@
 /**
- * The publisher's delta step: for a new release, build every delta kind from each of the last K
- * releases of its channel in worker threads, keep those clearly smaller than the full archive,
- * and store them as targets (`releases/<version>/deltas/<from>.<kind>.udelta`).
+ * The publisher's delta step: for a new release, estimate every delta kind from each of the last K
+ * releases of its channel with a fast pass, build at full level those that can win, in worker
+ * threads on every core, keep those clearly smaller than the full archive, and store them as
+ * targets (`releases/<version>/deltas/<from>.<kind>.udelta`).
  */
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,16 +13,27 @@ import { DELTA_KINDS, deltaTarget } from "../../formats/delta.js";
 import type { ArtifactRef } from "../../formats/native.js";
 import type { PackFile } from "../pack.js";
 import { type AppPaths, storeTargetFile, tempTargetPath } from "../tuf-repo.js";
-import type { DeltaJob } from "./build-one.js";
+import { type DeltaJob, ESTIMATE_FLOOR } from "./build-one.js";
 import { extractForDelta, type PreviousRelease, previousReleases } from "./old-releases.js";
 import type { PlanLimits } from "./plan.js";
-import { type PoolProgress, runDeltaJobs } from "./pool.js";
+import { type JobOutcome, type PoolProgress, runDeltaJobs } from "./pool.js";
 import type { SourceFile } from "./sources.js";
 
 /** Default number of previous releases per channel to build deltas from. */
 export const DEFAULT_DELTA_PREVIOUS = 3;
 /** A delta is kept only if it is at most this share of the full archive ("clearly smaller"). */
 export const DELTA_MAX_RATIO = 0.8;
+
+/** A candidate estimated within this factor of the smallest estimate from the same base is built too. */
+export const COMPETITOR_MARGIN = 1.2;
+
+/** The two passes over the candidates: a fast estimate of each, then the full build of those that can win. */
+export type DeltaPass = "estimate" | "build";
+
+/** Progress of {@link buildReleaseDeltas}: the pool's, and which pass it is in. */
+export interface DeltaProgress extends PoolProgress {
+  pass: DeltaPass;
+}
 
 /** Options of {@link buildReleaseDeltas}. */
 export interface BuildDeltasOptions {
@@ -44,7 +56,7 @@ export interface BuildDeltasOptions {
   concurrency?: number;
   /** Segment limits (tests use small ones to exercise segmentation). */
   limits?: PlanLimits;
-  onProgress?: (progress: PoolProgress) => void;
+  onProgress?: (progress: DeltaProgress) => void;
 }
 
 /** A delta that was built and kept, already stored as a target. */
@@ -100,13 +112,30 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
       }
       for (const kind of kinds) jobs.push(await jobFor(options, release, kind, oldFiles, newFiles));
     }
-    const outcomes = await runDeltaJobs(jobs, {
-      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const maxBytes = Math.floor(options.fullSize * DELTA_MAX_RATIO);
+    const run = (list: DeltaJob[], pass: DeltaPass) =>
+      runDeltaJobs(list, {
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        onProgress: (progress) => options.onProgress?.({ ...progress, pass }),
+      });
+    // A fast pass estimates every candidate; only those that can win get the costly level-19 one.
+    const estimated = await run(
+      jobs.map((job) => ({ ...job, estimateOnly: true })),
+      "estimate",
+    );
+    const chosen = chooseCandidates(estimated, maxBytes, skipped);
+    const outcomes = await run(
+      chosen.map((job) => ({ ...job, maxBytes })),
+      "build",
+    );
     const deltas: StoredDelta[] = [];
     for (const outcome of outcomes) {
       const { job } = outcome;
+      if ("gaveUp" in outcome || "estimate" in outcome) {
+        const reason = "gaveUp" in outcome ? outcome.gaveUp : "estimated only";
+        skipped.push({ from: job.from, kind: job.kind, reason: `cannot beat the full archive: ${reason}` });
+        continue;
+      }
       if ("error" in outcome) {
         skipped.push({ from: job.from, kind: job.kind, reason: `build failed: ${outcome.error.split("\n")[0]}` });
         await removePath(job.outPath);
@@ -137,6 +166,31 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
   } finally {
     await removePath(work);
   }
+}
+
+/**
+ * The candidates worth building at full level, from their estimates: per base release, the one
+ * estimated smallest and those within {@link COMPETITOR_MARGIN} of it, unless even the floor of
+ * their estimate cannot beat the full archive. The others are recorded in `skipped`.
+ */
+function chooseCandidates(estimated: readonly JobOutcome[], maxBytes: number, skipped: SkippedDelta[]): DeltaJob[] {
+  const best = new Map<string, number>();
+  for (const o of estimated) {
+    if ("estimate" in o) best.set(o.job.from, Math.min(best.get(o.job.from) ?? Infinity, o.estimate.bytes));
+  }
+  const chosen: DeltaJob[] = [];
+  for (const o of estimated) {
+    const { job } = o;
+    const skip = (reason: string) => skipped.push({ from: job.from, kind: job.kind, reason });
+    if ("error" in o) skip(`build failed: ${o.error.split("\n")[0]}`);
+    else if (!("estimate" in o)) skip("estimate failed");
+    else if (o.estimate.bytes * ESTIMATE_FLOOR > maxBytes)
+      skip(`estimated at ${o.estimate.bytes} bytes, it cannot beat the full archive (at most ${maxBytes})`);
+    else if (o.estimate.bytes > best.get(job.from)! * COMPETITOR_MARGIN)
+      skip(`estimated at ${o.estimate.bytes} bytes, it cannot beat the other kind's ${best.get(job.from)}`);
+    else chosen.push({ ...job, estimateOnly: false });
+  }
+  return chosen;
 }
 
 async function jobFor(
