@@ -13,7 +13,7 @@ import { DELTA_KINDS, deltaTarget } from "../../formats/delta.js";
 import type { ArtifactRef } from "../../formats/native.js";
 import type { PackFile } from "../pack.js";
 import { type AppPaths, storeTargetFile, tempTargetPath } from "../tuf-repo.js";
-import { type DeltaJob, ESTIMATE_FLOOR } from "./build-one.js";
+import { type DeltaEstimate, type DeltaJob, ESTIMATE_FLOOR } from "./build-one.js";
 import { extractForDelta, type PreviousRelease, previousReleases } from "./old-releases.js";
 import type { PlanLimits } from "./plan.js";
 import { type JobOutcome, type PoolProgress, runDeltaJobs } from "./pool.js";
@@ -24,8 +24,12 @@ export const DEFAULT_DELTA_PREVIOUS = 3;
 /** A delta is kept only if it is at most this share of the full archive ("clearly smaller"). */
 export const DELTA_MAX_RATIO = 0.8;
 
-/** A candidate estimated within this factor of the smallest estimate from the same base is built too. */
-export const COMPETITOR_MARGIN = 1.2;
+/**
+ * Candidates from the same base estimated within this factor of the smallest are taken as equally
+ * small (the estimate is within about 10 % of the final size), and only the cheapest is built:
+ * each build costs its whole reference indexed at level 19.
+ */
+export const COMPETITOR_MARGIN = 1.05;
 
 /** The two passes over the candidates: a fast estimate of each, then the full build of those that can win. */
 export type DeltaPass = "estimate" | "build";
@@ -169,26 +173,34 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
 }
 
 /**
- * The candidates worth building at full level, from their estimates: per base release, the one
- * estimated smallest and those within {@link COMPETITOR_MARGIN} of it, unless even the floor of
- * their estimate cannot beat the full archive. The others are recorded in `skipped`.
+ * The candidate worth building at full level for each base release: among those estimated
+ * within {@link COMPETITOR_MARGIN} of the smallest estimate, the cheapest to build; none if even
+ * the floor of its estimate cannot beat the full archive. The others are recorded in `skipped`.
  */
 function chooseCandidates(estimated: readonly JobOutcome[], maxBytes: number, skipped: SkippedDelta[]): DeltaJob[] {
-  const best = new Map<string, number>();
+  const byBase = new Map<string, { job: DeltaJob; estimate: DeltaEstimate }[]>();
   for (const o of estimated) {
-    if ("estimate" in o) best.set(o.job.from, Math.min(best.get(o.job.from) ?? Infinity, o.estimate.bytes));
-  }
-  const chosen: DeltaJob[] = [];
-  for (const o of estimated) {
-    const { job } = o;
-    const skip = (reason: string) => skipped.push({ from: job.from, kind: job.kind, reason });
+    const skip = (reason: string) => skipped.push({ from: o.job.from, kind: o.job.kind, reason });
     if ("error" in o) skip(`build failed: ${o.error.split("\n")[0]}`);
     else if (!("estimate" in o)) skip("estimate failed");
     else if (o.estimate.bytes * ESTIMATE_FLOOR > maxBytes)
       skip(`estimated at ${o.estimate.bytes} bytes, it cannot beat the full archive (at most ${maxBytes})`);
-    else if (o.estimate.bytes > best.get(job.from)! * COMPETITOR_MARGIN)
-      skip(`estimated at ${o.estimate.bytes} bytes, it cannot beat the other kind's ${best.get(job.from)}`);
-    else chosen.push({ ...job, estimateOnly: false });
+    else byBase.set(o.job.from, [...(byBase.get(o.job.from) ?? []), { job: o.job, estimate: o.estimate }]);
+  }
+  const chosen: DeltaJob[] = [];
+  for (const candidates of byBase.values()) {
+    const smallest = Math.min(...candidates.map((c) => c.estimate.bytes));
+    const close = candidates.filter((c) => c.estimate.bytes <= smallest * COMPETITOR_MARGIN);
+    const pick = close.reduce((a, b) => (b.estimate.workBytes < a.estimate.workBytes ? b : a));
+    chosen.push({ ...pick.job, estimateOnly: false });
+    for (const c of candidates) {
+      if (c === pick) continue;
+      skipped.push({
+        from: c.job.from,
+        kind: c.job.kind,
+        reason: `estimated at ${c.estimate.bytes} bytes against ${pick.estimate.bytes} for ${pick.job.kind}, which is ${close.includes(c) ? "as small and cheaper to build" : "smaller"}`,
+      });
+    }
   }
   return chosen;
 }
