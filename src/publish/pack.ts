@@ -289,7 +289,13 @@ class FrameWriter {
 
   private async cut(): Promise<void> {
     if (this.length === 0) return;
-    const section = Buffer.concat(this.parts, this.length); // a copy: the pool transfers it to a worker
+    // A copy in memory of its own (not Node's shared Buffer pool): the pool transfers it to a worker.
+    const section = new Uint8Array(this.length);
+    let at = 0;
+    for (const part of this.parts) {
+      section.set(part, at);
+      at += part.length;
+    }
     this.parts = [];
     this.length = 0;
     const frame = this.pool.compress(section, this.level);
@@ -309,7 +315,10 @@ class FrameWriter {
 }
 
 function changedWhilePacking(file: PackFile): UpdraftError {
-  return buildInvalid(`"${file.path}" changed while it was being packed`, "Do not modify the build folder while publishing.");
+  return buildInvalid(
+    `"${file.path}" changed while it was being packed`,
+    "Do not modify the build folder while publishing.",
+  );
 }
 
 /** Appends one file's data and padding, checking it still has the scanned size and sha256. */

@@ -84,7 +84,13 @@ export function encodeTarHeader(header: TarEntryHeader): Buffer {
     paxRecord(` path=${header.name}\n`) + (header.linkname ? paxRecord(` linkpath=${header.linkname}\n`) : ""),
   );
   const link = header.linkname ? { linkname: "PaxHeader" } : {};
-  const paxBlock = ustarBlock({ name: "PaxHeader", typeflag: TYPEFLAG.pax, mode: header.mode, size: pax.length, ...link });
+  const paxBlock = ustarBlock({
+    name: "PaxHeader",
+    typeflag: TYPEFLAG.pax,
+    mode: header.mode,
+    size: pax.length,
+    ...link,
+  });
   const entryBlock = ustarBlock({ name: "PaxHeader", typeflag, mode: header.mode, size: header.size, ...link });
   return Buffer.concat([paxBlock!, pax, tarPadding(pax.length), entryBlock!]);
 }

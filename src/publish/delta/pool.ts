@@ -2,8 +2,9 @@
  * Runs delta jobs in worker threads, one per core by default (each worker may use up to about
  * 1 GiB for zstd's tables at level 19 with a large reference), relaying progress.
  */
-import { Worker } from "node:worker_threads";
+
 import { availableParallelism, totalmem } from "node:os";
+import { Worker } from "node:worker_threads";
 import type { BuiltDelta, DeltaEstimate, DeltaJob } from "./build-one.js";
 
 /** Messages a worker posts. */
