@@ -1,19 +1,22 @@
 /**
  * Turns a build folder into a release: walks it into a file list (path, size, sha256, mode,
  * in-tree symlinks) and writes the deterministic `tar.zst` of docs/format.md (ustar entries in
- * manifest order, mtime 0, uid/gid 0, no user/group names, zstd from node:zlib in independent
- * frames compressed on every core), streamed so memory stays bounded whatever the build's size.
+ * manifest order, mtime 0, uid/gid 0, no user/group names, one zstd frame from node:zlib),
+ * streamed so memory stays bounded whatever the build's size.
  */
 import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 import { type FileHandle, lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
+import { Transform, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createZstdCompress, constants as zlibConstants } from "node:zlib";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath, removePath } from "../core/fs.js";
 import { hashFile, sha256Hex } from "../core/hash.js";
 import { type ManifestFile, type ManifestSymlink, symlinkStaysInside } from "../formats/native.js";
-import { CompressPool } from "./compress/pool.js";
-import { encodeTarHeader, TAR_END, tarPadding } from "./tar-encode.js";
+import { encodeTarHeader, TAR_END, type TarEntryHeader, tarPadding } from "./tar-encode.js";
 
 /** Default zstd level of full archives. */
 export const DEFAULT_ZSTD_LEVEL = 19;
@@ -189,8 +192,6 @@ export interface WriteArchiveOptions {
   /** zstd compression level (1–22), default {@link DEFAULT_ZSTD_LEVEL}. */
   level?: number;
   onProgress?: (progress: PackProgress) => void;
-  /** Compression threads; default one per core. Does not change the archive's bytes. */
-  concurrency?: number;
 }
 
 /** The written archive. */
@@ -199,18 +200,14 @@ export interface ArchiveInfo {
   sha256: string;
 }
 
-/** Bytes of the tar stream per zstd frame, as `zstd -T0` cuts its jobs at level 19 (2^25). */
-export const SECTION_BYTES = 32 * 1024 * 1024;
-/** Files at least this large are sampled for compressibility; smaller ones just follow the level. */
-const SAMPLE_MIN_FILE_BYTES = 1024 * 1024;
-/** Bytes compressed at each of a sampled file's three probe points. */
-const SAMPLE_BYTES = 64 * 1024;
-/** A sample compressing to more than this share of its size marks the file incompressible. */
-const INCOMPRESSIBLE_RATIO = 0.95;
-/** Level of incompressible files' sections: zstd stores their blocks raw, fast. */
-const STORED_LEVEL = 1;
 /** Bytes read from a file at once. */
 const READ_BYTES = 1024 * 1024;
+/**
+ * Largest zstd window of a full archive (32 MiB, what a client's decoder reserves at most; small
+ * archives get a window of their own size): level 19's own 8 MiB misses repeats further apart (a
+ * bundle and its copy), which made archives a third larger and slower to compress.
+ */
+const MAX_WINDOW_LOG = 25;
 
 async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length);
@@ -223,95 +220,12 @@ async function readRange(handle: FileHandle, position: number, length: number): 
   return out.subarray(0, done);
 }
 
-/**
- * True if `file` (at least {@link SAMPLE_MIN_FILE_BYTES}) barely compresses: three samples
- * (start, middle, end) at level 1 all stay above {@link INCOMPRESSIBLE_RATIO} of their size.
- * Already-compressed media and archives are the usual case; level 19 would burn minutes on them.
- */
-async function isIncompressible(file: PackFile): Promise<boolean> {
-  if (file.size < SAMPLE_MIN_FILE_BYTES || file.sourcePath === undefined) return false;
-  const handle = await open(file.sourcePath, "r");
-  try {
-    for (const at of [0, Math.floor((file.size - SAMPLE_BYTES) / 2), file.size - SAMPLE_BYTES]) {
-      const sample = await readRange(handle, at, SAMPLE_BYTES);
-      const packed = zstdCompressSync(sample, { params: { [zlibConstants.ZSTD_c_compressionLevel]: 1 } });
-      if (packed.length <= sample.length * INCOMPRESSIBLE_RATIO) return false;
-    }
-    return true;
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Cuts the tar stream into sections, compresses each into one zstd frame in the pool and writes
- * the frames in order. A section ends every {@link SECTION_BYTES} bytes and where the level
- * changes, so the cuts depend only on the bytes: the same tree gives the same archive.
- */
-class FrameWriter {
-  private parts: Buffer[] = [];
-  private length = 0;
-  private level: number;
-  private readonly pending: Promise<Buffer>[] = [];
-  private readonly hash = createHash("sha256");
-  size = 0;
-
-  constructor(
-    private readonly pool: CompressPool,
-    private readonly out: FileHandle,
-    private readonly baseLevel: number,
-  ) {
-    this.level = baseLevel;
-  }
-
-  /** Appends tar bytes to compress at `level` (default: the archive's level). */
-  async append(data: Buffer, level = this.baseLevel): Promise<void> {
-    if (level !== this.level) {
-      await this.cut();
-      this.level = level;
-    }
-    let rest = data;
-    while (rest.length > 0) {
-      const take = Math.min(rest.length, SECTION_BYTES - this.length);
-      this.parts.push(rest.subarray(0, take));
-      this.length += take;
-      rest = rest.subarray(take);
-      if (this.length === SECTION_BYTES) await this.cut();
-    }
-  }
-
-  /** Writes every frame; resolves once the file is complete (not yet fsynced). */
-  async finish(): Promise<{ size: number; sha256: string }> {
-    await this.cut();
-    while (this.pending.length > 0) await this.writeNext();
-    return { size: this.size, sha256: this.hash.digest("hex") };
-  }
-
-  private async cut(): Promise<void> {
-    if (this.length === 0) return;
-    // A copy in memory of its own (not Node's shared Buffer pool): the pool transfers it to a worker.
-    const section = new Uint8Array(this.length);
-    let at = 0;
-    for (const part of this.parts) {
-      section.set(part, at);
-      at += part.length;
-    }
-    this.parts = [];
-    this.length = 0;
-    const frame = this.pool.compress(section, this.level);
-    frame.catch(() => undefined); // awaited in order by writeNext
-    this.pending.push(frame);
-    // Bounded memory: at most one section per worker in flight, plus the one being filled.
-    while (this.pending.length > this.pool.size) await this.writeNext();
-  }
-
-  private async writeNext(): Promise<void> {
-    const frame = await this.pending.shift()!;
-    this.hash.update(frame);
-    this.size += frame.length;
-    let at = 0;
-    while (at < frame.length) at += (await this.out.write(frame, at, frame.length - at)).bytesWritten;
-  }
+/** Exact size of the tar stream of `entries`: headers, data padded to 512 bytes, and the end blocks. */
+function tarSize(entries: readonly TarEntryHeader[]): number {
+  return entries.reduce(
+    (sum, h) => sum + encodeTarHeader(h).length + h.size + tarPadding(h.size).length,
+    TAR_END.length,
+  );
 }
 
 function changedWhilePacking(file: PackFile): UpdraftError {
@@ -321,13 +235,18 @@ function changedWhilePacking(file: PackFile): UpdraftError {
   );
 }
 
-/** Appends one file's data and padding, checking it still has the scanned size and sha256. */
-async function appendFileData(frames: FrameWriter, file: PackFile, level: number, onBytes: (n: number) => void) {
-  const hash = createHash("sha256");
+/** Writes `data` to the compressor, waiting for it to drain when its buffer is full. */
+async function feed(compressor: Writable, data: Uint8Array): Promise<void> {
+  if (data.length > 0 && !compressor.write(data)) await once(compressor, "drain");
+}
+
+/** Feeds one file's data and padding, checking it still has the scanned size and sha256. */
+async function feedFileData(compressor: Writable, file: PackFile, onBytes: (n: number) => void): Promise<void> {
   if (file.data) {
-    await frames.append(Buffer.from(file.data), level);
+    await feed(compressor, file.data);
     onBytes(file.size);
   } else {
+    const hash = createHash("sha256");
     const handle = await open(file.sourcePath!, "r");
     try {
       let read = 0;
@@ -336,8 +255,8 @@ async function appendFileData(frames: FrameWriter, file: PackFile, level: number
         if (chunk.length === 0) break;
         read += chunk.length;
         hash.update(chunk);
+        await feed(compressor, chunk);
         onBytes(chunk.length);
-        await frames.append(chunk, level);
       }
       const grew = (await readRange(handle, read, 1)).length > 0;
       if (grew || read !== file.size || hash.digest("hex") !== file.sha256) throw changedWhilePacking(file);
@@ -345,15 +264,25 @@ async function appendFileData(frames: FrameWriter, file: PackFile, level: number
       await handle.close();
     }
   }
-  await frames.append(tarPadding(file.size), level);
+  await feed(compressor, tarPadding(file.size));
+}
+
+/** Headers of the archive's entries, in manifest order. */
+function entryHeaders(contents: BuildContents): { header: TarEntryHeader; file?: PackFile }[] {
+  return archiveOrder(contents).map((item) =>
+    "link" in item
+      ? { header: { name: item.link.path, type: "symlink", mode: 0o755, size: 0, linkname: item.link.target } }
+      : { header: { name: item.file.path, type: "file", mode: item.file.mode, size: item.file.size }, file: item.file },
+  );
 }
 
 /**
  * Writes the deterministic `tar.zst` of `contents` to `outPath` (created, never overwritten) and
  * returns its size and sha256. Source files are re-hashed while packing: a file that changed since
- * {@link scanBuild} fails with `BUILD_INVALID`. The tar stream is compressed in sections of
- * {@link SECTION_BYTES}, one zstd frame each, on every core; large files that do not compress are
- * stored at level 1 in frames of their own. The file is fsynced before this resolves.
+ * {@link scanBuild} fails with `BUILD_INVALID`. The archive is one zstd frame (clients' streaming
+ * decoders in node:zlib fail on a second frame), compressed by one thread: node:zlib's streaming
+ * zstd cannot run its own workers (`ZSTD_c_nbWorkers` breaks at the end of the stream). The file
+ * is fsynced before this resolves.
  */
 export async function writeArchive(
   contents: BuildContents,
@@ -364,37 +293,45 @@ export async function writeArchive(
   if (!Number.isInteger(level) || level < 1 || level > 22) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid zstd level ${level}`, { hint: "Give a level from 1 to 22." });
   }
-  const out = await open(outPath, "wx");
-  const pool = new CompressPool(options.concurrency);
+  const entries = entryHeaders(contents);
+  const total = tarSize(entries.map((e) => e.header));
+  const compressor = createZstdCompress({
+    // No pledgedSrcSize: zstd ends the frame itself when it is reached, and node:zlib's end()
+    // then appends an empty second frame, which clients' streaming decoders do not read.
+    params: {
+      [zlibConstants.ZSTD_c_compressionLevel]: level,
+      [zlibConstants.ZSTD_c_windowLog]: Math.max(10, Math.min(MAX_WINDOW_LOG, Math.ceil(Math.log2(total)))),
+    },
+  });
+  const hash = createHash("sha256");
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const written = pipeline(compressor, tap, createWriteStream(outPath, { flags: "wx", flush: true }));
+  written.catch(() => undefined); // awaited below, or after a failure
   let bytesDone = 0;
   const onBytes = (n: number) => {
     bytesDone += n;
     options.onProgress?.({ bytesDone, bytesTotal: contents.totalBytes });
   };
   try {
-    const frames = new FrameWriter(pool, out, level);
-    for (const item of archiveOrder(contents)) {
-      if ("link" in item) {
-        await frames.append(
-          encodeTarHeader({ name: item.link.path, type: "symlink", mode: 0o755, size: 0, linkname: item.link.target }),
-        );
-        continue;
-      }
-      const { file } = item;
-      await frames.append(encodeTarHeader({ name: file.path, type: "file", mode: file.mode, size: file.size }));
-      const dataLevel = level > STORED_LEVEL && (await isIncompressible(file)) ? STORED_LEVEL : level;
-      await appendFileData(frames, file, dataLevel, onBytes);
+    for (const { header, file } of entries) {
+      await feed(compressor, encodeTarHeader(header));
+      if (file) await feedFileData(compressor, file, onBytes);
     }
-    await frames.append(TAR_END);
-    const info = await frames.finish();
-    await out.sync();
-    await out.close();
-    return info;
+    await feed(compressor, TAR_END);
+    compressor.end();
+    await written;
   } catch (err) {
-    await out.close().catch(() => undefined);
+    compressor.destroy(err as Error);
+    await written.catch(() => undefined);
     await removePath(outPath);
     throw err;
-  } finally {
-    await pool.close();
   }
+  return { size, sha256: hash.digest("hex") };
 }
