@@ -48,8 +48,12 @@ export interface BuildDeltasOptions {
   channel: string;
   /** The new release's files, in manifest order. */
   files: readonly PackFile[];
-  /** Size of the new release's full archive. */
-  fullSize: number;
+  /**
+   * Size of the new release's full archive, or its promise while the archive is still being
+   * written: the deltas are then built alongside it (every core busy), given up only past the
+   * build's uncompressed size until the archive's is known, then filtered as usual.
+   */
+  fullSize: number | Promise<number>;
   /** How many previous releases (K); 0 builds none. Default {@link DEFAULT_DELTA_PREVIOUS}. */
   previous?: number;
   /** Kinds to build; default all of {@link DELTA_KINDS}. */
@@ -116,7 +120,9 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
       }
       for (const kind of kinds) jobs.push(await jobFor(options, release, kind, oldFiles, newFiles));
     }
-    const maxBytes = Math.floor(options.fullSize * DELTA_MAX_RATIO);
+    const totalBytes = options.files.reduce((sum, f) => sum + f.size, 0);
+    const bound = typeof options.fullSize === "number" ? options.fullSize : totalBytes;
+    const maxBytes = Math.floor(bound * DELTA_MAX_RATIO);
     const run = (list: DeltaJob[], pass: DeltaPass) =>
       runDeltaJobs(list, {
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -132,6 +138,13 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
       chosen.map((job) => ({ ...job, maxBytes })),
       "build",
     );
+    let fullSize: number;
+    try {
+      fullSize = await options.fullSize;
+    } catch (err) {
+      for (const { job } of outcomes) await removePath(job.outPath);
+      throw err;
+    }
     const deltas: StoredDelta[] = [];
     for (const outcome of outcomes) {
       const { job } = outcome;
@@ -146,11 +159,11 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
         continue;
       }
       const built = outcome.result;
-      if (built.size > options.fullSize * DELTA_MAX_RATIO) {
+      if (built.size > fullSize * DELTA_MAX_RATIO) {
         skipped.push({
           from: job.from,
           kind: job.kind,
-          reason: `${built.size} bytes is not clearly smaller than the full archive's ${options.fullSize}`,
+          reason: `${built.size} bytes is not clearly smaller than the full archive's ${fullSize}`,
         });
         await removePath(job.outPath);
         continue;
