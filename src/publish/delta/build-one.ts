@@ -45,8 +45,6 @@ export interface DeltaEstimate {
   /** Payload bytes at {@link ESTIMATE_LEVEL}; the level-19 delta is rarely below {@link ESTIMATE_FLOOR} of it. */
   bytes: number;
   neededBytes: number;
-  /** Bytes the level-19 pass would index and compress (references plus output): its cost. */
-  workBytes: number;
 }
 
 /** Level of the fast pass that estimates a delta's size before the costly one. */
@@ -159,15 +157,13 @@ export function estimateDelta(job: DeltaJob, onProgress: DeltaJobProgress = () =
   const planned = planDelta(job);
   let bytes = 0;
   let done = 0;
-  let workBytes = 0;
   for (const segment of planned.plan) {
     const { output, reference } = segmentBytes(job, planned, segment);
     bytes += zstdSegment(output, reference, ESTIMATE_LEVEL).length;
-    workBytes += output.length + reference.length;
     done += segment.length;
     onProgress(done, planned.neededBytes);
   }
-  return { kind: job.kind, from: job.from, bytes, neededBytes: planned.neededBytes, workBytes };
+  return { kind: job.kind, from: job.from, bytes, neededBytes: planned.neededBytes };
 }
 
 /**
