@@ -3,7 +3,8 @@
  * (stand-in apps) and a 200 MB release. Prints one table, each figure next to its reference
  * measured in this run, as a ratio. Installs the Debian reference tools when missing (as root),
  * fetches the corpus with `npm pack` into `.bench-cache/`. `BENCH_PAIRS=esbuild,vite` limits the
- * pairs; `BENCH_BIG_MB` sets the large release's size (default 200).
+ * pairs; `BENCH_BIG_MB` sets the large release's size (default 200); `BENCH_TINY_FILES` the number
+ * of tiny files published and installed against `tar -x` (default 50,000; 0 skips it).
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,7 +13,8 @@ import { createRepo } from "./lib/app.js";
 import { cacheDir, PAIRS, packageTree } from "./lib/corpus.js";
 import { note } from "./lib/exec.js";
 import { measurePair, type PairMeasure } from "./lib/pair.js";
-import { mbps, pairSections, referenceNotes } from "./lib/report.js";
+import { measureTinyFiles } from "./lib/publish-speed.js";
+import { loadNote, mbps, pairSections, publishSection, referenceNotes } from "./lib/report.js";
 import { startNginx, startUpdraftServe, wrk } from "./lib/servers.js";
 import { renderTable, type Section } from "./lib/table.js";
 import { downloadThroughput, publishBig } from "./lib/throughput.js";
@@ -51,6 +53,9 @@ async function main(): Promise<void> {
       );
     }
     sections.push(...pairSections(measures, "next"));
+    const tinyCount = Number(process.env.BENCH_TINY_FILES ?? 50_000);
+    const tiny = tinyCount > 0 ? await measureTinyFiles(repo, serve.url, work, tinyCount) : undefined;
+    sections.push(publishSection(measures, tiny));
 
     const bigBytes = Number(process.env.BENCH_BIG_MB ?? 200) * 1024 * 1024;
     const big = await publishBig(repo, serve.url, work, bigBytes);
@@ -126,6 +131,7 @@ async function main(): Promise<void> {
     "  updraft download = bytes of the artifact the client chose and fetched (signed metadata is under 'Check').",
     "  Reference tools run on the uncompressed tar of each release (the full archive decompressed).",
     ...referenceNotes(measures).map((n) => `  ${n}`),
+    `  ${loadNote()}`,
     `  Total bench time: ${((performance.now() - started) / 60000).toFixed(1)} min.`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

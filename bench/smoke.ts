@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { createRepo } from "./lib/app.js";
 import { hasCommand } from "./lib/exec.js";
 import { measurePair } from "./lib/pair.js";
-import { mbps, pairSections, referenceNotes } from "./lib/report.js";
+import { measureTinyFiles } from "./lib/publish-speed.js";
+import { loadNote, mbps, pairSections, publishSection, referenceNotes } from "./lib/report.js";
 import { startUpdraftServe } from "./lib/servers.js";
 import { writeSyntheticApp } from "./lib/synthetic.js";
 import { renderTable } from "./lib/table.js";
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
       if ((measure.update.fetched ?? 0) >= measure.full.size)
         problems.push("the delta is not smaller than the archive");
       if (measure.current.updateAvailable) problems.push("a check after the update still offers one");
-      const sections = pairSections([measure]);
+      const tiny = (await hasCommand("zstd")) ? await measureTinyFiles(repo, serve.url, work, 1000) : undefined;
+      const sections = [...pairSections([measure]), publishSection([measure], tiny)];
       if (await hasCommand("curl")) {
         const big = await publishBig(repo, serve.url, work, 4 * 1024 * 1024);
         const dl = await downloadThroughput(big, serve.url, work, 1);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
         });
       }
       process.stdout.write(
-        `${renderTable(sections)}\nNotes:\n  ${referenceNotes([measure]).join("\n  ")}\n  Smoke bench time: ${((performance.now() - started) / 1000).toFixed(1)} s.\n`,
+        `${renderTable(sections)}\nNotes:\n  ${[...referenceNotes([measure]), loadNote()].join("\n  ")}\n  Smoke bench time: ${((performance.now() - started) / 1000).toFixed(1)} s.\n`,
       );
       if (problems.length > 0) throw new Error(`bench smoke failed: ${problems.join("; ")}`);
     } finally {

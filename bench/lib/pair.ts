@@ -1,7 +1,8 @@
 /**
  * Measures one release pair end to end: publish the old release, install it, publish the new one
  * (with deltas), update with the client in its own process, check the result, and measure the
- * references: the reference tools on the same pair, `cp -a` of the new tree, a check when current.
+ * references: the reference tools on the same pair, `cp -a` of the new tree, a check when current,
+ * and `tar | zstd -19 -T0` (plus `zstd --patch-from -19 --long`) against both publishes.
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
 } from "./app.js";
 import { type ClientReport, runClient } from "./client.js";
 import { median, mustRun, note } from "./exec.js";
+import { referencePackMs, referencePatchMs } from "./publish-speed.js";
 import { type ReferenceResult, runReferences, untarZst } from "./references.js";
 
 /** The measurements of one pair. */
@@ -31,6 +33,10 @@ export interface PairMeasure {
   references: ReferenceResult[];
   cpMs: number;
   publishMs: number;
+  /** The old release published first (level 19, no previous release, so no delta). */
+  firstPublishMs: number;
+  /** `tar -c | zstd -19 -T0` of the old tree and of the new tree, and `zstd --patch-from -19 --long` old → new. */
+  referencePublish?: { firstMs: number; packMs: number; patchMs: number };
 }
 
 /** Inputs of {@link measurePair}. */
@@ -59,8 +65,10 @@ export async function measurePair(
   const dir = join(workDir, app);
   await mkdir(dir, { recursive: true });
   await addApp(repo, app, url);
-  note(`${app}: publish ${input.fromVersion}`);
-  const old = await publishVersion(repo, app, input.fromVersion, input.fromDir, { level: 3, deltas: 0 });
+  note(`${app}: publish ${input.fromVersion} (first release, zstd -19)`);
+  const tFirst = performance.now();
+  const old = await publishVersion(repo, app, input.fromVersion, input.fromDir);
+  const firstPublishMs = performance.now() - tFirst;
   const installDir = join(dir, "install");
   await install(repo, app, url, installDir);
   note(`${app}: publish ${input.toVersion} (zstd -19, deltas)`);
@@ -81,6 +89,7 @@ export async function measurePair(
     await rm(dest, { recursive: true, force: true });
   }
   let references: ReferenceResult[] = [];
+  let referencePublish: PairMeasure["referencePublish"];
   if (input.references) {
     note(`${app}: reference tools`);
     const oldTar = join(dir, "old.tar");
@@ -88,6 +97,12 @@ export async function measurePair(
     await untarZst(archivePath(repo, old), oldTar);
     await untarZst(archivePath(repo, published), newTar);
     references = await runReferences(oldTar, newTar, dir);
+    note(`${app}: reference publish: tar | zstd -19 -T0 of both trees, zstd --patch-from -19 --long`);
+    referencePublish = {
+      firstMs: await referencePackMs(input.fromDir),
+      packMs: await referencePackMs(input.toDir),
+      patchMs: await referencePatchMs(oldTar, newTar, dir),
+    };
     await rm(oldTar, { force: true });
     await rm(newTar, { force: true });
   }
@@ -103,5 +118,7 @@ export async function measurePair(
     references,
     cpMs: median(cps),
     publishMs,
+    firstPublishMs,
+    ...(referencePublish ? { referencePublish } : {}),
   };
 }

@@ -1,5 +1,7 @@
 /** Turns measurements into the table's sections, with the issue's goals. */
+import { availableParallelism, loadavg } from "node:os";
 import type { PairMeasure } from "./pair.js";
+import type { TinyFilesMeasure } from "./publish-speed.js";
 import { bestReference } from "./references.js";
 import { int, type Row, type Section } from "./table.js";
 
@@ -83,6 +85,64 @@ export function pairSections(pairs: readonly PairMeasure[], applyGoalPair?: stri
     { title: "Check when current", figureHeader: "current", referenceHeader: "check finding the update", rows: check },
   );
   return sections;
+}
+
+/** The publish-speed section: first publish and publish with deltas against the reference tools. */
+export function publishSection(pairs: readonly PairMeasure[], tiny?: TinyFilesMeasure): Section {
+  const rows: Row[] = [];
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  for (const p of pairs) {
+    const ref = p.referencePublish;
+    if (!ref) continue;
+    const first = p.firstPublishMs / ref.firstMs;
+    rows.push({
+      label: `${p.id} first`,
+      figure: seconds(p.firstPublishMs),
+      reference: `${seconds(ref.firstMs)} (tar|zstd)`,
+      ratio: first,
+      goal: "≤ 1.5",
+      met: first <= 1.5,
+    });
+    const withDeltas = p.publishMs / (ref.packMs + ref.patchMs);
+    rows.push({
+      label: `${p.id} with deltas`,
+      figure: seconds(p.publishMs),
+      reference: `${seconds(ref.packMs + ref.patchMs)} (+patch-from)`,
+      ratio: withDeltas,
+      goal: "≤ 1.5",
+      met: withDeltas <= 1.5,
+    });
+  }
+  if (tiny) {
+    const label = `${int(tiny.files)} tiny files`;
+    const publish = tiny.publishMs / tiny.tarExtractMs;
+    const install = tiny.installMs / tiny.tarExtractMs;
+    rows.push(
+      {
+        label: `${label} publish`,
+        figure: seconds(tiny.publishMs),
+        reference: `${seconds(tiny.tarExtractMs)} (tar -x)`,
+        ratio: publish,
+        goal: "≤ 3",
+        met: publish <= 3,
+      },
+      {
+        label: `${label} install`,
+        figure: seconds(tiny.installMs),
+        reference: `${seconds(tiny.tarExtractMs)} (tar -x)`,
+        ratio: install,
+        goal: "≤ 2",
+        met: install <= 2,
+      },
+    );
+  }
+  return { title: "Publish time", figureHeader: "updraft", referenceHeader: "reference tools", rows };
+}
+
+/** The machine's load while the benchmark ran (other work skews every time ratio). */
+export function loadNote(): string {
+  const [one, five, fifteen] = loadavg();
+  return `Load average at the end: ${one!.toFixed(1)} / ${five!.toFixed(1)} / ${fifteen!.toFixed(1)} on ${availableParallelism()} cores.`;
 }
 
 /** Every reference tool's result, for the notes under the table. */

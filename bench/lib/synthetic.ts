@@ -1,6 +1,6 @@
 /** Generated release pairs for the smoke benchmark: no download, a few hundred kilobytes. */
 import { randomBytes } from "node:crypto";
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pseudoRandom, writeTree } from "../../test/helpers/trees.js";
 
@@ -41,4 +41,21 @@ export async function writeRandomFile(path: string, bytes: number): Promise<void
   } finally {
     await handle.close();
   }
+}
+
+/** Writes `count` files of a few bytes each in folders of 100 (a tree of tiny files); returns their bytes. */
+export async function writeTinyFiles(dir: string, count: number): Promise<number> {
+  let bytes = 0;
+  for (let folder = 0; folder * 100 < count; folder++) {
+    const sub = join(dir, `d${folder}`);
+    await mkdir(sub, { recursive: true });
+    const writes: Promise<void>[] = [];
+    for (let i = folder * 100; i < Math.min(count, (folder + 1) * 100); i++) {
+      const text = `${i}\n`;
+      bytes += text.length;
+      writes.push(writeFile(join(sub, `f${i}.txt`), text));
+    }
+    await Promise.all(writes);
+  }
+  return bytes;
 }

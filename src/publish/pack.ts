@@ -1,21 +1,22 @@
 /**
  * Turns a build folder into a release: walks it into a file list (path, size, sha256, mode,
  * in-tree symlinks) and writes the deterministic `tar.zst` of docs/format.md (ustar entries in
- * manifest order, mtime 0, uid/gid 0, no user/group names, zstd from node:zlib), streamed so
- * memory stays bounded whatever the build's size.
+ * manifest order, mtime 0, uid/gid 0, no user/group names, one zstd frame from node:zlib),
+ * streamed so memory stays bounded whatever the build's size.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { type FileHandle, lstat, open, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import { Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress, constants as zlibConstants } from "node:zlib";
-import tar from "tar-stream";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { assertSafeRelativePath, removePath } from "../core/fs.js";
 import { hashFile, sha256Hex } from "../core/hash.js";
 import { type ManifestFile, type ManifestSymlink, symlinkStaysInside } from "../formats/native.js";
+import { encodeTarHeader, TAR_END, type TarEntryHeader, tarPadding } from "./tar-encode.js";
 
 /** Default zstd level of full archives. */
 export const DEFAULT_ZSTD_LEVEL = 19;
@@ -96,6 +97,42 @@ export function manifestMode(statMode: number): 0o755 | 0o644 {
   return (statMode & 0o111) !== 0 ? 0o755 : 0o644;
 }
 
+/** Entries of one folder scanned at once. */
+const SCAN_BATCH = 32;
+/** Files up to this size are hashed from one read instead of a stream. */
+const SMALL_FILE_BYTES = 256 * 1024;
+
+/** One entry of the build folder: a folder to walk, a file with its hash, or an in-tree symlink. */
+async function scanEntry(
+  path: string,
+  full: string,
+): Promise<{ folder: string } | { file: PackFile } | { link: ManifestSymlink }> {
+  const st = await lstat(full);
+  if (st.isDirectory()) return { folder: path };
+  if (st.isFile()) {
+    let hashed: { sha256: string; size: number };
+    if (st.size <= SMALL_FILE_BYTES) {
+      const data = await readFile(full);
+      hashed = { sha256: sha256Hex(data), size: data.length };
+    } else hashed = await hashFile(full);
+    return { file: { path, size: hashed.size, sha256: hashed.sha256, mode: manifestMode(st.mode), sourcePath: full } };
+  }
+  if (st.isSymbolicLink()) {
+    const target = await readlink(full);
+    if (!symlinkStaysInside(path, target)) {
+      throw buildInvalid(
+        `Symlink "${path}" points to "${target}", outside the build folder`,
+        "Make the link relative and inside the build, or copy the file it points to.",
+      );
+    }
+    return { link: { path, target } };
+  }
+  throw buildInvalid(
+    `"${path}" is a FIFO, socket or device; a release holds only files, folders and symlinks`,
+    "Remove it from the build folder.",
+  );
+}
+
 /**
  * Walks `buildDir` into a sorted file list with sizes, hashes and modes, plus in-tree symlinks,
  * and adds `extraFiles`. Refuses (`BUILD_INVALID`) symlinks leaving the tree, FIFOs, sockets,
@@ -114,30 +151,21 @@ export async function scanBuild(buildDir: string, extraFiles: readonly ExtraFile
     } catch (err) {
       throw buildInvalid(`Cannot read build folder ${dir}: ${(err as Error).message}`, undefined, err);
     }
-    for (const raw of rawNames) {
+    const names = rawNames.map((raw) => {
       const name = utf8Name(raw, rel);
       const path = rel === "" ? name : `${rel}/${name}`;
       checkPath(path);
-      const full = join(dir, name);
-      const st = await lstat(full);
-      if (st.isDirectory()) pending.push(path);
-      else if (st.isFile()) {
-        const { sha256, size } = await hashFile(full);
-        files.push({ path, size, sha256, mode: manifestMode(st.mode), sourcePath: full });
-      } else if (st.isSymbolicLink()) {
-        const target = await readlink(full);
-        if (!symlinkStaysInside(path, target)) {
-          throw buildInvalid(
-            `Symlink "${path}" points to "${target}", outside the build folder`,
-            "Make the link relative and inside the build, or copy the file it points to.",
-          );
-        }
-        symlinks.push({ path, target });
-      } else {
-        throw buildInvalid(
-          `"${path}" is a FIFO, socket or device; a release holds only files, folders and symlinks`,
-          "Remove it from the build folder.",
-        );
+      return { path, full: join(dir, name) };
+    });
+    // A few entries at a time: tiny files are dominated by system-call latency, not bandwidth.
+    for (let at = 0; at < names.length; at += SCAN_BATCH) {
+      const settled = await Promise.allSettled(names.slice(at, at + SCAN_BATCH).map((n) => scanEntry(n.path, n.full)));
+      for (const result of settled) {
+        if (result.status === "rejected") throw result.reason; // the first failure in name order
+        const entry = result.value;
+        if ("folder" in entry) pending.push(entry.folder);
+        else if ("file" in entry) files.push(entry.file);
+        else symlinks.push(entry.link);
       }
     }
   }
@@ -199,51 +227,89 @@ export interface ArchiveInfo {
   sha256: string;
 }
 
-const FIXED_HEADER = { mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "" } as const;
+/** Bytes read from a file at once. */
+const READ_BYTES = 1024 * 1024;
+/**
+ * Largest zstd window of a full archive (32 MiB, what a client's decoder reserves at most; small
+ * archives get a window of their own size): level 19's own 8 MiB misses repeats further apart (a
+ * bundle and its copy), which made archives a third larger and slower to compress.
+ */
+const MAX_WINDOW_LOG = 25;
 
-async function streamFileEntry(pack: tar.Pack, file: PackFile, onBytes: (n: number) => void): Promise<void> {
-  let settle!: (err?: Error | null) => void;
-  const entryDone = new Promise<void>((res, rej) => {
-    settle = (err) => (err ? rej(err) : res());
-  });
-  entryDone.catch(() => undefined); // awaited below; this only keeps an early throw from leaving it unhandled
-  const header = { ...FIXED_HEADER, name: file.path, type: "file", mode: file.mode, size: file.size } as const;
-  const entry = pack.entry(header, (err) => settle(err));
-  entry.on("error", () => undefined); // reported through the callback above
-  const hash = createHash("sha256");
-  let read = 0;
-  for await (const chunk of createReadStream(file.sourcePath!, { highWaterMark: 1 << 20 })) {
-    const buf = chunk as Buffer;
-    read += buf.length;
-    if (read > file.size) break;
-    hash.update(buf);
-    onBytes(buf.length);
-    if (!entry.write(buf)) await new Promise<void>((res) => entry.once("drain", () => res()));
+async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(out, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
   }
-  if (read !== file.size || hash.digest("hex") !== file.sha256) {
-    const err = buildInvalid(
-      `"${file.path}" changed while it was being packed`,
-      "Do not modify the build folder while publishing.",
-    );
-    entry.destroy(err);
-    throw err;
-  }
-  entry.end(undefined); // streamx typings require an argument; undefined ends without data
-  await entryDone;
+  return out.subarray(0, done);
 }
 
-function addEntry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, data?: Uint8Array): Promise<void> {
-  return new Promise((res, rej) => {
-    const cb = (err?: Error | null) => (err ? rej(err) : res());
-    if (data) pack.entry(header, data, cb);
-    else pack.entry(header, cb);
-  });
+/** Exact size of the tar stream of `entries`: headers, data padded to 512 bytes, and the end blocks. */
+function tarSize(entries: readonly TarEntryHeader[]): number {
+  return entries.reduce(
+    (sum, h) => sum + encodeTarHeader(h).length + h.size + tarPadding(h.size).length,
+    TAR_END.length,
+  );
+}
+
+function changedWhilePacking(file: PackFile): UpdraftError {
+  return buildInvalid(
+    `"${file.path}" changed while it was being packed`,
+    "Do not modify the build folder while publishing.",
+  );
+}
+
+/** Writes `data` to the compressor, waiting for it to drain when its buffer is full. */
+async function feed(compressor: Writable, data: Uint8Array): Promise<void> {
+  if (data.length > 0 && !compressor.write(data)) await once(compressor, "drain");
+}
+
+/** Feeds one file's data and padding, checking it still has the scanned size and sha256. */
+async function feedFileData(compressor: Writable, file: PackFile, onBytes: (n: number) => void): Promise<void> {
+  if (file.data) {
+    await feed(compressor, file.data);
+    onBytes(file.size);
+  } else {
+    const hash = createHash("sha256");
+    const handle = await open(file.sourcePath!, "r");
+    try {
+      let read = 0;
+      while (read < file.size) {
+        const chunk = await readRange(handle, read, Math.min(READ_BYTES, file.size - read));
+        if (chunk.length === 0) break;
+        read += chunk.length;
+        hash.update(chunk);
+        await feed(compressor, chunk);
+        onBytes(chunk.length);
+      }
+      const grew = (await readRange(handle, read, 1)).length > 0;
+      if (grew || read !== file.size || hash.digest("hex") !== file.sha256) throw changedWhilePacking(file);
+    } finally {
+      await handle.close();
+    }
+  }
+  await feed(compressor, tarPadding(file.size));
+}
+
+/** Headers of the archive's entries, in manifest order. */
+function entryHeaders(contents: BuildContents): { header: TarEntryHeader; file?: PackFile }[] {
+  return archiveOrder(contents).map((item) =>
+    "link" in item
+      ? { header: { name: item.link.path, type: "symlink", mode: 0o755, size: 0, linkname: item.link.target } }
+      : { header: { name: item.file.path, type: "file", mode: item.file.mode, size: item.file.size }, file: item.file },
+  );
 }
 
 /**
  * Writes the deterministic `tar.zst` of `contents` to `outPath` (created, never overwritten) and
  * returns its size and sha256. Source files are re-hashed while packing: a file that changed since
- * {@link scanBuild} fails with `BUILD_INVALID`. The file is fsynced before this resolves.
+ * {@link scanBuild} fails with `BUILD_INVALID`. The archive is one zstd frame (clients' streaming
+ * decoders in node:zlib fail on a second frame), compressed by one thread: node:zlib's streaming
+ * zstd cannot run its own workers (`ZSTD_c_nbWorkers` breaks at the end of the stream). The file
+ * is fsynced before this resolves.
  */
 export async function writeArchive(
   contents: BuildContents,
@@ -254,7 +320,16 @@ export async function writeArchive(
   if (!Number.isInteger(level) || level < 1 || level > 22) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid zstd level ${level}`, { hint: "Give a level from 1 to 22." });
   }
-  const pack = tar.pack();
+  const entries = entryHeaders(contents);
+  const total = tarSize(entries.map((e) => e.header));
+  const compressor = createZstdCompress({
+    // No pledgedSrcSize: zstd ends the frame itself when it is reached, and node:zlib's end()
+    // then appends an empty second frame, which clients' streaming decoders do not read.
+    params: {
+      [zlibConstants.ZSTD_c_compressionLevel]: level,
+      [zlibConstants.ZSTD_c_windowLog]: Math.max(10, Math.min(MAX_WINDOW_LOG, Math.ceil(Math.log2(total)))),
+    },
+  });
   const hash = createHash("sha256");
   let size = 0;
   const tap = new Transform({
@@ -264,40 +339,23 @@ export async function writeArchive(
       cb(null, chunk);
     },
   });
-  const written = pipeline(
-    pack,
-    createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: level } }),
-    tap,
-    createWriteStream(outPath, { flags: "wx", flush: true }),
-  );
+  const written = pipeline(compressor, tap, createWriteStream(outPath, { flags: "wx", flush: true }));
+  written.catch(() => undefined); // awaited below, or after a failure
   let bytesDone = 0;
   const onBytes = (n: number) => {
     bytesDone += n;
     options.onProgress?.({ bytesDone, bytesTotal: contents.totalBytes });
   };
   try {
-    for (const item of archiveOrder(contents)) {
-      if ("link" in item) {
-        await addEntry(pack, {
-          ...FIXED_HEADER,
-          name: item.link.path,
-          type: "symlink",
-          linkname: item.link.target,
-          mode: 0o755,
-        });
-      } else if (item.file.data) {
-        await addEntry(
-          pack,
-          { ...FIXED_HEADER, name: item.file.path, type: "file", mode: item.file.mode },
-          item.file.data,
-        );
-        onBytes(item.file.size);
-      } else await streamFileEntry(pack, item.file, onBytes);
+    for (const { header, file } of entries) {
+      await feed(compressor, encodeTarHeader(header));
+      if (file) await feedFileData(compressor, file, onBytes);
     }
-    pack.finalize();
+    await feed(compressor, TAR_END);
+    compressor.end();
     await written;
   } catch (err) {
-    pack.destroy(err as Error);
+    compressor.destroy(err as Error);
     await written.catch(() => undefined);
     await removePath(outPath);
     throw err;

@@ -30,8 +30,7 @@ import {
   serializeDocument,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
-import { type BuildDeltasResult, buildReleaseDeltas } from "./delta/build-deltas.js";
-import type { PoolProgress } from "./delta/pool.js";
+import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
 import {
@@ -137,8 +136,8 @@ export interface PublishProgress {
   phase: "scan" | "pack" | "delta" | "sign" | "done";
   /** During `pack`: uncompressed bytes packed so far and in all. */
   pack?: PackProgress;
-  /** During `delta`: bytes of changed files encoded so far and in all, over every delta being built. */
-  delta?: PoolProgress;
+  /** During `delta`: bytes of changed files encoded so far and in all, over every delta of the current pass. */
+  delta?: DeltaProgress;
 }
 
 /** Options of {@link publishRelease}. */
@@ -275,29 +274,40 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const archiveName = fullArchiveTarget(app, version);
     const tmp = tempTargetPath(paths, archiveName);
     await mkdir(dirname(tmp), { recursive: true });
-    let archive: { size: number; sha256: string };
-    try {
-      archive = await writeArchive(contents, tmp, {
-        ...(options.level !== undefined ? { level: options.level } : {}),
-        onProgress: (pack) => progress({ phase: "pack", pack }),
-      });
-      await storeTargetFile(paths, archiveName, tmp, archive.sha256);
-    } finally {
-      await removePath(tmp);
-    }
-    const tPack = performance.now();
-
-    // 1b. Deltas from the channel's previous releases, built in worker threads.
-    const deltas = await buildReleaseDeltas({
+    // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
+    // is written (its single zstd stream keeps one core busy); their progress shows once it is done.
+    let packing = true;
+    const packed = writeArchive(contents, tmp, {
+      ...(options.level !== undefined ? { level: options.level } : {}),
+      onProgress: (pack) => progress({ phase: "pack", pack }),
+    });
+    packed.catch(() => undefined); // awaited below
+    const deltasBuilt = buildReleaseDeltas({
       paths,
       targets: current,
       version,
       channel,
       files: contents.files,
-      fullSize: archive.size,
+      fullSize: packed.then((a) => a.size),
       ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
-      onProgress: (delta) => progress({ phase: "delta", delta }),
+      onProgress: (delta) => {
+        if (!packing) progress({ phase: "delta", delta });
+      },
     });
+    deltasBuilt.catch(() => undefined); // awaited below
+    let archive: { size: number; sha256: string };
+    try {
+      archive = await packed;
+      await storeTargetFile(paths, archiveName, tmp, archive.sha256);
+    } catch (err) {
+      await deltasBuilt.catch(() => undefined);
+      throw err;
+    } finally {
+      packing = false;
+      await removePath(tmp);
+    }
+    const tPack = performance.now();
+    const deltas = await deltasBuilt;
 
     // 2. Manifest and channel pointer as targets.
     progress({ phase: "sign" });

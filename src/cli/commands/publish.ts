@@ -54,45 +54,56 @@ function publishInFormat(format: (typeof FORMATS)[number], zipExtras: string[] |
 /** Formats `--format` accepts. */
 const FORMATS = ["native", "saau", "update-json"] as const;
 
-/** Progress reporting on stderr: a bar on a terminal, one line per phase otherwise. */
+/** Progress reporting on stderr: a bar with an ETA on a terminal, one line per step otherwise. */
 function progressReporter(opts: CommonOptions): { onProgress: (p: PublishProgress) => void; stop: () => void } {
   const mb = (n: number) => (n / 1e6).toFixed(1);
   let bar: cliProgress.SingleBar | undefined;
-  let phase = "";
+  let step = "";
   const stop = () => {
     bar?.stop();
     bar = undefined;
   };
+  const startBar = (label: string, total: number) => {
+    bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: `  ${label.padEnd(10)} [{bar}] {percentage}% {done}/{size} MB, ETA {eta_formatted}`,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(Math.max(1, total), 0, { done: mb(0), size: mb(total) });
+  };
+  const stepOf = (p: PublishProgress) => (p.phase === "delta" ? `delta-${p.delta?.pass ?? "build"}` : p.phase);
   const onProgress = (p: PublishProgress) => {
     if (opts.json) return;
-    if (p.phase !== phase) {
+    if (stepOf(p) !== step) {
       stop();
-      phase = p.phase;
+      step = stepOf(p);
+      const tty = process.stderr.isTTY;
       if (p.phase === "scan") info(opts, "Scanning the build folder…");
       if (p.phase === "pack") {
-        if (process.stderr.isTTY && p.pack) {
-          bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: "  packing [{bar}] {percentage}% {done}/{size} MB", hideCursor: true },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(p.pack.bytesTotal, 0, { done: mb(0), size: mb(p.pack.bytesTotal) });
-        } else info(opts, "Packing and compressing…");
+        if (tty && p.pack) startBar("packing", p.pack.bytesTotal);
+        else info(opts, "Packing and compressing…");
       }
       if (p.phase === "delta") {
-        if (process.stderr.isTTY && p.delta) {
-          bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: "  deltas  [{bar}] {percentage}% {done}/{size} MB", hideCursor: true },
-            cliProgress.Presets.shades_classic,
+        const estimating = p.delta?.pass === "estimate";
+        if (tty && p.delta) startBar(estimating ? "estimating" : "deltas", p.delta.bytesTotal);
+        else
+          info(
+            opts,
+            estimating
+              ? "Estimating deltas from the channel's previous releases…"
+              : "Building the deltas that can win…",
           );
-          bar.start(Math.max(1, p.delta.bytesTotal), 0, { done: mb(0), size: mb(p.delta.bytesTotal) });
-        } else info(opts, "Building deltas from the channel's previous releases…");
       }
       if (p.phase === "sign") info(opts, "Signing metadata…");
     }
-    if (bar && p.pack) bar.update(p.pack.bytesDone, { done: mb(p.pack.bytesDone), size: mb(p.pack.bytesTotal) });
-    if (bar && p.delta) {
-      bar.setTotal(Math.max(1, p.delta.bytesTotal));
-      bar.update(p.delta.bytesDone, { done: mb(p.delta.bytesDone), size: mb(p.delta.bytesTotal) });
+    const counts = p.pack ?? p.delta;
+    if (bar && counts) {
+      bar.setTotal(Math.max(1, counts.bytesTotal));
+      bar.update(counts.bytesDone, { done: mb(counts.bytesDone), size: mb(counts.bytesTotal) });
     }
   };
   return { onProgress, stop };

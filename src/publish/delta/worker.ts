@@ -1,9 +1,9 @@
 /**
- * Worker thread entry: builds the one delta it is given (see build-one.ts) and reports progress,
- * then the result or the error, to its parent.
+ * Worker thread entry: builds (or only estimates) the one delta it is given (see build-one.ts)
+ * and reports progress, then the result, the reason it gave up, or the error, to its parent.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { buildDelta, type DeltaJob } from "./build-one.js";
+import { buildDelta, DeltaCannotWin, type DeltaJob, estimateDelta } from "./build-one.js";
 import type { WorkerMessage } from "./pool.js";
 
 const port = parentPort;
@@ -12,15 +12,17 @@ if (port) {
   const post = (message: WorkerMessage) => port.postMessage(message);
   let last = 0;
   try {
-    const result = buildDelta(job, (done, total) => {
+    const progress = (done: number, total: number) => {
       const now = Date.now();
       if (done === total || now - last > 200) {
         last = now;
         post({ type: "progress", done, total });
       }
-    });
-    post({ type: "done", result });
+    };
+    if (job.estimateOnly) post({ type: "estimated", estimate: estimateDelta(job, progress) });
+    else post({ type: "done", result: buildDelta(job, progress) });
   } catch (err) {
-    post({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    if (err instanceof DeltaCannotWin) post({ type: "gave-up", reason: err.message });
+    else post({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 }
