@@ -269,7 +269,7 @@ var
   ReadPipe, WritePipe: THandle;
   Startup: TStartupInfo;
   Info: TProcessInformation;
-  Line: string;
+  Line, Arg: string;
   Buffer: array[0..4095] of AnsiChar;
   Got: DWORD;
   Raw, Chunk: AnsiString;
@@ -283,8 +283,12 @@ begin
   // updraft.cmd (npm's launcher) runs through cmd.exe.
   if SameText(ExtractFileExt(Exe), '.cmd') or SameText(ExtractFileExt(Exe), '.bat') then
     Line := 'cmd.exe /d /s /c "' + Line;
-  for I := 0 to Args.Count - 1 do
-    Line := Line + ' "' + StringReplace(Args[I], '"', '\"', [rfReplaceAll]) + '"';
+  for I := 0 to Args.Count - 1 do begin
+    // The C runtime's rules: \" is a quote, and a backslash before the closing quote is doubled.
+    Arg := StringReplace(Args[I], '"', '\"', [rfReplaceAll]);
+    if (Arg <> '') and (Arg[Length(Arg)] = '\') then Arg := Arg + '\';
+    Line := Line + ' "' + Arg + '"';
+  end;
   if Copy(Line, 1, 7) = 'cmd.exe' then Line := Line + '"';
   FillChar(Security, SizeOf(Security), 0);
   Security.nLength := SizeOf(Security);

@@ -190,7 +190,7 @@ begin
   APP_UPDATE_URL := ParamStr(1);
   FMain := TFMain.Create;
   try
-    FMain.LogF(ExtractFileName(ParamStr(0)) + ' ' + BUILD + ' started, pid ' + IntToStr(GetProcessID));
+    FMain.LogF(ExtractFileName(ParamStr(0)) + ' ' + BUILD + ' started, pid ' + IntToStr({$IFDEF FPC}GetProcessID{$ELSE}GetCurrentProcessId{$ENDIF}));
     FMain.Atualizar;
     if FMain.Closed then FMain.LogF('closing for the update')
     else FMain.LogF('running ' + FMain.lbVersao.Caption);
