@@ -19,7 +19,7 @@ export function registerCheck(program: Command): void {
     .action(async (opts: { dir: string; channel?: string; json?: boolean } & NetworkFlags & SaauCliOptions) => {
       await runCommand(opts, async () => {
         const network = await networkOptionsFromFlags(opts);
-        if (opts.saau) return saauCheck(opts, network);
+        if (opts.saau || opts.updateJson) return saauCheck(opts, network);
         const updater = new Updater({
           installDir: resolve(opts.dir),
           ...network,

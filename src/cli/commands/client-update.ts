@@ -66,7 +66,7 @@ export function registerUpdate(program: Command): void {
       ) => {
         await runCommand(opts, async ({ signal }) => {
           const network = await networkOptionsFromFlags(opts);
-          if (opts.saau) return saauUpdate(opts, network);
+          if (opts.saau || opts.updateJson) return saauUpdate(opts, network);
           const dir = resolve(opts.dir);
           const updater = new Updater({
             installDir: dir,

@@ -11,6 +11,7 @@ import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
 
 /** Adds all subcommands to the program. */
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerInstall(program);
   registerCheck(program);
   registerUpdate(program);
+  registerApplyPrepared(program);
   registerStatus(program);
   registerHealth(program);
   registerDemo(program);

@@ -46,10 +46,15 @@ export interface RestartRequest {
   logFile?: string;
 }
 
-/** How to install: now (default), after the app exits (`restart`), or around a service (`service`). */
+/**
+ * How to install: now (default), after the app exits (`restart`), around a service (`service`),
+ * or not yet (`prepareOnly`: staged durably, the app's files untouched, for a later
+ * `applyPreparedInPlace` by the app or the restart helper).
+ */
 export interface ApplyOptions {
   restart?: RestartRequest;
   service?: ServiceCommands;
+  prepareOnly?: boolean;
 }
 
 /** What an update did. */
@@ -234,6 +239,10 @@ export function applyUpdate(
   return withStagedRelease(layout, installed, update, "updating to", async (release, lock) => {
     const base = { version: update.release.version, previousVersion: installed, signed: update.release.signed };
     const files = release.files.length;
+    if (options.prepareOnly) {
+      await prepareInPlace(layout, release, { lock });
+      return { ...base, applied: false, files, restarting: false };
+    }
     if (options.restart) {
       await prepareInPlace(layout, release, { lock });
       await lock.release();
