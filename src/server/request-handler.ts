@@ -120,9 +120,9 @@ export function createRequestHandler(
     }
     const path = pathInRoot(root, target.relPath);
     // One stat per request, always: a copy is only used if it is still the same file. Copies are
-    // only made of files that passed openRepositoryFile's checks (inside the root once resolved,
-    // not hidden); a path that now resolves to the same unchanged inode (same ctime: no rename,
-    // link or write since) reaches that same file, so the checks need not run again.
+    // only made of files that passed openRepositoryFile's checks on the opened file itself (inside
+    // the root, not hidden); a path that now leads to the same unchanged inode (same ctime: no
+    // rename, link or write since) reaches that same file, so the checks need not run again.
     statPath(path).then(
       (stats) => {
         if (stats === undefined) {

@@ -157,7 +157,7 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
         requestTimeout: REQUEST_TIMEOUT_MS,
         headersTimeout: HEADERS_TIMEOUT_MS,
       });
-      const handle = createRequestHandler(repositoryRoot(rootReal), options.logger);
+      const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger);
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
         // While closing, answer requests still arriving on open connections, then close those.
         if (closing) res.shouldKeepAlive = false;
