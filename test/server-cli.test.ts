@@ -2,12 +2,12 @@
 import assert from "node:assert/strict";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { runCli, startCli } from "./helpers/cli.js";
+import { PUBLISHED, writePublished } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitFor, waitUntil } from "./helpers/wait.js";
 
@@ -50,22 +50,22 @@ function sha256(data: Buffer): string {
 
 test("updraft serve prints its URL, serves files, logs with --verbose, and exits 0 on SIGINT", async (t) => {
   const root = await tempDir(t);
-  await writeFile(join(root, "hello.json"), '{"hello":1}\n');
+  await writePublished(root, PUBLISHED.timestamp, '{"hello":1}\n');
   const serve = await startServe(t, [root, "--port", "0", "--host", "127.0.0.1", "--verbose"]);
   assert.match(serve.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.notEqual(serve.url, "http://127.0.0.1:0/");
-  const res = await fetch(`${serve.url}hello.json`);
+  const res = await fetch(`${serve.url}${PUBLISHED.timestamp}`);
   assert.equal(await res.text(), '{"hello":1}\n');
   serve.child.kill("SIGINT");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
-  assert.match(serve.stderr(), /GET "\/hello\.json" 200/);
+  assert.match(serve.stderr(), /GET "\/demo\/metadata\/timestamp\.json" 200/);
 });
 
 test("updraft serve logs nothing without --verbose", async (t) => {
   const root = await tempDir(t);
-  await writeFile(join(root, "a.txt"), "a");
+  await writePublished(root, PUBLISHED.timestamp, "a");
   const serve = await startServe(t, [root, "--port", "0"]);
-  await (await fetch(`${serve.url}a.txt`)).text();
+  await (await fetch(`${serve.url}${PUBLISHED.timestamp}`)).text();
   serve.child.kill("SIGTERM");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
   assert.equal(serve.stderr(), "");
@@ -74,11 +74,11 @@ test("updraft serve logs nothing without --verbose", async (t) => {
 test("SIGTERM lets a large download in progress finish, refuses new connections, and exits 0", async (t) => {
   const root = await tempDir(t);
   const big = randomBytes(48 * 1024 * 1024);
-  await writeFile(join(root, "big.bin"), big);
+  await writePublished(root, PUBLISHED.archive, big);
   const serve = await startServe(t, [root, "--port", "0", "--verbose"]);
 
   const res = await new Promise<IncomingMessage>((resolve, reject) =>
-    get(`${serve.url}big.bin`, resolve).on("error", reject),
+    get(`${serve.url}${PUBLISHED.archive}`, resolve).on("error", reject),
   );
   assert.equal(res.statusCode, 200);
   const chunks: Buffer[] = [];

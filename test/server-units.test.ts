@@ -15,10 +15,16 @@ test("parseRequestPath accepts plain paths and refuses traversal, separators and
     kind: "file",
     relPath: "demo/metadata/1.root.json",
     segments: ["demo", "metadata", "1.root.json"],
+    served: { app: "demo", kind: "metadata", immutable: true },
   });
-  assert.equal((parseRequestPath("http://host:8080/demo/a.json") as { relPath?: string }).relPath, "demo/a.json");
-  assert.equal((parseRequestPath("/a%20b.json") as { relPath?: string }).relPath, "a b.json");
-  assert.equal((parseRequestPath("/%2541") as { relPath?: string }).relPath, "%41");
+  const relPathOf = (url: string): string | undefined => (parseRequestPath(url) as { relPath?: string }).relPath;
+  assert.equal(relPathOf("http://host:8080/demo/metadata/timestamp.json"), "demo/metadata/timestamp.json");
+  assert.equal(relPathOf("/demo/metadata/%74imestamp.json"), "demo/metadata/timestamp.json");
+  // Decoded once, and names a repository does not publish are not found.
+  assert.deepEqual(parseRequestPath("/demo/metadata/%2574imestamp.json"), { kind: "not-found" });
+  for (const unpublished of ["/notes.txt", "/updraft-keys/root.key", "/demo/metadata/root.key", "/demo/build/app.js"]) {
+    assert.deepEqual(parseRequestPath(unpublished), { kind: "not-found" }, unpublished);
+  }
   for (const bad of [
     "/..",
     "/../x",

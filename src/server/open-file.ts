@@ -10,6 +10,7 @@
  */
 import { type BigIntStats, close, constants, fstat, open, readlink, realpath, stat } from "node:fs";
 import { sep } from "node:path";
+import { classifyServedPath } from "../formats/served-paths.js";
 import { isHiddenName } from "./request-path.js";
 
 /** The served folder, resolved once when the server starts. */
@@ -126,13 +127,17 @@ function descriptorPath(fd: number): Promise<string> {
   });
 }
 
-/** True if the resolved path stays under the root and names no hidden file on its way. */
+/**
+ * True if the resolved path stays under the root, names no hidden file on its way, and is a name
+ * the repository publishes (so a symlink cannot lead from a published name to a key file).
+ */
 function isServable(resolved: string, root: RepositoryRoot): boolean {
   if (!resolved.startsWith(root.prefix)) return false;
-  for (const part of resolved.slice(root.prefix.length).split(sep)) {
+  const parts = resolved.slice(root.prefix.length).split(sep);
+  for (const part of parts) {
     if (part === "" || isHiddenName(part)) return false;
   }
-  return true;
+  return classifyServedPath(parts.join("/")) !== undefined;
 }
 
 function sameFile(a: BigIntStats, b: BigIntStats): boolean {
@@ -160,8 +165,8 @@ async function whereOpened(
 
 /**
  * Opens `path` (from {@link pathInRoot}) for reading. Resolves to `undefined` when the answer is
- * 404: missing, a folder or other non-regular file, or a file that is outside the root or hidden
- * once symlinks are resolved — judged on the opened file itself, so renames and symlink swaps
+ * 404: missing, a folder or other non-regular file, or a file that is outside the root, hidden or
+ * not a published name once symlinks are resolved — judged on the opened file itself, so renames and symlink swaps
  * racing with the request cannot change the answer. Rejects on other errors (permissions, too
  * many open files).
  */

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { refuseFolderWithKeys } from "./key-guard.js";
 import { repositoryRoot } from "./open-file.js";
 import { createRequestHandler, type ServerLogger } from "./request-handler.js";
 
@@ -45,7 +46,8 @@ export interface CloseOptions {
 export interface RepositoryServer {
   /**
    * Starts listening. Rejects with `REPO_NOT_FOUND` if the root is not a folder, and with
-   * `USAGE` if the address cannot be bound (port in use, no permission, unknown host).
+   * `USAGE` if the root or a folder up to two levels below holds private key files (`*.key`) or
+   * if the address cannot be bound (port in use, no permission, unknown host).
    */
   listen(): Promise<ListeningAddress>;
   /**
@@ -151,6 +153,7 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
     async listen() {
       if (server) throw new UpdraftError(ErrorCodes.USAGE, "This repository server was already started");
       const rootReal = await resolveRoot(options.root);
+      await refuseFolderWithKeys(rootReal, options.root);
       const created = createServer({
         keepAlive: true,
         noDelay: true,
