@@ -23,6 +23,13 @@ export interface RepositoryServerOptions {
   logger?: ServerLogger;
   /** How long {@link RepositoryServer.close} lets responses in progress finish. Default 10 000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Most connections open at once; connections beyond it are closed as they arrive, so a flood
+   * of clients cannot exhaust file descriptors. Default 1000.
+   */
+  maxConnections?: number;
+  /** Time a client has to send its request headers, in ms. Default 15 000. */
+  headersTimeoutMs?: number;
 }
 
 /** Where a listening server can be reached. */
@@ -60,6 +67,14 @@ export interface RepositoryServer {
 
 /** Time allowed for a client to send the request headers. */
 const HEADERS_TIMEOUT_MS = 15_000;
+/** Default cap on open connections. */
+const DEFAULT_MAX_CONNECTIONS = 1000;
+/**
+ * How often Node looks for requests past their header or request timeout. Node's default (30 s)
+ * let a slow client keep its connection for twice the 15 s documented; checking every second
+ * cuts it within a second of the timeout.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** Time allowed for a client to send a whole request (GET/HEAD requests have no body). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How long an idle keep-alive connection is kept. */
@@ -131,6 +146,11 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
   const graceMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid connection cap ${maxConnections}: use a whole number from 1`);
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid port ${port}: use a whole number from 0 to 65535`);
   }
@@ -157,9 +177,11 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
       const created = createServer({
         keepAlive: true,
         noDelay: true,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+        headersTimeout,
+        connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
       });
+      created.maxConnections = maxConnections;
       const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger);
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
         // While closing, answer requests still arriving on open connections, then close those.

@@ -4,12 +4,13 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { createRepositoryServer, type RequestLogEntry, type ServerLogger } from "../../server/index.js";
 import { runCommand } from "../output.js";
-import { hostAddress, path, port } from "../parse.js";
+import { hostAddress, path, port, wholeNumber } from "../parse.js";
 
 /** Options of `updraft serve`. */
 interface ServeOptions {
   port: number;
   host: string;
+  maxConnections: number;
   verbose?: boolean;
 }
 
@@ -45,6 +46,12 @@ export function registerServe(program: Command): void {
     .argument("<dir>", "the repository folder", path)
     .option("--port <n>", "TCP port to listen on; 0 picks a free one", port, 8080)
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", hostAddress, "127.0.0.1")
+    .option(
+      "--max-connections <n>",
+      "most connections open at once; more are closed as they arrive",
+      wholeNumber(1, 1_000_000),
+      1000,
+    )
     .option("--verbose", "log every request to stderr")
     .action(async (dir: string, opts: ServeOptions) => {
       sizeThreadPool();
@@ -58,6 +65,7 @@ export function registerServe(program: Command): void {
             root: dir,
             host: opts.host,
             port: opts.port,
+            maxConnections: opts.maxConnections,
             logger: stderrLogger(opts.verbose === true),
           });
           const { url } = await server.listen();
