@@ -4,7 +4,7 @@ import { mkdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { Agent, get, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createRepositoryServer } from "../src/server/index.js";
+import { CACHE_MUTABLE, createRepositoryServer } from "../src/server/index.js";
 import { PUBLISHED, startServer, writePublished } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -58,7 +58,7 @@ test("GET serves bytes with Content-Length, Content-Type, ETag, Last-Modified, A
   await zip.body?.cancel();
 });
 
-test("Cache-Control: no-cache for mutable names, immutable for versioned metadata and targets", async (t) => {
+test("Cache-Control: a short max-age for mutable names, immutable for versioned metadata and targets", async (t) => {
   const root = await tempDir(t);
   await makeRepo(root);
   const { url } = await startServer(t, root);
@@ -68,13 +68,13 @@ test("Cache-Control: no-cache for mutable names, immutable for versioned metadat
     return res.headers.get("cache-control");
   };
   const immutable = "public, max-age=31536000, immutable";
-  assert.equal(await cacheControl("demo/metadata/timestamp.json"), "no-cache");
-  assert.equal(await cacheControl("demo/metadata/root.json"), "no-cache");
+  assert.equal(await cacheControl("demo/metadata/timestamp.json"), CACHE_MUTABLE);
+  assert.equal(await cacheControl("demo/metadata/root.json"), CACHE_MUTABLE);
   assert.equal(await cacheControl("demo/metadata/1.root.json"), immutable);
   assert.equal(await cacheControl("demo/metadata/3.snapshot.json"), immutable);
   assert.equal(await cacheControl(`demo/targets/channels/${HASH}.stable.json`), immutable);
   assert.equal(await cacheControl(`demo/targets/releases/1.0.0/${HASH}.demo-1.0.0.tar.zst`), immutable);
-  assert.equal(await cacheControl("demo/versao.txt"), "no-cache");
+  assert.equal(await cacheControl("demo/versao.txt"), CACHE_MUTABLE);
 });
 
 test("If-None-Match answers 304 for the ETag, a list, a weak form and *; a stale tag gets 200", async (t) => {
@@ -90,7 +90,7 @@ test("If-None-Match answers 304 for the ETag, a list, a weak form and *; a stale
     const res = await fetch(file, { headers: { "if-none-match": inm } });
     assert.equal(res.status, 304, inm);
     assert.equal(res.headers.get("etag"), etag);
-    assert.equal(res.headers.get("cache-control"), "no-cache");
+    assert.equal(res.headers.get("cache-control"), CACHE_MUTABLE);
     assert.equal((await res.arrayBuffer()).byteLength, 0);
   }
   const stale = await fetch(file, { headers: { "if-none-match": '"0-0-0"' } });

@@ -82,7 +82,7 @@ export function createRequestHandler(
         else if (res.destroyed) closeQuietly(file.fd);
         else {
           const validators = validatorsOf(file.stats);
-          const plan = planResponse(req.method ?? "GET", req.headers, validators, target.segments);
+          const plan = planResponse(req.method ?? "GET", req.headers, validators, target);
           sendFromFile(res, plan, file, validators, cache, (err) => fail(res, err));
         }
       },
@@ -131,7 +131,7 @@ export function createRequestHandler(
         }
         const copy = cache.get(stats);
         if (copy === undefined) serveFromDisk(req, res, path, target);
-        else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target.segments), copy.body);
+        else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target), copy.body);
       },
       (err: Error) => fail(res, err),
     );
