@@ -26,5 +26,11 @@ export {
 } from "../formats/served-paths.js";
 export type { RequestLogEntry, ServerLogger } from "./request-handler.js";
 export { cacheControlFor, contentTypeFor } from "./response-headers.js";
-export type { CloseOptions, ListeningAddress, RepositoryServer, RepositoryServerOptions } from "./static-server.js";
+export type {
+  CloseOptions,
+  ListeningAddress,
+  RepositoryServer,
+  RepositoryServerOptions,
+  TlsOptions,
+} from "./static-server.js";
 export { createRepositoryServer } from "./static-server.js";

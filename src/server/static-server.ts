@@ -3,7 +3,8 @@
  * GET/HEAD, validators, single ranges and cache headers, with a graceful shutdown.
  */
 import { realpath, stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
@@ -30,6 +31,16 @@ export interface RepositoryServerOptions {
   maxConnections?: number;
   /** Time a client has to send its request headers, in ms. Default 15 000. */
   headersTimeoutMs?: number;
+  /** Serve HTTPS (HTTP/1.1 over TLS) with this certificate and key instead of plain HTTP. */
+  tls?: TlsOptions;
+}
+
+/** The certificate an HTTPS server presents. */
+export interface TlsOptions {
+  /** Certificate chain, PEM: the server's certificate first, then any intermediates. */
+  cert: string | Buffer;
+  /** The certificate's private key, PEM. */
+  key: string | Buffer;
 }
 
 /** Where a listening server can be reached. */
@@ -91,8 +102,29 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
 const IDLE_SWEEP_MS = 20;
 
 /** Formats a base URL, bracketing IPv6 literals. */
-function baseUrl(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+function baseUrl(scheme: "http" | "https", host: string, port: number): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}
+
+/** An HTTP or HTTPS server with the given options; a bad certificate or key is a `USAGE` error. */
+function createHttpServer(options: ServerOptions, tls: TlsOptions | undefined): Server {
+  if (tls === undefined) return createServer(options);
+  try {
+    // A handshake gets no longer than the request headers would.
+    const handshakeTimeout = options.headersTimeout;
+    return createTlsServer({
+      ...options,
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: "TLSv1.2",
+      ...(handshakeTimeout === undefined ? {} : { handshakeTimeout }),
+    });
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.USAGE, `The TLS certificate or key cannot be used: ${(err as Error).message}`, {
+      hint: "Give a PEM certificate (chain) and the PEM private key that matches it.",
+      cause: err,
+    });
+  }
 }
 
 async function resolveRoot(root: string): Promise<string> {
@@ -174,13 +206,16 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
       if (server) throw new UpdraftError(ErrorCodes.USAGE, "This repository server was already started");
       const rootReal = await resolveRoot(options.root);
       await refuseFolderWithKeys(rootReal, options.root);
-      const created = createServer({
-        keepAlive: true,
-        noDelay: true,
-        requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
-        headersTimeout,
-        connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
-      });
+      const created = createHttpServer(
+        {
+          keepAlive: true,
+          noDelay: true,
+          requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+          headersTimeout,
+          connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
+        },
+        options.tls,
+      );
       created.maxConnections = maxConnections;
       const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger);
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -212,7 +247,7 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
         });
       });
       const bound = (created.address() as AddressInfo).port;
-      return { url: baseUrl(host, bound), port: bound };
+      return { url: baseUrl(options.tls === undefined ? "http" : "https", host, bound), port: bound };
     },
 
     close(closeOptions = {}) {

@@ -1,17 +1,39 @@
-/** `updraft serve DIR`: serves a repository folder over HTTP until SIGTERM or SIGINT. */
+/** `updraft serve DIR`: serves a repository folder over HTTP or HTTPS until SIGTERM or SIGINT. */
 import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import { createRepositoryServer, type RequestLogEntry, type ServerLogger } from "../../server/index.js";
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import {
+  createRepositoryServer,
+  type RequestLogEntry,
+  type ServerLogger,
+  type TlsOptions,
+} from "../../server/index.js";
 import { runCommand } from "../output.js";
-import { hostAddress, path, port, wholeNumber } from "../parse.js";
+import { FILE_CAPS, hostAddress, path, port, readOptionFile, wholeNumber } from "../parse.js";
 
 /** Options of `updraft serve`. */
 interface ServeOptions {
   port: number;
   host: string;
   maxConnections: number;
+  tlsCert?: string;
+  tlsKey?: string;
   verbose?: boolean;
+}
+
+/** Reads `--tls-cert` and `--tls-key`, which go together. */
+async function tlsOptions(opts: ServeOptions): Promise<TlsOptions | undefined> {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) {
+    throw new UpdraftError(ErrorCodes.USAGE, "--tls-cert and --tls-key go together", {
+      hint: "Give the certificate (PEM) with --tls-cert and its private key (PEM) with --tls-key.",
+    });
+  }
+  return {
+    cert: await readOptionFile("--tls-cert", opts.tlsCert, FILE_CAPS.caBundle, "TLS certificate"),
+    key: await readOptionFile("--tls-key", opts.tlsKey, FILE_CAPS.caBundle, "TLS private key"),
+  };
 }
 
 /**
@@ -42,7 +64,7 @@ function stderrLogger(verbose: boolean): ServerLogger {
 export function registerServe(program: Command): void {
   program
     .command("serve")
-    .description("Serve a repository folder over HTTP (GET/HEAD, ETag, ranges, cache headers) until stopped")
+    .description("Serve a repository folder over HTTP or HTTPS (GET/HEAD, ETag, ranges, cache headers) until stopped")
     .argument("<dir>", "the repository folder", path)
     .option("--port <n>", "TCP port to listen on; 0 picks a free one", port, 8080)
     .option("--host <address>", "address to listen on (0.0.0.0 for every interface)", hostAddress, "127.0.0.1")
@@ -52,6 +74,8 @@ export function registerServe(program: Command): void {
       wholeNumber(1, 1_000_000),
       1000,
     )
+    .option("--tls-cert <file>", "serve HTTPS with this certificate chain (PEM); needs --tls-key", path)
+    .option("--tls-key <file>", "the certificate's private key (PEM), kept outside the served folder", path)
     .option("--verbose", "log every request to stderr")
     .action(async (dir: string, opts: ServeOptions) => {
       sizeThreadPool();
@@ -61,7 +85,9 @@ export function registerServe(program: Command): void {
       await runCommand(
         {},
         async ({ signal }) => {
+          const tls = await tlsOptions(opts);
           server = createRepositoryServer({
+            ...(tls === undefined ? {} : { tls }),
             root: dir,
             host: opts.host,
             port: opts.port,
