@@ -118,3 +118,20 @@ test("updraft serve on a missing folder fails with REPO_NOT_FOUND; a bad port is
   assert.equal(badPort.code, 2);
   assert.match(badPort.stderr, /USAGE/);
 });
+
+test("updraft serve --workers 3 serves from three processes on one port, and all of them stop on SIGTERM", {
+  skip: process.platform !== "linux",
+}, async (t) => {
+  const root = await tempDir(t);
+  await writePublished(root, PUBLISHED.timestamp, "{}");
+  const serve = await startServe(t, [root, "--port", "0", "--workers", "3", "--verbose"]);
+  // Fresh connections are spread by the kernel: each worker logs the requests it answers.
+  for (let i = 0; i < 60; i++) {
+    const res = await fetch(`${serve.url}${PUBLISHED.timestamp}`, { headers: { connection: "close" } });
+    assert.equal(await res.text(), "{}");
+  }
+  serve.child.kill("SIGTERM");
+  assert.deepEqual(await serve.exited, { code: 0, signal: null });
+  await waitFor("the port to be free", () => refusesConnections(serve.url));
+  assert.equal(serve.stderr().match(/GET "\/demo\/metadata\/timestamp\.json" 200/g)?.length, 60);
+});

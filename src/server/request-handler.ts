@@ -3,6 +3,7 @@
  * a small file or from the file itself. Error answers carry a fixed text body: never a stack
  * trace, an errno or a local path.
  */
+import type { BigIntStats } from "node:fs";
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
 import { closeQuietly, openRepositoryFile, pathInRoot, type RepositoryRoot, statPath } from "./open-file.js";
 import { parseRequestPath, type RepositoryPath } from "./request-path.js";
@@ -123,17 +124,19 @@ export function createRequestHandler(
     // only made of files that passed openRepositoryFile's checks on the opened file itself (inside
     // the root, not hidden); a path that now leads to the same unchanged inode (same ctime: no
     // rename, link or write since) reaches that same file, so the checks need not run again.
-    statPath(path).then(
-      (stats) => {
-        if (stats === undefined) {
-          sendError(res, 404);
-          return;
-        }
-        const copy = cache.get(stats);
-        if (copy === undefined) serveFromDisk(req, res, path, target);
-        else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target), copy.body);
-      },
-      (err: Error) => fail(res, err),
-    );
+    let stats: BigIntStats | undefined;
+    try {
+      stats = statPath(path);
+    } catch (err) {
+      fail(res, err as Error);
+      return;
+    }
+    if (stats === undefined) {
+      sendError(res, 404);
+      return;
+    }
+    const copy = cache.get(stats);
+    if (copy === undefined) serveFromDisk(req, res, path, target);
+    else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target), copy.body);
   };
 }

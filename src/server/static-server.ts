@@ -33,6 +33,11 @@ export interface RepositoryServerOptions {
   headersTimeoutMs?: number;
   /** Serve HTTPS (HTTP/1.1 over TLS) with this certificate and key instead of plain HTTP. */
   tls?: TlsOptions;
+  /**
+   * Let other processes listen on the same address and port (`SO_REUSEPORT`, Linux and BSDs):
+   * the kernel spreads connections across them, as nginx's worker processes do. Default false.
+   */
+  reusePort?: boolean;
 }
 
 /** The certificate an HTTPS server presents. */
@@ -241,7 +246,7 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
           reject(bindError(err, host, port));
         };
         created.once("error", onError);
-        created.listen({ host, port }, () => {
+        created.listen({ host, port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
           created.off("error", onError);
           resolveListen();
         });

@@ -1,4 +1,5 @@
 /** `updraft serve DIR`: serves a repository folder over HTTP or HTTPS until SIGTERM or SIGINT. */
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
@@ -19,7 +20,77 @@ interface ServeOptions {
   maxConnections: number;
   tlsCert?: string;
   tlsKey?: string;
+  workers: number;
   verbose?: boolean;
+}
+
+/** Set in the environment of the worker processes `--workers` starts. */
+const WORKER_ENV = "UPDRAFT_SERVE_WORKER";
+/** Default and most worker processes. */
+const MAX_WORKERS = 64;
+
+/** The arguments of a worker process: the same server on the port the first one bound. */
+function workerArgs(dir: string, opts: ServeOptions, boundPort: number): string[] {
+  return [
+    "serve",
+    dir,
+    "--port",
+    String(boundPort),
+    "--host",
+    opts.host,
+    "--workers",
+    "1",
+    "--max-connections",
+    String(opts.maxConnections),
+    ...(opts.tlsCert === undefined ? [] : ["--tls-cert", opts.tlsCert]),
+    ...(opts.tlsKey === undefined ? [] : ["--tls-key", opts.tlsKey]),
+    ...(opts.verbose ? ["--verbose"] : []),
+  ];
+}
+
+/**
+ * Starts `count` more processes serving the same folder on the same port (`SO_REUSEPORT`: the
+ * kernel spreads connections across them). Resolves once each is listening.
+ */
+async function startWorkers(count: number, args: string[]): Promise<ChildProcess[]> {
+  const script = process.argv[1] ?? "";
+  const workers = Array.from({ length: count }, () =>
+    spawn(process.execPath, [...process.execArgv, script, ...args], {
+      env: { ...process.env, [WORKER_ENV]: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
+  await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          let out = "";
+          worker.stdout?.on("data", (chunk: Buffer) => {
+            out += chunk.toString();
+            if (out.includes("\n")) resolve();
+          });
+          worker.once("exit", (code) =>
+            reject(new UpdraftError(ErrorCodes.INTERNAL, `A worker process of updraft serve exited (status ${code})`)),
+          );
+        }),
+    ),
+  ).catch((err: unknown) => {
+    for (const worker of workers) worker.kill("SIGKILL");
+    throw err;
+  });
+  return workers;
+}
+
+/** Asks the workers to stop (a second call cuts their downloads) and waits for them to exit. */
+function stopWorkers(workers: readonly ChildProcess[]): Promise<unknown> {
+  return Promise.all(
+    workers.map((worker) => {
+      if (worker.exitCode !== null || worker.signalCode !== null) return undefined;
+      const exited = once(worker, "exit");
+      worker.kill("SIGTERM");
+      return exited;
+    }),
+  );
 }
 
 /** Reads `--tls-cert` and `--tls-key`, which go together. */
@@ -76,12 +147,20 @@ export function registerServe(program: Command): void {
     )
     .option("--tls-cert <file>", "serve HTTPS with this certificate chain (PEM); needs --tls-key", path)
     .option("--tls-key <file>", "the certificate's private key (PEM), kept outside the served folder", path)
+    .option(
+      "--workers <n>",
+      "processes serving the same port (like nginx's worker_processes); the kernel spreads connections",
+      wholeNumber(1, MAX_WORKERS),
+      1,
+    )
     .option("--verbose", "log every request to stderr")
     .action(async (dir: string, opts: ServeOptions) => {
       sizeThreadPool();
       // SIGTERM or SIGINT stops listening and lets downloads in progress finish; a second one
       // closes their connections too.
       let server: ReturnType<typeof createRepositoryServer> | undefined;
+      let workers: ChildProcess[] = [];
+      const isWorker = process.env[WORKER_ENV] === "1";
       await runCommand(
         {},
         async ({ signal }) => {
@@ -92,19 +171,27 @@ export function registerServe(program: Command): void {
             host: opts.host,
             port: opts.port,
             maxConnections: opts.maxConnections,
+            reusePort: isWorker || opts.workers > 1,
             logger: stderrLogger(opts.verbose === true),
           });
-          const { url } = await server.listen();
+          const { url, port: boundPort } = await server.listen();
+          if (opts.workers > 1) workers = await startWorkers(opts.workers - 1, workerArgs(dir, opts, boundPort));
           process.stdout.write(`Serving ${dir} at ${url}\n`);
           if (!signal.aborted) await once(signal, "abort");
           if (opts.verbose) {
             const reason = (signal.reason as { details?: { signal?: string } } | undefined)?.details?.signal;
             process.stderr.write(`updraft serve: ${reason ?? "stopped"}, finishing downloads in progress\n`);
           }
-          await server.close();
+          await Promise.all([server.close(), stopWorkers(workers)]);
           return { result: { url } };
         },
-        { graceMs: false, onRepeatSignal: () => void server?.close({ timeoutMs: 0 }) },
+        {
+          graceMs: false,
+          onRepeatSignal: () => {
+            void server?.close({ timeoutMs: 0 });
+            for (const worker of workers) worker.kill("SIGTERM");
+          },
+        },
       );
     });
 }
