@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -134,4 +135,36 @@ test("updraft serve --workers 3 serves from three processes on one port, and all
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
   await waitFor("the port to be free", () => refusesConnections(serve.url));
   assert.equal(serve.stderr().match(/GET "\/demo\/metadata\/timestamp\.json" 200/g)?.length, 60);
+});
+
+test("updraft serve --access-log writes one JSON line per published file, with the address only under --log-ip", async (t) => {
+  const root = await tempDir(t);
+  const logDir = await tempDir(t);
+  await writePublished(root, PUBLISHED.archive, "archive");
+  for (const [flags, withIp] of [
+    [[], false],
+    [["--log-ip"], true],
+  ] as const) {
+    const logFile = join(logDir, `access-${withIp}.log`);
+    const serve = await startServe(t, [root, "--port", "0", "--access-log", logFile, ...flags]);
+    assert.equal(await (await fetch(`${serve.url}${PUBLISHED.archive}`)).text(), "archive");
+    assert.equal((await fetch(`${serve.url}notes.txt`)).status, 404);
+    serve.child.kill("SIGTERM");
+    assert.deepEqual(await serve.exited, { code: 0, signal: null });
+    const lines = (await readFile(logFile, "utf8")).trim().split("\n");
+    assert.equal(lines.length, 1, "unpublished names are not logged");
+    const record = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...record, time: typeof record.time },
+      {
+        time: "string",
+        app: "demo",
+        kind: "full",
+        version: "1.0.0",
+        status: 200,
+        bytes: 7,
+        ...(withIp ? { ip: "127.0.0.1" } : {}),
+      },
+    );
+  }
 });

@@ -24,7 +24,8 @@ export {
   type ServedFile,
   type ServedFileKind,
 } from "../formats/served-paths.js";
-export type { RequestLogEntry, ServerLogger } from "./request-handler.js";
+export { type AccessLogRecord, type AccessLogWriter, openAccessLog } from "./access-log.js";
+export type { AccessLogOptions, RequestLogEntry, ServerLogger } from "./request-handler.js";
 export { cacheControlFor, contentTypeFor } from "./response-headers.js";
 export type {
   CloseOptions,

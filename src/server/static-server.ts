@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { refuseFolderWithKeys } from "./key-guard.js";
 import { repositoryRoot } from "./open-file.js";
-import { createRequestHandler, type ServerLogger } from "./request-handler.js";
+import { type AccessLogOptions, createRequestHandler, type ServerLogger } from "./request-handler.js";
 
 /** Options of {@link createRepositoryServer}. */
 export interface RepositoryServerOptions {
@@ -38,6 +38,8 @@ export interface RepositoryServerOptions {
    * the kernel spreads connections across them, as nginx's worker processes do. Default false.
    */
   reusePort?: boolean;
+  /** Where to record each request for a published name (see `openAccessLog`). Default: nowhere. */
+  accessLog?: AccessLogOptions;
 }
 
 /** The certificate an HTTPS server presents. */
@@ -222,7 +224,7 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
         options.tls,
       );
       created.maxConnections = maxConnections;
-      const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger);
+      const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger, options.accessLog);
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
         // While closing, answer requests still arriving on open connections, then close those.
         if (closing) res.shouldKeepAlive = false;

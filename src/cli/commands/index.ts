@@ -12,6 +12,7 @@ import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerServe } from "./serve.js";
+import { registerStats } from "./stats.js";
 
 /** Adds all subcommands to the program. */
 export function registerCommands(program: Command): void {
@@ -22,6 +23,7 @@ export function registerCommands(program: Command): void {
   registerHealth(program);
   registerDemo(program);
   registerServe(program);
+  registerStats(program);
   registerKeys(program);
   registerInit(program);
   registerPublish(program);

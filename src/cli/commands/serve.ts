@@ -5,7 +5,9 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import {
+  type AccessLogWriter,
   createRepositoryServer,
+  openAccessLog,
   type RequestLogEntry,
   type ServerLogger,
   type TlsOptions,
@@ -21,6 +23,8 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   workers: number;
+  accessLog?: string;
+  logIp?: boolean;
   verbose?: boolean;
 }
 
@@ -44,6 +48,8 @@ function workerArgs(dir: string, opts: ServeOptions, boundPort: number): string[
     String(opts.maxConnections),
     ...(opts.tlsCert === undefined ? [] : ["--tls-cert", opts.tlsCert]),
     ...(opts.tlsKey === undefined ? [] : ["--tls-key", opts.tlsKey]),
+    ...(opts.accessLog === undefined ? [] : ["--access-log", opts.accessLog]),
+    ...(opts.logIp ? ["--log-ip"] : []),
     ...(opts.verbose ? ["--verbose"] : []),
   ];
 }
@@ -91,6 +97,18 @@ function stopWorkers(workers: readonly ChildProcess[]): Promise<unknown> {
       return exited;
     }),
   );
+}
+
+/** Opens the `--access-log` file; an unwritable one is a usage error. */
+async function openLog(file: string): Promise<AccessLogWriter> {
+  try {
+    return await openAccessLog(file);
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Cannot write the access log ${file}: ${(err as Error).message}`, {
+      hint: "Give a file in a folder you can write to (outside the served folder).",
+      cause: err,
+    });
+  }
 }
 
 /** Reads `--tls-cert` and `--tls-key`, which go together. */
@@ -153,6 +171,8 @@ export function registerServe(program: Command): void {
       wholeNumber(1, MAX_WORKERS),
       1,
     )
+    .option("--access-log <file>", "append one JSON line per request for a published file (for updraft stats)", path)
+    .option("--log-ip", "with --access-log: also record client addresses (off: nothing identifies a person)")
     .option("--verbose", "log every request to stderr")
     .action(async (dir: string, opts: ServeOptions) => {
       sizeThreadPool();
@@ -165,6 +185,7 @@ export function registerServe(program: Command): void {
         {},
         async ({ signal }) => {
           const tls = await tlsOptions(opts);
+          const accessLog = opts.accessLog === undefined ? undefined : await openLog(opts.accessLog);
           server = createRepositoryServer({
             ...(tls === undefined ? {} : { tls }),
             root: dir,
@@ -172,6 +193,7 @@ export function registerServe(program: Command): void {
             port: opts.port,
             maxConnections: opts.maxConnections,
             reusePort: isWorker || opts.workers > 1,
+            ...(accessLog === undefined ? {} : { accessLog: { write: accessLog.write, logIp: opts.logIp === true } }),
             logger: stderrLogger(opts.verbose === true),
           });
           const { url, port: boundPort } = await server.listen();
@@ -183,6 +205,7 @@ export function registerServe(program: Command): void {
             process.stderr.write(`updraft serve: ${reason ?? "stopped"}, finishing downloads in progress\n`);
           }
           await Promise.all([server.close(), stopWorkers(workers)]);
+          await accessLog?.close();
           return { result: { url } };
         },
         {
