@@ -12,12 +12,16 @@ import { readv } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { closeQuietly } from "./open-file.js";
 
-/** Bytes per slice, and the most a stalled download holds. */
-const SLICE_BYTES = 64 * 1024;
+/**
+ * Bytes per slice, and the most a stalled download holds. Smaller slices cost throughput (one
+ * socket write each: 64 KiB slices reached about 0.8× nginx's throughput, 256 KiB about 1.4×),
+ * larger ones memory per client that stops reading; the connection cap bounds the total.
+ */
+const SLICE_BYTES = 256 * 1024;
 /** Slices filled per read (512 KiB in one system call). */
-const SLICES_PER_READ = 8;
+const SLICES_PER_READ = 2;
 /** Idle slices kept for reuse, across downloads (4 MiB). */
-const MAX_SPARE_SLICES = 64;
+const MAX_SPARE_SLICES = 16;
 
 const spare: Buffer[] = [];
 let slicesInUse = 0;
