@@ -15,7 +15,8 @@ import { note } from "./lib/exec.js";
 import { measurePair, type PairMeasure } from "./lib/pair.js";
 import { measureTinyFiles } from "./lib/publish-speed.js";
 import { loadNote, mbps, pairSections, publishSection, referenceNotes } from "./lib/report.js";
-import { startNginx, startUpdraftServe, wrk } from "./lib/servers.js";
+import { serverSpeedSection } from "./lib/server-speed.js";
+import { startNginx, startUpdraftServe } from "./lib/servers.js";
 import { renderTable, type Section } from "./lib/table.js";
 import { downloadThroughput, publishBig } from "./lib/throughput.js";
 import { ensureTools } from "./lib/tools.js";
@@ -88,34 +89,13 @@ async function main(): Promise<void> {
           },
         ],
       });
-      note("wrk: updraft serve vs nginx, metadata and large file, 5 s each");
-      const metaUpdraft = await wrk(`${serve.url}${big.metadataPath}`, 5, 16);
-      const metaNginx = await wrk(`${nginx.url}${big.metadataPath}`, 5, 16);
-      const largeUpdraft = await wrk(`${serve.url}${big.archivePath}`, 5, 4);
-      const largeNginx = await wrk(`${nginx.url}${big.archivePath}`, 5, 4);
-      sections.push({
-        title: "Server (wrk -t2)",
-        figureHeader: "updraft serve",
-        referenceHeader: "nginx",
-        rows: [
-          {
-            label: "metadata req/s (16 conn)",
-            figure: metaUpdraft.requestsPerSec.toFixed(0),
-            reference: metaNginx.requestsPerSec.toFixed(0),
-            ratio: metaUpdraft.requestsPerSec / metaNginx.requestsPerSec,
-            goal: "≥ 0.5",
-            met: metaUpdraft.requestsPerSec / metaNginx.requestsPerSec >= 0.5,
-          },
-          {
-            label: "large file (4 conn)",
-            figure: mbps(largeUpdraft.bytesPerSec),
-            reference: mbps(largeNginx.bytesPerSec),
-            ratio: largeUpdraft.bytesPerSec / largeNginx.bytesPerSec,
-            goal: "≥ 0.8",
-            met: largeUpdraft.bytesPerSec / largeNginx.bytesPerSec >= 0.8,
-          },
-        ],
-      });
+      note("wrk: updraft serve (2 workers, as nginx) vs nginx, metadata and large file");
+      const servers = await startUpdraftServe(repo.repoDir, ["--workers", "2"]);
+      try {
+        sections.push(await serverSpeedSection(servers.url, nginx.url, big));
+      } finally {
+        await servers.stop();
+      }
     } finally {
       await nginx.stop();
     }

@@ -28,7 +28,7 @@ const RULES: Readonly<Record<string, LayerRule>> = {
   core: { mayImport: [], why: "errors, fs, lock, version, hash: the base every layer stands on" },
   formats: { mayImport: ["core"], why: "pure parse and serialize" },
   publish: { mayImport: ["core", "formats"], why: "the publisher never needs the client or the server" },
-  server: { mayImport: ["core"], why: "serves files; knows no format" },
+  server: { mayImport: ["core", "formats"], why: "serves what a repository publishes, as the formats name it" },
   "client/net": { mayImport: ["core"], why: "transport knows nothing of what it carries" },
   "client/trust": { mayImport: ["core", "formats", "client/net", "client/install"], why: "TUF over the transport" },
   "client/artifacts": {

@@ -2,12 +2,13 @@
 import assert from "node:assert/strict";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { get, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { runCli, startCli } from "./helpers/cli.js";
+import { PUBLISHED, writePublished } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitFor, waitUntil } from "./helpers/wait.js";
 
@@ -50,22 +51,22 @@ function sha256(data: Buffer): string {
 
 test("updraft serve prints its URL, serves files, logs with --verbose, and exits 0 on SIGINT", async (t) => {
   const root = await tempDir(t);
-  await writeFile(join(root, "hello.json"), '{"hello":1}\n');
+  await writePublished(root, PUBLISHED.timestamp, '{"hello":1}\n');
   const serve = await startServe(t, [root, "--port", "0", "--host", "127.0.0.1", "--verbose"]);
   assert.match(serve.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.notEqual(serve.url, "http://127.0.0.1:0/");
-  const res = await fetch(`${serve.url}hello.json`);
+  const res = await fetch(`${serve.url}${PUBLISHED.timestamp}`);
   assert.equal(await res.text(), '{"hello":1}\n');
   serve.child.kill("SIGINT");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
-  assert.match(serve.stderr(), /GET "\/hello\.json" 200/);
+  assert.match(serve.stderr(), /GET "\/demo\/metadata\/timestamp\.json" 200/);
 });
 
 test("updraft serve logs nothing without --verbose", async (t) => {
   const root = await tempDir(t);
-  await writeFile(join(root, "a.txt"), "a");
+  await writePublished(root, PUBLISHED.timestamp, "a");
   const serve = await startServe(t, [root, "--port", "0"]);
-  await (await fetch(`${serve.url}a.txt`)).text();
+  await (await fetch(`${serve.url}${PUBLISHED.timestamp}`)).text();
   serve.child.kill("SIGTERM");
   assert.deepEqual(await serve.exited, { code: 0, signal: null });
   assert.equal(serve.stderr(), "");
@@ -74,11 +75,11 @@ test("updraft serve logs nothing without --verbose", async (t) => {
 test("SIGTERM lets a large download in progress finish, refuses new connections, and exits 0", async (t) => {
   const root = await tempDir(t);
   const big = randomBytes(48 * 1024 * 1024);
-  await writeFile(join(root, "big.bin"), big);
+  await writePublished(root, PUBLISHED.archive, big);
   const serve = await startServe(t, [root, "--port", "0", "--verbose"]);
 
   const res = await new Promise<IncomingMessage>((resolve, reject) =>
-    get(`${serve.url}big.bin`, resolve).on("error", reject),
+    get(`${serve.url}${PUBLISHED.archive}`, resolve).on("error", reject),
   );
   assert.equal(res.statusCode, 200);
   const chunks: Buffer[] = [];
@@ -117,4 +118,53 @@ test("updraft serve on a missing folder fails with REPO_NOT_FOUND; a bad port is
   const badPort = await runCli(["serve", root, "--port", "99999"]);
   assert.equal(badPort.code, 2);
   assert.match(badPort.stderr, /USAGE/);
+});
+
+test("updraft serve --workers 3 serves from three processes on one port, and all of them stop on SIGTERM", {
+  skip: process.platform !== "linux",
+}, async (t) => {
+  const root = await tempDir(t);
+  await writePublished(root, PUBLISHED.timestamp, "{}");
+  const serve = await startServe(t, [root, "--port", "0", "--workers", "3", "--verbose"]);
+  // Fresh connections are spread by the kernel: each worker logs the requests it answers.
+  for (let i = 0; i < 60; i++) {
+    const res = await fetch(`${serve.url}${PUBLISHED.timestamp}`, { headers: { connection: "close" } });
+    assert.equal(await res.text(), "{}");
+  }
+  serve.child.kill("SIGTERM");
+  assert.deepEqual(await serve.exited, { code: 0, signal: null });
+  await waitFor("the port to be free", () => refusesConnections(serve.url));
+  assert.equal(serve.stderr().match(/GET "\/demo\/metadata\/timestamp\.json" 200/g)?.length, 60);
+});
+
+test("updraft serve --access-log writes one JSON line per published file, with the address only under --log-ip", async (t) => {
+  const root = await tempDir(t);
+  const logDir = await tempDir(t);
+  await writePublished(root, PUBLISHED.archive, "archive");
+  for (const [flags, withIp] of [
+    [[], false],
+    [["--log-ip"], true],
+  ] as const) {
+    const logFile = join(logDir, `access-${withIp}.log`);
+    const serve = await startServe(t, [root, "--port", "0", "--access-log", logFile, ...flags]);
+    assert.equal(await (await fetch(`${serve.url}${PUBLISHED.archive}`)).text(), "archive");
+    assert.equal((await fetch(`${serve.url}notes.txt`)).status, 404);
+    serve.child.kill("SIGTERM");
+    assert.deepEqual(await serve.exited, { code: 0, signal: null });
+    const lines = (await readFile(logFile, "utf8")).trim().split("\n");
+    assert.equal(lines.length, 1, "unpublished names are not logged");
+    const record = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...record, time: typeof record.time },
+      {
+        time: "string",
+        app: "demo",
+        kind: "full",
+        version: "1.0.0",
+        status: 200,
+        bytes: 7,
+        ...(withIp ? { ip: "127.0.0.1" } : {}),
+      },
+    );
+  }
 });

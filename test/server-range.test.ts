@@ -1,20 +1,21 @@
 /** The repository server: single byte ranges, 416, If-Range, multiple ranges. */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { rawGet, startServer } from "./helpers/server.js";
+import { PUBLISHED, rawGet, startServer, writePublished } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 
 /** 300 KiB of distinct bytes: large enough to be streamed, not read whole. */
 const BIG = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
 const SMALL = Buffer.from("0123456789abcdefghijklmnopqrstuvwxyz");
+const BIG_NAME = PUBLISHED.archive;
+const SMALL_NAME = PUBLISHED.rootV1;
+const EMPTY_NAME = PUBLISHED.snapshotV1;
 
 async function serve(t: TestContext): Promise<{ url: string; port: number }> {
   const root = await tempDir(t);
-  await writeFile(join(root, "big.bin"), BIG);
-  await writeFile(join(root, "small.txt"), SMALL);
-  await writeFile(join(root, "empty.txt"), "");
+  await writePublished(root, BIG_NAME, BIG);
+  await writePublished(root, SMALL_NAME, SMALL);
+  await writePublished(root, EMPTY_NAME, "");
   return startServer(t, root);
 }
 
@@ -24,8 +25,8 @@ async function getRange(url: string, range: string, extra: Record<string, string
 }
 
 for (const [name, file] of [
-  ["small.txt", SMALL],
-  ["big.bin", BIG],
+  [SMALL_NAME, SMALL],
+  [BIG_NAME, BIG],
 ] as const) {
   test(`${name}: Range answers 206 with the exact bytes and Content-Range`, async (t) => {
     const { url } = await serve(t);
@@ -61,10 +62,10 @@ for (const [name, file] of [
 
 test("an empty file: no range is satisfiable, a plain GET is 200 with length 0", async (t) => {
   const { url } = await serve(t);
-  const { res } = await getRange(`${url}empty.txt`, "bytes=0-");
+  const { res } = await getRange(`${url}${EMPTY_NAME}`, "bytes=0-");
   assert.equal(res.status, 416);
   assert.equal(res.headers.get("content-range"), "bytes */0");
-  const plain = await fetch(`${url}empty.txt`);
+  const plain = await fetch(`${url}${EMPTY_NAME}`);
   assert.equal(plain.status, 200);
   assert.equal(plain.headers.get("content-length"), "0");
   assert.equal((await plain.arrayBuffer()).byteLength, 0);
@@ -82,7 +83,7 @@ test("malformed ranges, other units and multiple ranges get the whole file with 
     "bytes=0-1,5-6",
     "bytes=0-1,-5",
   ]) {
-    const { res, body } = await getRange(`${url}big.bin`, range);
+    const { res, body } = await getRange(`${url}${BIG_NAME}`, range);
     assert.equal(res.status, 200, range);
     assert.equal(res.headers.get("content-range"), null, range);
     assert.ok(body.equals(BIG), range);
@@ -91,18 +92,18 @@ test("malformed ranges, other units and multiple ranges get the whole file with 
 
 test("If-Range: a matching ETag or date applies the Range; a stale or weak one sends the whole file", async (t) => {
   const { url } = await serve(t);
-  const head = await fetch(`${url}big.bin`, { method: "HEAD" });
+  const head = await fetch(`${url}${BIG_NAME}`, { method: "HEAD" });
   const etag = head.headers.get("etag")!;
   const lastModified = head.headers.get("last-modified")!;
 
   for (const ifRange of [etag, lastModified]) {
-    const { res, body } = await getRange(`${url}big.bin`, "bytes=100-199", { "if-range": ifRange });
+    const { res, body } = await getRange(`${url}${BIG_NAME}`, "bytes=100-199", { "if-range": ifRange });
     assert.equal(res.status, 206, ifRange);
     assert.ok(body.equals(BIG.subarray(100, 200)));
   }
   const stale = ['"0-0-0"', `W/${etag}`, new Date(Date.parse(lastModified) - 10_000).toUTCString(), "garbage"];
   for (const ifRange of stale) {
-    const { res, body } = await getRange(`${url}big.bin`, "bytes=100-199", { "if-range": ifRange });
+    const { res, body } = await getRange(`${url}${BIG_NAME}`, "bytes=100-199", { "if-range": ifRange });
     assert.equal(res.status, 200, ifRange);
     assert.ok(body.equals(BIG), ifRange);
   }
@@ -110,15 +111,15 @@ test("If-Range: a matching ETag or date applies the Range; a stale or weak one s
 
 test("If-None-Match beats Range: a current copy gets 304", async (t) => {
   const { url } = await serve(t);
-  const etag = (await fetch(`${url}big.bin`, { method: "HEAD" })).headers.get("etag")!;
-  const { res } = await getRange(`${url}big.bin`, "bytes=0-9", { "if-none-match": etag });
+  const etag = (await fetch(`${url}${BIG_NAME}`, { method: "HEAD" })).headers.get("etag")!;
+  const { res } = await getRange(`${url}${BIG_NAME}`, "bytes=0-9", { "if-none-match": etag });
   assert.equal(res.status, 304);
 });
 
 test("a download resumed with Range after a cut gives the file back exactly", async (t) => {
   const { url, port } = await serve(t);
   // Read part of the file, then drop the connection.
-  const first = await fetch(`${url}big.bin`);
+  const first = await fetch(`${url}${BIG_NAME}`);
   const reader = first.body!.getReader();
   const got: Buffer[] = [];
   let have = 0;
@@ -130,7 +131,7 @@ test("a download resumed with Range after a cut gives the file back exactly", as
   }
   await reader.cancel();
   const etag = first.headers.get("etag")!;
-  const rest = await rawGet(port, "/big.bin", `Range: bytes=${have}-\r\nIf-Range: ${etag}\r\n`);
+  const rest = await rawGet(port, `/${BIG_NAME}`, `Range: bytes=${have}-\r\nIf-Range: ${etag}\r\n`);
   assert.equal(rest.status, 206);
   assert.ok(Buffer.concat([...got, rest.body]).equals(BIG));
 });

@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { rawGet, startServer } from "./helpers/server.js";
+import type { UpdraftError } from "../src/core/errors.js";
+import { createRepositoryServer } from "../src/server/index.js";
+import { runCli } from "./helpers/cli.js";
+import { rawGet, SAMPLE_HASH, startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const SECRET = "TOP-SECRET-OUTSIDE-THE-ROOT";
@@ -18,11 +21,18 @@ async function setup(t: TestContext): Promise<{ base: string; root: string; port
   await writeFile(join(base, "secret.txt"), SECRET);
   await writeFile(join(root, "demo/metadata/timestamp.json"), "{}");
   await writeFile(join(root, "demo/.publish.lock"), SECRET);
-  await symlink(join(base, "outside/secret.txt"), join(root, "demo/link.json"));
-  await symlink("../../outside/secret.txt", join(root, "demo/relative-link.json"));
-  await symlink(join(base, "outside"), join(root, "demo/linkdir"));
-  await symlink(".publish.lock", join(root, "demo/lock-link.json"));
-  await symlink("metadata/timestamp.json", join(root, "demo/inside-link.json"));
+  // Every link has a name a repository publishes, so only where it leads can refuse it.
+  await mkdir(join(root, "demo/targets"), { recursive: true });
+  await mkdir(join(base, "outside/releases/1.0.0"), { recursive: true });
+  await writeFile(join(base, `outside/releases/1.0.0/${SAMPLE_HASH}.manifest.json`), SECRET);
+  await mkdir(join(root, "updraft-keys"));
+  await writeFile(join(root, "updraft-keys/root.pub"), SECRET);
+  await symlink(join(base, "outside/secret.txt"), join(root, "demo/metadata/1.root.json"));
+  await symlink("../../../outside/secret.txt", join(root, "demo/metadata/2.root.json"));
+  await symlink(join(base, "outside/releases"), join(root, "demo/targets/releases"));
+  await symlink("../.publish.lock", join(root, "demo/metadata/3.root.json"));
+  await symlink("../../updraft-keys/root.pub", join(root, "demo/metadata/4.root.json"));
+  await symlink("timestamp.json", join(root, "demo/metadata/5.root.json"));
   const { port, url } = await startServer(t, root);
   return { base, root, port, url };
 }
@@ -77,14 +87,16 @@ test("traversal attempts sent raw are refused with 400 or 404 and never return o
   }
 });
 
-test("symlinks leading outside the root, or to hidden files, are 404; symlinks inside work", async (t) => {
+test("symlinks leading outside the root, to hidden files or to unpublished names are 404; symlinks inside work", async (t) => {
   const { root, url, port } = await setup(t);
   for (const path of [
-    "demo/link.json",
-    "demo/relative-link.json",
-    "demo/linkdir/secret.txt",
-    "demo/lock-link.json",
+    "demo/metadata/1.root.json",
+    "demo/metadata/2.root.json",
+    `demo/targets/releases/1.0.0/${SAMPLE_HASH}.manifest.json`,
+    "demo/metadata/3.root.json",
+    "demo/metadata/4.root.json",
     "demo/.publish.lock",
+    "updraft-keys/root.pub",
   ]) {
     const res = await fetch(`${url}${path}`);
     const body = await res.text();
@@ -95,7 +107,7 @@ test("symlinks leading outside the root, or to hidden files, are 404; symlinks i
     assert.equal(head.headers.get("etag"), null, `HEAD ${path}`);
     assertRefused(await rawGet(port, `/${path}`, "Range: bytes=0-3\r\n"), path, root);
   }
-  const inside = await fetch(`${url}demo/inside-link.json`);
+  const inside = await fetch(`${url}demo/metadata/5.root.json`);
   assert.equal(inside.status, 200);
   assert.equal(await inside.text(), "{}");
 });
@@ -103,12 +115,34 @@ test("symlinks leading outside the root, or to hidden files, are 404; symlinks i
 test("a symlink swapped to point outside after being served is refused at once", async (t) => {
   const { root, base, url } = await setup(t);
   const { rm } = await import("node:fs/promises");
-  const link = join(root, "demo/swap.json");
-  await symlink("metadata/timestamp.json", link);
-  assert.equal(await (await fetch(`${url}demo/swap.json`)).text(), "{}");
+  const link = join(root, "demo/metadata/6.root.json");
+  await symlink("timestamp.json", link);
+  assert.equal(await (await fetch(`${url}demo/metadata/6.root.json`)).text(), "{}");
   await rm(link);
   await symlink(join(base, "outside/secret.txt"), link);
-  const res = await fetch(`${url}demo/swap.json`);
+  const res = await fetch(`${url}demo/metadata/6.root.json`);
   assert.equal(res.status, 404);
   assert.ok(!(await res.text()).includes(SECRET));
+});
+
+test("serve refuses a folder holding key files and names the repository folder to serve instead", async (t) => {
+  const base = await tempDir(t);
+  await mkdir(join(base, "updraft-keys"));
+  await writeFile(join(base, "updraft-keys/root.key"), SECRET);
+  await mkdir(join(base, "repo/demo/metadata"), { recursive: true });
+  await writeFile(join(base, "repo/demo/metadata/1.root.json"), "{}");
+  await assert.rejects(createRepositoryServer({ root: base, port: 0 }).listen(), (err: UpdraftError) => {
+    assert.equal(err.code, "USAGE");
+    assert.match(err.message, /private key files \(updraft-keys\/root\.key\)/);
+    assert.equal(err.hint, `Serve the repository folder instead: updraft serve ${join(base, "repo")}`);
+    return true;
+  });
+  // The repository folder itself holds no keys and is served.
+  const { url } = await startServer(t, join(base, "repo"));
+  assert.equal((await fetch(`${url}demo/metadata/1.root.json`)).status, 200);
+
+  const cli = await runCli(["serve", ".", "--port", "0"], { cwd: base });
+  assert.equal(cli.code, 2);
+  assert.match(cli.stderr, /USAGE/);
+  assert.match(cli.stderr, /updraft serve repo/);
 });

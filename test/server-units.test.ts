@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import type { BigIntStats } from "node:fs";
 import { test } from "node:test";
+import { CACHE_IMMUTABLE, CACHE_MUTABLE } from "../src/formats/served-paths.js";
 import { parseByteRange } from "../src/server/byte-range.js";
 import { parseRequestPath } from "../src/server/request-path.js";
-import { CACHE_IMMUTABLE, CACHE_REVALIDATE, cacheControlFor, contentTypeFor } from "../src/server/response-headers.js";
+import { cacheControlFor, contentTypeFor } from "../src/server/response-headers.js";
 import { SmallFileCache } from "../src/server/small-file-cache.js";
 import { ifNoneMatchMatches, ifRangeMatches, isNotModified, makeEtag, validatorsOf } from "../src/server/validators.js";
 
@@ -15,10 +16,16 @@ test("parseRequestPath accepts plain paths and refuses traversal, separators and
     kind: "file",
     relPath: "demo/metadata/1.root.json",
     segments: ["demo", "metadata", "1.root.json"],
+    served: { app: "demo", kind: "metadata", immutable: true },
   });
-  assert.equal((parseRequestPath("http://host:8080/demo/a.json") as { relPath?: string }).relPath, "demo/a.json");
-  assert.equal((parseRequestPath("/a%20b.json") as { relPath?: string }).relPath, "a b.json");
-  assert.equal((parseRequestPath("/%2541") as { relPath?: string }).relPath, "%41");
+  const relPathOf = (url: string): string | undefined => (parseRequestPath(url) as { relPath?: string }).relPath;
+  assert.equal(relPathOf("http://host:8080/demo/metadata/timestamp.json"), "demo/metadata/timestamp.json");
+  assert.equal(relPathOf("/demo/metadata/%74imestamp.json"), "demo/metadata/timestamp.json");
+  // Decoded once, and names a repository does not publish are not found.
+  assert.deepEqual(parseRequestPath("/demo/metadata/%2574imestamp.json"), { kind: "not-found" });
+  for (const unpublished of ["/notes.txt", "/updraft-keys/root.key", "/demo/metadata/root.key", "/demo/build/app.js"]) {
+    assert.deepEqual(parseRequestPath(unpublished), { kind: "not-found" }, unpublished);
+  }
   for (const bad of [
     "/..",
     "/../x",
@@ -102,17 +109,17 @@ test("conditional headers: If-None-Match lists and weak tags, If-Modified-Since,
 
 test("Cache-Control follows the repository layout", () => {
   const cc = (path: string): string => cacheControlFor(path.split("/"));
-  assert.equal(cc("demo/metadata/timestamp.json"), CACHE_REVALIDATE);
-  assert.equal(cc("demo/metadata/root.json"), CACHE_REVALIDATE);
+  assert.equal(cc("demo/metadata/timestamp.json"), CACHE_MUTABLE);
+  assert.equal(cc("demo/metadata/root.json"), CACHE_MUTABLE);
   assert.equal(cc("demo/metadata/12.root.json"), CACHE_IMMUTABLE);
   assert.equal(cc("demo/metadata/7.targets.json"), CACHE_IMMUTABLE);
   assert.equal(cc("demo/metadata/7.snapshot.json"), CACHE_IMMUTABLE);
   assert.equal(cc(`demo/targets/releases/1.0.0/${HASH}.manifest.json`), CACHE_IMMUTABLE);
   assert.equal(cc(`demo/targets/channels/${HASH}.stable.json`), CACHE_IMMUTABLE);
-  assert.equal(cc("demo/targets/channels/stable.json"), CACHE_REVALIDATE);
-  assert.equal(cc("timestamp.json"), CACHE_REVALIDATE);
-  assert.equal(cc("index.html"), CACHE_REVALIDATE);
-  assert.equal(cc(`${HASH}.x`), CACHE_REVALIDATE);
+  assert.equal(cc("demo/targets/channels/stable.json"), CACHE_MUTABLE);
+  assert.equal(cc("timestamp.json"), CACHE_MUTABLE);
+  assert.equal(cc("index.html"), CACHE_MUTABLE);
+  assert.equal(cc(`${HASH}.x`), CACHE_MUTABLE);
 });
 
 test("Content-Type: json, zstd, known types and a binary fallback", () => {

@@ -4,8 +4,8 @@ import { mkdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { Agent, get, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createRepositoryServer } from "../src/server/index.js";
-import { startServer } from "./helpers/server.js";
+import { CACHE_MUTABLE, createRepositoryServer } from "../src/server/index.js";
+import { PUBLISHED, startServer, writePublished } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const HASH = "ab".repeat(32);
@@ -26,6 +26,8 @@ async function makeRepo(root: string): Promise<void> {
   await writeFile(join(root, "demo/metadata/.abc123.tmp"), "partial");
   await writeFile(join(root, "demo/metadata/timestamp.json.tmp"), "partial");
   await writeFile(join(root, "notes.txt"), "hello\n");
+  await writeFile(join(root, "demo/versao.txt"), "1.0.0\n");
+  await writeFile(join(root, "demo/demo_v1.0.0.zip"), "PK");
   await writeFile(join(root, "blob"), "x");
 }
 
@@ -48,15 +50,15 @@ test("GET serves bytes with Content-Length, Content-Type, ETag, Last-Modified, A
   const archive = await fetch(`${url}demo/targets/releases/1.0.0/${HASH}.demo-1.0.0.tar.zst`);
   assert.equal(archive.headers.get("content-type"), "application/zstd");
   assert.deepEqual(Buffer.from(await archive.arrayBuffer()), Buffer.alloc(5000, 7));
-  const text = await fetch(`${url}notes.txt`);
+  const text = await fetch(`${url}demo/versao.txt`);
   assert.equal(text.headers.get("content-type"), "text/plain; charset=utf-8");
   await text.body?.cancel();
-  const unknown = await fetch(`${url}blob`);
-  assert.equal(unknown.headers.get("content-type"), "application/octet-stream");
-  await unknown.body?.cancel();
+  const zip = await fetch(`${url}demo/demo_v1.0.0.zip`);
+  assert.equal(zip.headers.get("content-type"), "application/zip");
+  await zip.body?.cancel();
 });
 
-test("Cache-Control: no-cache for mutable names, immutable for versioned metadata and targets", async (t) => {
+test("Cache-Control: a short max-age for mutable names, immutable for versioned metadata and targets", async (t) => {
   const root = await tempDir(t);
   await makeRepo(root);
   const { url } = await startServer(t, root);
@@ -66,13 +68,13 @@ test("Cache-Control: no-cache for mutable names, immutable for versioned metadat
     return res.headers.get("cache-control");
   };
   const immutable = "public, max-age=31536000, immutable";
-  assert.equal(await cacheControl("demo/metadata/timestamp.json"), "no-cache");
-  assert.equal(await cacheControl("demo/metadata/root.json"), "no-cache");
+  assert.equal(await cacheControl("demo/metadata/timestamp.json"), CACHE_MUTABLE);
+  assert.equal(await cacheControl("demo/metadata/root.json"), CACHE_MUTABLE);
   assert.equal(await cacheControl("demo/metadata/1.root.json"), immutable);
   assert.equal(await cacheControl("demo/metadata/3.snapshot.json"), immutable);
   assert.equal(await cacheControl(`demo/targets/channels/${HASH}.stable.json`), immutable);
   assert.equal(await cacheControl(`demo/targets/releases/1.0.0/${HASH}.demo-1.0.0.tar.zst`), immutable);
-  assert.equal(await cacheControl("notes.txt"), "no-cache");
+  assert.equal(await cacheControl("demo/versao.txt"), CACHE_MUTABLE);
 });
 
 test("If-None-Match answers 304 for the ETag, a list, a weak form and *; a stale tag gets 200", async (t) => {
@@ -88,7 +90,7 @@ test("If-None-Match answers 304 for the ETag, a list, a weak form and *; a stale
     const res = await fetch(file, { headers: { "if-none-match": inm } });
     assert.equal(res.status, 304, inm);
     assert.equal(res.headers.get("etag"), etag);
-    assert.equal(res.headers.get("cache-control"), "no-cache");
+    assert.equal(res.headers.get("cache-control"), CACHE_MUTABLE);
     assert.equal((await res.arrayBuffer()).byteLength, 0);
   }
   const stale = await fetch(file, { headers: { "if-none-match": '"0-0-0"' } });
@@ -170,6 +172,8 @@ test("folders, dotfiles, *.tmp files and missing files are 404, without local pa
     "demo//metadata/timestamp.json",
     "nope/x.json",
     "demo/metadata/timestamp.json/x",
+    "notes.txt",
+    "blob",
   ]) {
     const res = await fetch(`${url}${path}`);
     assert.equal(res.status, 404, path);
@@ -247,25 +251,25 @@ test("newly published files are found at once", async (t) => {
 test("the query string is ignored and percent-encoded names are decoded once", async (t) => {
   const root = await tempDir(t);
   await makeRepo(root);
-  await writeFile(join(root, "demo/metadata/a b.json"), "spaced");
-  await writeFile(join(root, "demo/metadata/%41.json"), "literal percent");
   const { url } = await startServer(t, root);
   const query = await fetch(`${url}demo/metadata/timestamp.json?cache-bust=1`);
   assert.equal(await query.text(), TIMESTAMP);
-  const spaced = await fetch(`${url}demo/metadata/a%20b.json`);
-  assert.equal(await spaced.text(), "spaced");
-  const once = await fetch(`${url}demo/metadata/%2541.json`);
-  assert.equal(await once.text(), "literal percent");
+  const encoded = await fetch(`${url}demo/metadata/%74imestamp.json`);
+  assert.equal(await encoded.text(), TIMESTAMP);
+  // Decoded once: `%2574` stands for the four characters `%74`, which name no published file.
+  const once = await fetch(`${url}demo/metadata/%2574imestamp.json`);
+  assert.equal(once.status, 404);
+  await once.text();
 });
 
 test("close() stops the server, and listen() reports a missing root as REPO_NOT_FOUND", async (t) => {
   const root = await tempDir(t);
   await makeRepo(root);
   const server = await startServer(t, root);
-  const res = await fetch(`${server.url}notes.txt`);
+  const res = await fetch(`${server.url}${PUBLISHED.timestamp}`);
   await res.text();
   await server.close();
-  await assert.rejects(fetch(`${server.url}notes.txt`));
+  await assert.rejects(fetch(`${server.url}${PUBLISHED.timestamp}`));
 
   await assert.rejects(createRepositoryServer({ root: join(root, "missing") }).listen(), { code: "REPO_NOT_FOUND" });
   await assert.rejects(createRepositoryServer({ root: join(root, "notes.txt") }).listen(), { code: "REPO_NOT_FOUND" });
@@ -280,15 +284,15 @@ test("listen() on a port in use fails with USAGE", async (t) => {
 
 test("close() drops idle keep-alive connections at once and cuts a stalled download after the grace period", async (t) => {
   const root = await tempDir(t);
-  await writeFile(join(root, "big.bin"), Buffer.alloc(32 * 1024 * 1024, 1));
-  await writeFile(join(root, "small.txt"), "small");
+  await writePublished(root, PUBLISHED.archive, Buffer.alloc(32 * 1024 * 1024, 1));
+  await writePublished(root, PUBLISHED.rootV1, "small");
 
   const idle = createRepositoryServer({ root });
   const { url } = await idle.listen();
   const agent = new Agent({ keepAlive: true });
   t.after(() => agent.destroy());
   await new Promise<void>((resolve, reject) =>
-    get(`${url}small.txt`, { agent }, (res) => res.resume().on("end", resolve)).on("error", reject),
+    get(`${url}${PUBLISHED.rootV1}`, { agent }, (res) => res.resume().on("end", resolve)).on("error", reject),
   );
   let started = Date.now();
   await idle.close();
@@ -297,7 +301,7 @@ test("close() drops idle keep-alive connections at once and cuts a stalled downl
   const stalled = createRepositoryServer({ root, closeTimeoutMs: 200 });
   const second = await stalled.listen();
   const response = await new Promise<IncomingMessage>((resolve, reject) =>
-    get(`${second.url}big.bin`, resolve).on("error", reject),
+    get(`${second.url}${PUBLISHED.archive}`, resolve).on("error", reject),
   );
   let received = 0;
   response.once("data", (chunk: Buffer) => {
@@ -340,13 +344,14 @@ test("a client leaving mid-download gets its file descriptor closed", {
 }, async (t) => {
   const root = await tempDir(t);
   const { realpath } = await import("node:fs/promises");
-  const path = join(await realpath(root), "big.bin");
-  await writeFile(path, Buffer.alloc(16 * 1024 * 1024, 3));
+  const path = await writePublished(await realpath(root), PUBLISHED.archive, Buffer.alloc(16 * 1024 * 1024, 3));
   const { url } = await startServer(t, root);
   const responses: IncomingMessage[] = [];
   for (let i = 0; i < 3; i++) {
     responses.push(
-      await new Promise<IncomingMessage>((resolve, reject) => get(`${url}big.bin`, resolve).on("error", reject)),
+      await new Promise<IncomingMessage>((resolve, reject) =>
+        get(`${url}${PUBLISHED.archive}`, resolve).on("error", reject),
+      ),
     );
   }
   for (const res of responses) await new Promise((resolve) => res.once("data", resolve));

@@ -16,6 +16,8 @@ import {
   type HealthPolicy,
   MAX_HEALTH_UPTIME_SECONDS,
   parseHealthPolicy,
+  unpublishableNameReason,
+  unpublishableVersionReason,
 } from "../formats/native.js";
 
 /** A commander option parser: the option's text in, its checked value out. */
@@ -94,6 +96,27 @@ export function appName(text: string): string {
       "Use 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
     );
   }
+  return text;
+}
+
+/** An app name for `init` and `publish`: also one that every server and file system can carry. */
+export function publishedAppName(text: string): string {
+  const reason = unpublishableNameReason(appName(text).toLowerCase());
+  if (reason !== undefined) throw new InvalidArgumentError(`"${text}" ${reason}.`);
+  return text;
+}
+
+/** A channel name for `publish`: also one that every server and file system can carry. */
+export function publishedChannelName(text: string): string {
+  const reason = unpublishableNameReason(channelName(text));
+  if (reason !== undefined) throw new InvalidArgumentError(`"${text}" ${reason}.`);
+  return text;
+}
+
+/** A version for `publish`: also one that every server and file system can carry. */
+export function publishedVersion(text: string): string {
+  const reason = unpublishableVersionReason(version(text));
+  if (reason !== undefined) throw new InvalidArgumentError(`"${text}" ${reason}.`);
   return text;
 }
 

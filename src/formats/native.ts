@@ -22,6 +22,41 @@ export const APP_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Channel names follow the same rule. */
 export const CHANNEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 
+/**
+ * Windows device names: no Windows file system can hold a file or folder named so, with or
+ * without an extension.
+ */
+const WINDOWS_DEVICE_NAME = /^(?:con|prn|aux|nul|com[1-9]|lpt[1-9])(?:\.|$)/i;
+/** Suffixes of temporary files, which servers (this one included) never serve. */
+const TEMPORARY_SUFFIX = /\.(?:tmp|temp|part|partial|swp)$/i;
+/** Longest version publish accepts, so that every file name built from it stays far below 255 bytes. */
+export const MAX_PUBLISHED_VERSION_LENGTH = 64;
+
+/**
+ * Why `name` (an app, channel or version: each becomes a folder or file name in the repository)
+ * cannot be published, or `undefined` if every server and file system can carry it. Readers
+ * keep accepting what {@link APP_NAME_PATTERN}, {@link CHANNEL_PATTERN} and `isValidVersion`
+ * allow; publish is stricter, so that nothing it writes is hidden by a server or refused by a
+ * file system:
+ * - a temporary-file suffix (`.tmp`, `.part`, …): servers hide such names;
+ * - a trailing `.`: Windows drops it, so the name would change;
+ * - a Windows device name (`con`, `nul`, `com1`, …, also before a dot);
+ * - `+` (semver build metadata): S3 and some CDNs read `+` in a path as a space.
+ */
+export function unpublishableNameReason(name: string): string | undefined {
+  if (TEMPORARY_SUFFIX.test(name)) return "ends like a temporary file, which servers do not serve";
+  if (name.endsWith(".")) return "ends with '.', which Windows drops from file names";
+  if (WINDOWS_DEVICE_NAME.test(name)) return "is a Windows device name, which no Windows folder can hold";
+  if (name.includes("+")) return "contains '+', which S3 and some CDNs read as a space in a path";
+  return undefined;
+}
+
+/** Why `version` cannot be published (see {@link unpublishableNameReason}), or `undefined`. */
+export function unpublishableVersionReason(version: string): string | undefined {
+  if (version.length > MAX_PUBLISHED_VERSION_LENGTH) return `is longer than ${MAX_PUBLISHED_VERSION_LENGTH} characters`;
+  return unpublishableNameReason(version);
+}
+
 /** Kinds of downloadable artifact a release lists. Later releases add delta kinds. */
 export type ArtifactKind = "full" | (string & {});
 

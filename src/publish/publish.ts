@@ -28,6 +28,8 @@ import {
   parseReleaseManifest,
   type ReleaseManifest,
   serializeDocument,
+  unpublishableNameReason,
+  unpublishableVersionReason,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
 import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
@@ -53,21 +55,34 @@ import {
 } from "./tuf-repo.js";
 
 function assertAppName(app: string): string {
-  if (!APP_NAME_PATTERN.test(app)) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}"`, {
-      hint: "Use 1–64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+  const reason = APP_NAME_PATTERN.test(app) ? unpublishableNameReason(app) : "is not a valid app name";
+  if (reason !== undefined) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}": it ${reason}`, {
+      hint: "Use 1–64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit and ending with one (e.g. my-app).",
     });
   }
   return app;
 }
 
 function assertChannel(channel: string): string {
-  if (!CHANNEL_PATTERN.test(channel)) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid channel name "${channel}"`, {
+  const reason = CHANNEL_PATTERN.test(channel) ? unpublishableNameReason(channel) : "is not a valid channel name";
+  if (reason !== undefined) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid channel name "${channel}": it ${reason}`, {
       hint: "Use 1–32 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. stable, beta).",
     });
   }
   return channel;
+}
+
+function assertPublishableVersion(text: string): string {
+  const version = assertVersion(text);
+  const reason = unpublishableVersionReason(version);
+  if (reason !== undefined) {
+    throw new UpdraftError(ErrorCodes.VERSION_INVALID, `Version "${version}" cannot be published: it ${reason}`, {
+      hint: "Use semver without build metadata (1.2.3, 1.2.3-beta.1) or dotted numbers (10.0.2.0).",
+    });
+  }
+  return version;
 }
 
 function updraftCustom(target: TargetFile | undefined): Record<string, unknown> | undefined {
@@ -238,7 +253,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const t0 = performance.now();
   const app = assertAppName(options.app);
   const channel = assertChannel(options.channel ?? "stable");
-  const version = assertVersion(options.version);
+  const version = assertPublishableVersion(options.version);
   const buildDir = resolve(options.buildDir);
   const urlOption = options.url === undefined ? undefined : assertRepoUrl(options.url);
   const now = options.now ?? new Date();

@@ -15,7 +15,23 @@
  * ```
  * @packageDocumentation
  */
-export type { RequestLogEntry, ServerLogger } from "./request-handler.js";
-export { CACHE_IMMUTABLE, CACHE_REVALIDATE, cacheControlFor, contentTypeFor } from "./response-headers.js";
-export type { CloseOptions, ListeningAddress, RepositoryServer, RepositoryServerOptions } from "./static-server.js";
+
+export {
+  CACHE_IMMUTABLE,
+  CACHE_MUTABLE,
+  cacheControlOf,
+  classifyServedPath,
+  type ServedFile,
+  type ServedFileKind,
+} from "../formats/served-paths.js";
+export { type AccessLogRecord, type AccessLogWriter, openAccessLog } from "./access-log.js";
+export type { AccessLogOptions, RequestLogEntry, ServerLogger } from "./request-handler.js";
+export { cacheControlFor, contentTypeFor } from "./response-headers.js";
+export type {
+  CloseOptions,
+  ListeningAddress,
+  RepositoryServer,
+  RepositoryServerOptions,
+  TlsOptions,
+} from "./static-server.js";
 export { createRepositoryServer } from "./static-server.js";

@@ -1,12 +1,16 @@
 /**
- * File system access for the server, confined to the root: `statPath` looks a path up (one
- * `stat`, following symlinks), and `openRepositoryFile` opens it for reading after checking with
- * `realpath` that it resolves inside the root (so symlinks pointing outside are refused), without
- * following a final symlink, and `fstat`s the descriptor so that validators describe the very
- * bytes that are sent. All calls are asynchronous; nothing here caches anything.
+ * File system access for the server, confined to the root. `statPath` looks a path up (one
+ * `stat`, following symlinks). `openRepositoryFile` opens a path and only then checks where the
+ * opened file really is: on Linux the kernel names the file behind the descriptor
+ * (`/proc/self/fd/N`), so a folder swapped for a symlink between a check and the open cannot
+ * lead outside the root (there is no check-then-open window). Elsewhere the path is resolved
+ * before and after the open and must name the same file as the descriptor both times. The
+ * descriptor is `fstat`ed so that validators describe the very bytes that are sent. All calls are
+ * asynchronous; nothing here caches anything.
  */
-import { type BigIntStats, close, constants, fstat, open, realpath, stat } from "node:fs";
+import { type BigIntStats, close, constants, fstat, open, readlink, realpath, stat, statSync } from "node:fs";
 import { sep } from "node:path";
+import { classifyServedPath } from "../formats/served-paths.js";
 import { isHiddenName } from "./request-path.js";
 
 /** The served folder, resolved once when the server starts. */
@@ -15,6 +19,8 @@ export interface RepositoryRoot {
   readonly real: string;
   /** `real` with a trailing separator: every served file's resolved path starts with it. */
   readonly prefix: string;
+  /** True where the kernel tells the path of an open descriptor (`/proc/self/fd/N`, Linux). */
+  readonly descriptorPaths: boolean;
 }
 
 /** An open regular file inside the root. Whoever receives it must close `fd`. */
@@ -29,11 +35,31 @@ export interface OpenedFile {
 
 /** Errors that mean "there is no such file here", answered with 404. */
 const NOT_FOUND_CODES = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EISDIR", "EINVAL"]);
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+/** Non-blocking, so that a FIFO planted in the tree cannot hold a thread of the pool. */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** Where Linux shows the path of an open descriptor. */
+const DESCRIPTOR_LINKS = "/proc/self/fd/";
+/** What Linux appends to the path of an open file that has since been unlinked or renamed over. */
+const DELETED_SUFFIX = " (deleted)";
 
-/** Describes a root folder whose realpath is `real`. */
-export function repositoryRoot(real: string): RepositoryRoot {
-  return { real, prefix: real.endsWith(sep) ? real : real + sep };
+/**
+ * Describes a root folder whose realpath is `real`, and finds out whether the kernel can tell
+ * where an open descriptor leads (by asking it about the root folder itself).
+ */
+export async function repositoryRoot(real: string): Promise<RepositoryRoot> {
+  const prefix = real.endsWith(sep) ? real : real + sep;
+  let descriptorPaths = false;
+  try {
+    const fd = await openAsync(real);
+    try {
+      descriptorPaths = (await descriptorPath(fd)) === real;
+    } finally {
+      closeQuietly(fd);
+    }
+  } catch {
+    descriptorPaths = false;
+  }
+  return { real, prefix, descriptorPaths };
 }
 
 /** The file system path of a checked relative POSIX path under the root (not yet resolved). */
@@ -51,18 +77,21 @@ export function closeQuietly(fd: number): void {
 }
 
 /**
- * `stat`s `path` (following symlinks). Resolves to `undefined` when the answer is 404: missing,
- * or not a regular file. Rejects on other errors (permissions).
+ * `stat`s `path` (following symlinks), on the calling thread, as nginx does: a `stat` of a file
+ * the kernel has cached takes about a microsecond, far less than a round trip through libuv's
+ * thread pool, and this one call per request decides whether a kept copy can be served. Returns
+ * `undefined` when the answer is 404: missing, or not a regular file. Throws on other errors
+ * (permissions).
  */
-export function statPath(path: string): Promise<BigIntStats | undefined> {
-  return new Promise((resolve, reject) => {
-    stat(path, { bigint: true }, (err, stats) => {
-      if (err) {
-        if (isNotFound(err)) resolve(undefined);
-        else reject(err);
-      } else resolve(stats.isFile() ? stats : undefined);
-    });
-  });
+export function statPath(path: string): BigIntStats | undefined {
+  let stats: BigIntStats | undefined;
+  try {
+    stats = statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  return stats?.isFile() ? stats : undefined;
 }
 
 function realpathAsync(path: string): Promise<string> {
@@ -83,40 +112,86 @@ function fstatAsync(fd: number): Promise<BigIntStats> {
   });
 }
 
-/** True if the resolved path stays under the root and names no hidden file on its way. */
+function statAsync(path: string): Promise<BigIntStats> {
+  return new Promise((resolve, reject) => {
+    stat(path, { bigint: true }, (err, stats) => (err ? reject(err) : resolve(stats)));
+  });
+}
+
+/** The path of the file open as `fd`, as the kernel knows it (Linux). */
+function descriptorPath(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    readlink(DESCRIPTOR_LINKS + fd, (err, target) => {
+      if (err) reject(err);
+      // A file renamed over since it was opened (publish replaces timestamp.json this way) is
+      // still the file that was asked for: serve its bytes.
+      else resolve(target.endsWith(DELETED_SUFFIX) ? target.slice(0, -DELETED_SUFFIX.length) : target);
+    });
+  });
+}
+
+/**
+ * True if the resolved path stays under the root, names no hidden file on its way, and is a name
+ * the repository publishes (so a symlink cannot lead from a published name to a key file).
+ */
 function isServable(resolved: string, root: RepositoryRoot): boolean {
   if (!resolved.startsWith(root.prefix)) return false;
-  for (const part of resolved.slice(root.prefix.length).split(sep)) {
+  const parts = resolved.slice(root.prefix.length).split(sep);
+  for (const part of parts) {
     if (part === "" || isHiddenName(part)) return false;
   }
-  return true;
+  return classifyServedPath(parts.join("/")) !== undefined;
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Where the file open as `fd` (opened through `path`) lies, if that can be told for certain;
+ * `undefined` when the path moved while it was being checked.
+ */
+async function whereOpened(
+  root: RepositoryRoot,
+  fd: number,
+  path: string,
+  stats: BigIntStats,
+): Promise<string | undefined> {
+  if (root.descriptorPaths) return descriptorPath(fd);
+  // Without the kernel's answer: the path must resolve to the same place before and after a
+  // look at that place, and that place must hold the very file the descriptor reads.
+  const before = await realpathAsync(path);
+  const there = await statAsync(before);
+  const after = await realpathAsync(path);
+  return before === after && sameFile(there, stats) ? before : undefined;
 }
 
 /**
  * Opens `path` (from {@link pathInRoot}) for reading. Resolves to `undefined` when the answer is
- * 404: missing, a folder or other non-regular file, outside the root once symlinks are
- * resolved, or hidden once resolved. Rejects on other errors (permissions, too many open files).
+ * 404: missing, a folder or other non-regular file, or a file that is outside the root, hidden or
+ * not a published name once symlinks are resolved — judged on the opened file itself, so renames and symlink swaps
+ * racing with the request cannot change the answer. Rejects on other errors (permissions, too
+ * many open files).
  */
 export async function openRepositoryFile(root: RepositoryRoot, path: string): Promise<OpenedFile | undefined> {
-  let resolved: string;
   let fd: number;
   try {
-    resolved = await realpathAsync(path);
-    if (resolved !== path && !isServable(resolved, root)) return undefined;
-    fd = await openAsync(resolved);
+    fd = await openAsync(path);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
   try {
     const stats = await fstatAsync(fd);
-    if (!stats.isFile()) {
+    const resolved = stats.isFile() ? await whereOpened(root, fd, path, stats) : undefined;
+    if (resolved === undefined || !isServable(resolved, root)) {
       closeQuietly(fd);
       return undefined;
     }
     return { fd, stats, path: resolved };
   } catch (err) {
     closeQuietly(fd);
+    if (isNotFound(err)) return undefined;
     throw err;
   }
 }

@@ -3,10 +3,13 @@
  * a small file or from the file itself. Error answers carry a fixed text body: never a stack
  * trace, an errno or a local path.
  */
+import type { BigIntStats } from "node:fs";
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
+import type { ServedFile } from "../formats/served-paths.js";
+import type { AccessLogRecord } from "./access-log.js";
 import { closeQuietly, openRepositoryFile, pathInRoot, type RepositoryRoot, statPath } from "./open-file.js";
 import { parseRequestPath, type RepositoryPath } from "./request-path.js";
-import { planResponse } from "./response-plan.js";
+import { planResponse, type ResponsePlan } from "./response-plan.js";
 import { sendFromFile, sendFromMemory } from "./send-file.js";
 import { SmallFileCache } from "./small-file-cache.js";
 import { validatorsOf } from "./validators.js";
@@ -59,10 +62,57 @@ const SMALL_FILE_BYTES = 64 * 1024;
 /** Total memory for small file copies. */
 const SMALL_FILES_TOTAL_BYTES = 32 * 1024 * 1024;
 
+/** Where the access log goes (see {@link AccessLogRecord}). */
+export interface AccessLogOptions {
+  /** Receives one record per request for a published name, once its response is over. */
+  write(record: AccessLogRecord): void;
+  /** Also record the client's address. Default false: nothing that identifies a person. */
+  logIp?: boolean;
+}
+
+/** What the handler tells the access log about a response: the body bytes it planned to send. */
+interface AccessNote {
+  bodyBytes: number;
+}
+
+/** Records the response to a request for `served` once it is over. */
+function recordAccess(
+  req: IncomingMessage,
+  res: ServerResponse,
+  served: ServedFile,
+  log: AccessLogOptions,
+): AccessNote {
+  const ip = log.logIp ? req.socket.remoteAddress : undefined;
+  const note: AccessNote = { bodyBytes: 0 };
+  res.once("close", () => {
+    const finished = res.writableFinished;
+    log.write({
+      time: new Date().toISOString(),
+      app: served.app,
+      kind: served.kind,
+      ...(served.version === undefined ? {} : { version: served.version }),
+      ...(served.from === undefined ? {} : { from: served.from }),
+      ...(served.channel === undefined ? {} : { channel: served.channel }),
+      status: res.headersSent ? res.statusCode : 0,
+      bytes: finished ? note.bodyBytes : 0,
+      ...(finished ? {} : { aborted: true }),
+      ...(ip === undefined ? {} : { ip }),
+    });
+  });
+  return note;
+}
+
+/** Tells the access log (if any) what a plan sends. */
+function notePlan(note: AccessNote | undefined, plan: ResponsePlan): ResponsePlan {
+  if (note !== undefined) note.bodyBytes = plan.withBody ? plan.end - plan.start + 1 : 0;
+  return plan;
+}
+
 /** Creates the `request` listener serving files under `root`. */
 export function createRequestHandler(
   root: RepositoryRoot,
   logger: ServerLogger | undefined,
+  accessLog?: AccessLogOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const logRequest = logger?.request?.bind(logger);
   const logError = logger?.error?.bind(logger);
@@ -75,14 +125,20 @@ export function createRequestHandler(
   };
 
   /** The slow path: check the resolved path, open, fstat, then read or stream. */
-  const serveFromDisk = (req: IncomingMessage, res: ServerResponse, path: string, target: RepositoryPath): void => {
+  const serveFromDisk = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    target: RepositoryPath,
+    note: AccessNote | undefined,
+  ): void => {
     openRepositoryFile(root, path).then(
       (file) => {
         if (file === undefined) sendError(res, 404);
         else if (res.destroyed) closeQuietly(file.fd);
         else {
           const validators = validatorsOf(file.stats);
-          const plan = planResponse(req.method ?? "GET", req.headers, validators, target.segments);
+          const plan = notePlan(note, planResponse(req.method ?? "GET", req.headers, validators, target));
           sendFromFile(res, plan, file, validators, cache, (err) => fail(res, err));
         }
       },
@@ -118,22 +174,25 @@ export function createRequestHandler(
       sendError(res, target.kind === "bad-request" ? 400 : 404);
       return;
     }
+    const note = accessLog ? recordAccess(req, res, target.served, accessLog) : undefined;
     const path = pathInRoot(root, target.relPath);
     // One stat per request, always: a copy is only used if it is still the same file. Copies are
-    // only made of files that passed openRepositoryFile's checks (inside the root once resolved,
-    // not hidden); a path that now resolves to the same unchanged inode (same ctime: no rename,
-    // link or write since) reaches that same file, so the checks need not run again.
-    statPath(path).then(
-      (stats) => {
-        if (stats === undefined) {
-          sendError(res, 404);
-          return;
-        }
-        const copy = cache.get(stats);
-        if (copy === undefined) serveFromDisk(req, res, path, target);
-        else sendFromMemory(res, planResponse(method, req.headers, copy.validators, target.segments), copy.body);
-      },
-      (err: Error) => fail(res, err),
-    );
+    // only made of files that passed openRepositoryFile's checks on the opened file itself (inside
+    // the root, not hidden); a path that now leads to the same unchanged inode (same ctime: no
+    // rename, link or write since) reaches that same file, so the checks need not run again.
+    let stats: BigIntStats | undefined;
+    try {
+      stats = statPath(path);
+    } catch (err) {
+      fail(res, err as Error);
+      return;
+    }
+    if (stats === undefined) {
+      sendError(res, 404);
+      return;
+    }
+    const copy = cache.get(stats);
+    if (copy === undefined) serveFromDisk(req, res, path, target, note);
+    else sendFromMemory(res, notePlan(note, planResponse(method, req.headers, copy.validators, target)), copy.body);
   };
 }

@@ -4,6 +4,7 @@
  * or a file the server must never show, is refused before the file system is touched.
  */
 import { assertSafeRelativePath } from "../core/fs.js";
+import { classifyServedPath, type ServedFile } from "../formats/served-paths.js";
 
 /** A request path the server may look up. */
 export interface RepositoryPath {
@@ -12,6 +13,8 @@ export interface RepositoryPath {
   readonly relPath: string;
   /** `relPath` split on `/`. */
   readonly segments: readonly string[];
+  /** What the repository publishes under this name. */
+  readonly served: ServedFile;
 }
 
 /** The outcome of {@link parseRequestPath}: a path, or the status to answer with. */
@@ -36,7 +39,8 @@ export function isHiddenName(name: string): boolean {
  * Parses `req.url` (origin-form, or absolute-form from a proxy). Query and fragment are ignored.
  * Returns `bad-request` for traversal attempts and malformed targets (`..`, `%2f`, `%5c`,
  * backslashes, NUL, `:` as in drive letters, `//absolute`, bad percent-encoding) and `not-found`
- * for folders, the root itself, dotfiles and `*.tmp` files.
+ * for folders, the root itself, dotfiles, `*.tmp` files and any name a repository does not
+ * publish (see {@link classifyServedPath}: key files and anything else left in the folder).
  */
 export function parseRequestPath(url: string): ParsedRequestPath {
   let end = url.length;
@@ -73,5 +77,7 @@ export function parseRequestPath(url: string): ParsedRequestPath {
   } catch {
     return BAD_REQUEST;
   }
-  return { kind: "file", relPath, segments };
+  const served = classifyServedPath(relPath);
+  if (served === undefined) return NOT_FOUND;
+  return { kind: "file", relPath, segments, served };
 }

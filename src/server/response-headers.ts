@@ -1,29 +1,19 @@
-/** `Cache-Control` and `Content-Type` for repository files, decided from the path alone. */
+/**
+ * `Cache-Control` and `Content-Type` for repository files, decided from the path alone. The cache
+ * rule of each published name lives with the names themselves (`cacheControlOf` in the formats),
+ * so other hosts (the nginx snippet of docs/serving.md, uploads to object stores) use the same.
+ */
 import mime from "mime-types";
-
-/** For names that never change content (versioned metadata, content-addressed targets). */
-export const CACHE_IMMUTABLE = "public, max-age=31536000, immutable";
-/** For mutable names: caches must revalidate (cheap with the `ETag`) before each use. */
-export const CACHE_REVALIDATE = "no-cache";
-
-const VERSIONED_METADATA = /^\d+\./;
-const CONTENT_ADDRESSED = /^[0-9a-f]{64}\./;
+import { CACHE_MUTABLE, cacheControlOf, classifyServedPath } from "../formats/served-paths.js";
 
 /**
- * The `Cache-Control` for a repository path (see docs/format.md):
- * - `…/metadata/<N>.<role>.json` (numeric prefix): immutable.
- * - `…/targets/…/<sha256>.<name>` (consistent-snapshot names): immutable.
- * - everything else, notably `timestamp.json` and the unversioned `metadata/root.json`: `no-cache`.
+ * The `Cache-Control` for a repository path: a year, immutable, for versioned metadata and
+ * content-addressed targets; a short max-age for names publishing rewrites (`timestamp.json`,
+ * `root.json`, legacy labels) and for anything unknown.
  */
 export function cacheControlFor(segments: readonly string[]): string {
-  const last = segments.length - 1;
-  const name = segments[last] ?? "";
-  if (name === "timestamp.json") return CACHE_REVALIDATE;
-  if (last >= 1 && segments[last - 1] === "metadata") {
-    return VERSIONED_METADATA.test(name) ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
-  }
-  if (CONTENT_ADDRESSED.test(name) && segments.lastIndexOf("targets", last - 1) !== -1) return CACHE_IMMUTABLE;
-  return CACHE_REVALIDATE;
+  const served = classifyServedPath(segments.join("/"));
+  return served === undefined ? CACHE_MUTABLE : cacheControlOf(served);
 }
 
 const OVERRIDES: ReadonlyMap<string, string> = new Map([

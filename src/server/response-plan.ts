@@ -4,8 +4,10 @@
  * or an unsatisfiable one (416). Pure: no I/O.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { cacheControlOf } from "../formats/served-paths.js";
 import { parseByteRange } from "./byte-range.js";
-import { cacheControlFor, contentTypeFor } from "./response-headers.js";
+import type { RepositoryPath } from "./request-path.js";
+import { contentTypeFor } from "./response-headers.js";
 import { ifRangeMatches, isNotModified, type Validators } from "./validators.js";
 
 /** What to answer for a file. */
@@ -26,12 +28,12 @@ export function planResponse(
   method: string,
   requestHeaders: IncomingHttpHeaders,
   validators: Validators,
-  segments: readonly string[],
+  target: RepositoryPath,
 ): ResponsePlan {
   const { etag, mtimeMs, size } = validators;
   const headers: OutgoingHttpHeaders = {
     "accept-ranges": "bytes",
-    "cache-control": cacheControlFor(segments),
+    "cache-control": cacheControlOf(target.served),
     etag,
     "last-modified": validators.lastModified,
   };
@@ -64,7 +66,7 @@ export function planResponse(
     }
   }
   const length = end - start + 1;
-  headers["content-type"] = contentTypeFor(segments[segments.length - 1] ?? "");
+  headers["content-type"] = contentTypeFor(target.segments[target.segments.length - 1] ?? "");
   headers["content-length"] = length;
   return { status, headers, withBody: method === "GET" && length > 0, start, end };
 }

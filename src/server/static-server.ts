@@ -3,12 +3,14 @@
  * GET/HEAD, validators, single ranges and cache headers, with a graceful shutdown.
  */
 import { realpath, stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import { refuseFolderWithKeys } from "./key-guard.js";
 import { repositoryRoot } from "./open-file.js";
-import { createRequestHandler, type ServerLogger } from "./request-handler.js";
+import { type AccessLogOptions, createRequestHandler, type ServerLogger } from "./request-handler.js";
 
 /** Options of {@link createRepositoryServer}. */
 export interface RepositoryServerOptions {
@@ -22,6 +24,30 @@ export interface RepositoryServerOptions {
   logger?: ServerLogger;
   /** How long {@link RepositoryServer.close} lets responses in progress finish. Default 10 000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Most connections open at once; connections beyond it are closed as they arrive, so a flood
+   * of clients cannot exhaust file descriptors. Default 1000.
+   */
+  maxConnections?: number;
+  /** Time a client has to send its request headers, in ms. Default 15 000. */
+  headersTimeoutMs?: number;
+  /** Serve HTTPS (HTTP/1.1 over TLS) with this certificate and key instead of plain HTTP. */
+  tls?: TlsOptions;
+  /**
+   * Let other processes listen on the same address and port (`SO_REUSEPORT`, Linux and BSDs):
+   * the kernel spreads connections across them, as nginx's worker processes do. Default false.
+   */
+  reusePort?: boolean;
+  /** Where to record each request for a published name (see `openAccessLog`). Default: nowhere. */
+  accessLog?: AccessLogOptions;
+}
+
+/** The certificate an HTTPS server presents. */
+export interface TlsOptions {
+  /** Certificate chain, PEM: the server's certificate first, then any intermediates. */
+  cert: string | Buffer;
+  /** The certificate's private key, PEM. */
+  key: string | Buffer;
 }
 
 /** Where a listening server can be reached. */
@@ -45,7 +71,8 @@ export interface CloseOptions {
 export interface RepositoryServer {
   /**
    * Starts listening. Rejects with `REPO_NOT_FOUND` if the root is not a folder, and with
-   * `USAGE` if the address cannot be bound (port in use, no permission, unknown host).
+   * `USAGE` if the root or a folder up to two levels below holds private key files (`*.key`) or
+   * if the address cannot be bound (port in use, no permission, unknown host).
    */
   listen(): Promise<ListeningAddress>;
   /**
@@ -58,6 +85,14 @@ export interface RepositoryServer {
 
 /** Time allowed for a client to send the request headers. */
 const HEADERS_TIMEOUT_MS = 15_000;
+/** Default cap on open connections. */
+const DEFAULT_MAX_CONNECTIONS = 1000;
+/**
+ * How often Node looks for requests past their header or request timeout. Node's default (30 s)
+ * let a slow client keep its connection for twice the 15 s documented; checking every second
+ * cuts it within a second of the timeout.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** Time allowed for a client to send a whole request (GET/HEAD requests have no body). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How long an idle keep-alive connection is kept. */
@@ -74,8 +109,29 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
 const IDLE_SWEEP_MS = 20;
 
 /** Formats a base URL, bracketing IPv6 literals. */
-function baseUrl(host: string, port: number): string {
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+function baseUrl(scheme: "http" | "https", host: string, port: number): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+}
+
+/** An HTTP or HTTPS server with the given options; a bad certificate or key is a `USAGE` error. */
+function createHttpServer(options: ServerOptions, tls: TlsOptions | undefined): Server {
+  if (tls === undefined) return createServer(options);
+  try {
+    // A handshake gets no longer than the request headers would.
+    const handshakeTimeout = options.headersTimeout;
+    return createTlsServer({
+      ...options,
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: "TLSv1.2",
+      ...(handshakeTimeout === undefined ? {} : { handshakeTimeout }),
+    });
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.USAGE, `The TLS certificate or key cannot be used: ${(err as Error).message}`, {
+      hint: "Give a PEM certificate (chain) and the PEM private key that matches it.",
+      cause: err,
+    });
+  }
 }
 
 async function resolveRoot(root: string): Promise<string> {
@@ -129,6 +185,11 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
   const graceMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid connection cap ${maxConnections}: use a whole number from 1`);
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid port ${port}: use a whole number from 0 to 65535`);
   }
@@ -151,13 +212,19 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
     async listen() {
       if (server) throw new UpdraftError(ErrorCodes.USAGE, "This repository server was already started");
       const rootReal = await resolveRoot(options.root);
-      const created = createServer({
-        keepAlive: true,
-        noDelay: true,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-      });
-      const handle = createRequestHandler(repositoryRoot(rootReal), options.logger);
+      await refuseFolderWithKeys(rootReal, options.root);
+      const created = createHttpServer(
+        {
+          keepAlive: true,
+          noDelay: true,
+          requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+          headersTimeout,
+          connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
+        },
+        options.tls,
+      );
+      created.maxConnections = maxConnections;
+      const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger, options.accessLog);
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
         // While closing, answer requests still arriving on open connections, then close those.
         if (closing) res.shouldKeepAlive = false;
@@ -181,13 +248,13 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
           reject(bindError(err, host, port));
         };
         created.once("error", onError);
-        created.listen({ host, port }, () => {
+        created.listen({ host, port, ...(options.reusePort ? { reusePort: true } : {}) }, () => {
           created.off("error", onError);
           resolveListen();
         });
       });
       const bound = (created.address() as AddressInfo).port;
-      return { url: baseUrl(host, bound), port: bound };
+      return { url: baseUrl(options.tls === undefined ? "http" : "https", host, bound), port: bound };
     },
 
     close(closeOptions = {}) {

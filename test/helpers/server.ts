@@ -1,5 +1,7 @@
 /** Helpers for server tests: a real repository server on 127.0.0.1, and raw HTTP over a socket. */
+import { mkdir, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
 import { createRepositoryServer, type RepositoryServerOptions } from "../../src/server/index.js";
 
@@ -67,4 +69,29 @@ export function rawRequest(port: number, request: string | Buffer): Promise<RawR
 /** A GET for `target` sent verbatim, with `Connection: close`. */
 export function rawGet(port: number, target: string, extraHeaders = ""): Promise<RawResponse> {
   return rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${extraHeaders}Connection: close\r\n\r\n`);
+}
+
+/** A sha256 in hex, for content-addressed names in tests that do not check hashes. */
+export const SAMPLE_HASH = "ab".repeat(32);
+
+/** Names a repository publishes (a server serves nothing else), for tests that need a few files. */
+export const PUBLISHED = {
+  /** A content-addressed full archive: streamed when large, cached for a year. */
+  archive: `demo/targets/releases/1.0.0/${SAMPLE_HASH}.demo-1.0.0.tar.zst`,
+  /** A second content-addressed archive. */
+  otherArchive: `demo/targets/releases/2.0.0/${SAMPLE_HASH}.demo-2.0.0.tar.zst`,
+  /** Versioned metadata. */
+  rootV1: "demo/metadata/1.root.json",
+  /** More versioned metadata. */
+  snapshotV1: "demo/metadata/1.snapshot.json",
+  /** The mutable timestamp. */
+  timestamp: "demo/metadata/timestamp.json",
+} as const;
+
+/** Writes `content` at the repository-relative `relPath` under `root`, creating its folders. */
+export async function writePublished(root: string, relPath: string, content: string | Buffer): Promise<string> {
+  const path = join(root, ...relPath.split("/"));
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+  return path;
 }

@@ -50,8 +50,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Starts `updraft serve DIR --port 0` and reads its URL from stdout. */
-export async function startUpdraftServe(dir: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, [CLI, "serve", dir, "--port", "0", "--host", "127.0.0.1"], {
+export async function startUpdraftServe(dir: string, extraArgs: readonly string[] = []): Promise<RunningServer> {
+  const child = spawn(process.execPath, [CLI, "serve", dir, "--port", "0", "--host", "127.0.0.1", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const m = await waitForLine(child, /(http:\/\/127\.0\.0\.1:\d+)\/?/, "updraft serve");

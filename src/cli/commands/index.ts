@@ -13,6 +13,7 @@ import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
+import { registerStats } from "./stats.js";
 
 /** Adds all subcommands to the program. */
 export function registerCommands(program: Command): void {
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerHealth(program);
   registerDemo(program);
   registerServe(program);
+  registerStats(program);
   registerKeys(program);
   registerInit(program);
   registerPublish(program);

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { INIT_ROLES, initApp, loadKeys } from "../../publish/index.js";
 import { runCommand } from "../output.js";
-import { appName, httpUrl, path } from "../parse.js";
+import { httpUrl, path, publishedAppName } from "../parse.js";
 
 /** Registers `updraft init`. */
 export function registerInit(program: Command): void {
@@ -10,7 +10,7 @@ export function registerInit(program: Command): void {
     .command("init")
     .description("Create an app's TUF repository: signed root and empty targets, snapshot and timestamp")
     .requiredOption("--repo <dir>", "repository folder (created if missing)", path)
-    .requiredOption("--app <name>", "app name (lower case, digits, '.', '_', '-')", appName)
+    .requiredOption("--app <name>", "app name (lower case, digits, '.', '_', '-')", publishedAppName)
     .option("--url <url>", "base URL the repository will be served from (embedded in every release)", httpUrl)
     .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path)
     .option("--json", "print one JSON document")

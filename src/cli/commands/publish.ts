@@ -16,14 +16,14 @@ import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, onReport, runCommand } from "../output.js";
 import {
-  appName,
-  channelName,
   FILE_CAPS,
   healthPolicy,
   httpUrl,
   path,
+  publishedAppName,
+  publishedChannelName,
+  publishedVersion,
   readOptionFile,
-  version,
   wholeNumber,
 } from "../parse.js";
 
@@ -116,9 +116,9 @@ export function registerPublish(program: Command): void {
     .description("Pack a build folder and publish it as a signed release of an app")
     .argument("<build-dir>", "folder holding the files to release", path)
     .requiredOption("--repo <dir>", "repository folder", path)
-    .requiredOption("--app <name>", "app name (as given to init)", appName)
-    .requiredOption("--version <version>", "release version (semver or dotted numbers)", version)
-    .option("--channel <name>", "channel to publish to", channelName, "stable")
+    .requiredOption("--app <name>", "app name (as given to init)", publishedAppName)
+    .requiredOption("--version <version>", "release version (semver or dotted numbers)", publishedVersion)
+    .option("--channel <name>", "channel to publish to", publishedChannelName, "stable")
     .option("--notes <file>", "text file of release notes", path)
     .option(
       "--health <policy>",
