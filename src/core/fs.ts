@@ -80,8 +80,38 @@ export async function removeGroupOtherWrite(dir: string): Promise<void> {
   }
 }
 
+/**
+ * How {@link writeFileAtomicWith} puts its durable temporary file in place. The default (core's
+ * retrying rename, then a folder fsync) is what {@link writeFileAtomic} uses; the install engines
+ * pass their own file layer, which may follow Windows' rules.
+ */
+export interface AtomicWriteSteps {
+  /** Renames the temporary file over `path`. */
+  replace(tmp: string, path: string): Promise<void>;
+  /** Removes the temporary file after a failed replace. */
+  discard(tmp: string): Promise<void>;
+  /** Makes the rename durable. */
+  syncFolder(dir: string): Promise<void>;
+}
+
+const DEFAULT_ATOMIC_WRITE: AtomicWriteSteps = {
+  replace: (tmp, path) => retryWhileHeld("replace", path, () => rename(tmp, path)),
+  discard: (tmp) => rm(tmp, { force: true }),
+  syncFolder: fsyncDir,
+};
+
 /** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync folder). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  return writeFileAtomicWith(path, data, mode, DEFAULT_ATOMIC_WRITE);
+}
+
+/** {@link writeFileAtomic} with the rename, clean-up and folder sync of `steps`. */
+export async function writeFileAtomicWith(
+  path: string,
+  data: string | Uint8Array,
+  mode: number,
+  steps: AtomicWriteSteps,
+): Promise<void> {
   const dir = dirname(path);
   await ensureDir(dir);
   const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
@@ -93,12 +123,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await handle.close();
   }
   try {
-    await retryWhileHeld("replace", path, () => rename(tmp, path));
+    await steps.replace(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await steps.discard(tmp).catch(() => {});
     throw err;
   }
-  await fsyncDir(dir);
+  await steps.syncFolder(dir);
 }
 
 /** Writes JSON (two-space indented, trailing newline) atomically. */

@@ -16,9 +16,9 @@
  * system that refuses what Windows refuses.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm, rmdir, symlink, unlink } from "node:fs/promises";
+import { rename, rm, rmdir, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { ensureDir, fsyncDir, readLocalJson, windowsLongPath } from "../../core/fs.js";
+import { fsyncDir, readLocalJson, windowsLongPath, writeFileAtomicWith } from "../../core/fs.js";
 import { errnoOf, type FileBusy, fileLockBudget, isHeldErrno, retryWhileHeld } from "../../core/fs-retry.js";
 
 export type { FileBusy } from "../../core/fs-retry.js";
@@ -154,25 +154,12 @@ export function fileOps(options: FileOpsOptions = {}): FileOps {
       await calls.removeTree(aside).catch(() => {});
     },
     symlink: (target, path, type) => retrying("link", path, () => calls.symlink(target, path, type)),
-    async writeFileAtomic(path, data) {
-      const dir = dirname(path);
-      await ensureDir(dir);
-      const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
-      const handle = await open(tmp, "w", 0o644);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      try {
-        await retrying("replace", path, () => calls.rename(tmp, path));
-      } catch (err) {
-        await calls.removeTree(tmp).catch(() => {});
-        throw err;
-      }
-      await ops.syncFolder(dir);
-    },
+    writeFileAtomic: (path, data) =>
+      writeFileAtomicWith(path, data, 0o644, {
+        replace: (tmp, to) => retrying("replace", to, () => calls.rename(tmp, to)),
+        discard: (tmp) => calls.removeTree(tmp),
+        syncFolder: (dir) => ops.syncFolder(dir),
+      }),
     syncFolder: async (dir) => {
       if (calls.platform !== "win32") await fsyncDir(dir);
     },
