@@ -5,6 +5,7 @@
  */
 import type { DeltaFallback } from "../src/client/artifacts/choice.js";
 import { Updater } from "../src/client/updater.js";
+import { runMain } from "./lib/exec.js";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -54,7 +55,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRepo } from "./lib/app.js";
 import { cacheDir, PAIRS, packageTree } from "./lib/corpus.js";
-import { note } from "./lib/exec.js";
+import { note, runMain } from "./lib/exec.js";
 import { measurePair, type PairMeasure } from "./lib/pair.js";
 import { measureTinyFiles } from "./lib/publish-speed.js";
 import { loadNote, mbps, pairSections, publishSection, referenceNotes } from "./lib/report.js";
@@ -118,7 +118,4 @@ async function main(): Promise<void> {
   await rm(work, { recursive: true, force: true });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { note } from "./lib/exec.js";
+import { note, runMain } from "./lib/exec.js";
 import { serverSpeedSection } from "./lib/server-speed.js";
 import { startNginx, startUpdraftServe } from "./lib/servers.js";
 import { renderTable } from "./lib/table.js";
@@ -44,7 +44,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRepo } from "./lib/app.js";
-import { hasCommand } from "./lib/exec.js";
+import { hasCommand, runMain } from "./lib/exec.js";
 import { measurePair } from "./lib/pair.js";
 import { measureTinyFiles } from "./lib/publish-speed.js";
 import { loadNote, mbps, pairSections, publishSection, referenceNotes } from "./lib/report.js";
@@ -74,7 +74,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);
