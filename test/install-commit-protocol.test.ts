@@ -20,8 +20,9 @@ import {
 } from "../src/client/install/journal.js";
 import { type InstallLayout, installLayout } from "../src/client/install/layout.js";
 import type { ProbationPolicy } from "../src/client/install/probation.js";
-import { type InstallState, readState, updateState } from "../src/client/install/state.js";
+import { type InstallState, readState } from "../src/client/install/state.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
+import { inPlaceAppAt100 } from "./helpers/installed.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const CONFIRM: ProbationPolicy = { health: { kind: "confirm" }, timeoutMs: 60_000, maxLaunches: 3 };
@@ -171,12 +172,7 @@ test("a reinstall of the current version keeps the version to go back to", async
 });
 
 test("an in-place reinstall of the current version keeps the older set to go back to", async (t) => {
-  const work = await tempDir(t);
-  const appDir = join(work, "app");
-  await mkdir(appDir);
-  await writeFile(join(appDir, "app.txt"), "1.0.0");
-  const layout = installLayout(appDir);
-  await updateState(layout, (s) => ({ ...s, mode: "in-place", current: "1.0.0" }));
+  const { work, appDir, layout } = await inPlaceAppAt100(t);
   const release = async (version: string, text: string): Promise<InPlaceRelease> => {
     const source = join(work, `${version}-${text}.txt`);
     await writeFile(source, text);

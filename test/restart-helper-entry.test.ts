@@ -6,14 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { prepareInPlace } from "../src/client/install/in-place.js";
-import { installLayout } from "../src/client/install/layout.js";
-import { updateState } from "../src/client/install/state.js";
 import { HELPER_ENTRY, spawnRestartHelper } from "../src/client/runtime/restart-helper.js";
 import { ExitCodes } from "../src/core/errors.js";
+import { inPlaceAppAt100 } from "./helpers/installed.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -57,12 +56,7 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 
 /** An in-place app folder at 1.0.0 with 1.1.0 prepared, and a command that records its start. */
 async function preparedApp(t: import("node:test").TestContext) {
-  const work = await tempDir(t);
-  const appDir = join(work, "app");
-  await mkdir(appDir);
-  await writeFile(join(appDir, "app.txt"), "1.0.0");
-  const layout = installLayout(appDir);
-  await updateState(layout, (s) => ({ ...s, mode: "in-place", current: "1.0.0" }));
+  const { work, appDir, layout } = await inPlaceAppAt100(t);
   const next = join(work, "next.txt");
   await writeFile(next, "1.1.0");
   await prepareInPlace(layout, { version: "1.1.0", files: [{ path: "app.txt", source: next }] });

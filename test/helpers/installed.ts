@@ -1,7 +1,10 @@
-/** The usual client-test start: a repository served on 127.0.0.1 with 1.0.0 published and installed. */
+/** The usual client-test starts: a repository served on 127.0.0.1 with 1.0.0 published and installed; an in-place app folder. */
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { installFromRepository } from "../../src/client/first-install.js";
+import { type InstallLayout, installLayout } from "../../src/client/install/layout.js";
+import { updateState } from "../../src/client/install/state.js";
 import { createRepositoryServer } from "../../src/server/static-server.js";
 import { createTestRepo, publish, type TestRepo } from "./repo.js";
 import { tempDir } from "./tmp.js";
@@ -29,4 +32,17 @@ export async function installedApp(
   const appDir = join(work, "install");
   await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
   return { work, repo, url, appDir };
+}
+
+/** An in-place (SAAU-style) app folder at 1.0.0 holding one file, `app.txt`, in a new work folder. */
+export async function inPlaceAppAt100(
+  t: TestContext,
+): Promise<{ work: string; appDir: string; layout: InstallLayout }> {
+  const work = await tempDir(t);
+  const appDir = join(work, "app");
+  await mkdir(appDir);
+  await writeFile(join(appDir, "app.txt"), "1.0.0");
+  const layout = installLayout(appDir);
+  await updateState(layout, (s) => ({ ...s, mode: "in-place", current: "1.0.0" }));
+  return { work, appDir, layout };
 }
