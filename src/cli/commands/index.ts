@@ -1,6 +1,7 @@
 /** Registers every subcommand; each lives in its own file in this folder. */
 import type { Command } from "commander";
 import { addNetworkFlags } from "../network-flags.js";
+import { addRepositoryFlags } from "../repository-flags.js";
 import { registerCheck } from "./client-check.js";
 import { registerHealth } from "./client-health.js";
 import { registerInstall } from "./client-install.js";
@@ -31,4 +32,5 @@ export function registerCommands(program: Command): void {
   registerPublish(program);
   registerRefreshTimestamp(program);
   addNetworkFlags(program);
+  addRepositoryFlags(program);
 }
