@@ -26,6 +26,8 @@ export interface NetworkFlags {
   /** Milliseconds. */
   stallTimeout?: number;
   retries?: number;
+  /** `--mirror URL`, repeatable: base URLs tried before the repository's. */
+  mirror?: string[];
 }
 
 /** Longest `--timeout` / `--stall-timeout`: a day. */
@@ -54,7 +56,12 @@ export function addNetworkFlags(program: Command): void {
         "give up on a connection silent this long (default 30)",
         duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
       )
-      .option("--retries <n>", "retries after a network failure (default 3)", wholeNumber(0, 20));
+      .option("--retries <n>", "retries after a network failure (default 3)", wholeNumber(0, 20))
+      .option(
+        "--mirror <url>",
+        "a mirror of the repository, tried before it (repeatable, in order; install records them for later updates)",
+        (value: string, previous: string[] = []) => [...previous, httpUrl(value)],
+      );
     if (cmd.name() !== "install")
       cmd.option("--allow-downgrade", "install the channel's release even when it is older");
   }
@@ -64,7 +71,7 @@ export function addNetworkFlags(program: Command): void {
 export async function networkOptionsFromFlags(
   flags: NetworkFlags,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<NetworkOptions & { allowDowngrade?: boolean }> {
+): Promise<NetworkOptions & { allowDowngrade?: boolean; mirrors?: string[] }> {
   const tokenVar = flags.tokenEnv ?? TOKEN_ENV;
   const token = env[tokenVar];
   if (flags.tokenEnv !== undefined && !token) {
@@ -86,5 +93,6 @@ export async function networkOptionsFromFlags(
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     ...(stallTimeoutMs !== undefined ? { stallTimeoutMs } : {}),
     ...(retries !== undefined ? { retry: { attempts: retries + 1 } } : {}),
+    ...(flags.mirror !== undefined && flags.mirror.length > 0 ? { mirrors: flags.mirror } : {}),
   };
 }
