@@ -171,7 +171,7 @@ export interface AppConfig {
   channel: string;
   /**
    * Other base URLs serving the same repository (copies made by `updraft mirror sync`, a CDN), tried
-   * in order before `url` (at most {@link MAX_MIRRORS}). Only the install's own configuration has them.
+   * in order before `url` (at most 16). Only the install's own configuration has them.
    */
   mirrors?: string[];
 }
