@@ -7,6 +7,7 @@ import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
+import type { RetryInfo } from "../src/client/net/retry.js";
 import { Updater } from "../src/client/updater.js";
 import { createTestRepo, publish } from "./helpers/repo.js";
 import { startServer } from "./helpers/server.js";
@@ -56,6 +57,43 @@ test("a client whose first mirror is down, or serves a tampered archive, updates
     assert.equal(await readFile(join(installDir, "current", "app.txt"), "utf8"), "two", why);
     assert.deepEqual((await updater.status()).failed, [], `${why}: a bad mirror holds no version back`);
   }
+});
+
+test("a mirror that refuses connections is passed over at once; the last base keeps its retries", async (t) => {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(join(work, "origin"), "hello");
+  const origin = await startServer(t, repo.repoDir);
+  await publish(repo, work, "1.0.0", { "app.txt": "one" }, origin.url);
+  const installDir = join(work, "i");
+  await installFromRepository({ repoUrl: origin.url, app: "hello", installDir, rootSha256: repo.rootSha256 });
+  await publish(repo, work, "1.1.0", { "app.txt": "two" }, origin.url);
+  const down = await startServer(t, repo.repoDir);
+  await down.close(); // its port now refuses connections
+  const downHost = new URL(down.url).host;
+  const retriesAt = (retries: RetryInfo[], host: string) =>
+    retries.filter((r) => String(r.error.details?.url ?? "").includes(host));
+
+  const retries: RetryInfo[] = [];
+  const updater = new Updater({
+    installDir,
+    mirrors: [down.url],
+    retry: { attempts: 4, baseDelayMs: 1, onRetry: (info) => retries.push(info) },
+  });
+  assert.equal((await updater.update()).version, "1.1.0");
+  assert.deepEqual(retriesAt(retries, downHost), [], "no retry was spent on the refusing mirror");
+
+  // The same refusal on the only (last) base is retried within the policy before it fails.
+  const alone: RetryInfo[] = [];
+  const stranded = new Updater({
+    installDir,
+    repoUrl: down.url,
+    app: "hello",
+    channel: "stable",
+    mirrors: [],
+    retry: { attempts: 3, baseDelayMs: 1, onRetry: (info) => alone.push(info) },
+  });
+  await assert.rejects(stranded.check(), { code: "NETWORK" });
+  assert.ok(retriesAt(alone, downHost).length >= 2, `the last base was retried (${alone.length} retries)`);
 });
 
 test("mirrors are recorded by the first install and checked like the configuration", async (t) => {

@@ -7,6 +7,7 @@
  */
 import { ERRORS, ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import type { AppConfig } from "../../formats/native.js";
+import type { HttpClient } from "../net/http.js";
 
 /** The base URLs to try, in order: the mirrors, then the repository URL, each once. */
 export function repositoryBases(config: AppConfig): string[] {
@@ -38,17 +39,28 @@ export function onBase(url: string, from: string, to: string): string {
 }
 
 /**
- * Runs `attempt` on each base in turn until one succeeds; a failure that is not a mirror's fault,
- * or the last base's failure, is thrown. `onFault` hears each base passed over.
+ * The HTTP client to read base `index` of `count` with: a base with another one after it gives up
+ * at once when it cannot be reached (refused, no route, no such host), so a mirror that is down
+ * costs one failed connection, not the retry budget; the last base keeps every retry.
+ */
+export function httpForBase(http: HttpClient, index: number, count: number): HttpClient {
+  return index < count - 1 ? http.failingFastWhenUnreachable() : http;
+}
+
+/**
+ * Runs `attempt` on each base in turn until one succeeds, with the HTTP client of
+ * {@link httpForBase}; a failure that is not a mirror's fault, or the last base's failure, is
+ * thrown. `onFault` hears each base passed over.
  */
 export async function tryEachBase<T>(
   bases: readonly string[],
-  attempt: (base: string) => Promise<T>,
+  http: HttpClient,
+  attempt: (base: string, http: HttpClient) => Promise<T>,
   onFault?: (base: string, err: UpdraftError) => void,
 ): Promise<{ value: T; base: string }> {
   for (const [i, base] of bases.entries()) {
     try {
-      return { value: await attempt(base), base };
+      return { value: await attempt(base, httpForBase(http, i, bases.length)), base };
     } catch (err) {
       const e = toUpdraftError(err);
       if (i === bases.length - 1 || !isMirrorFault(e)) throw e;

@@ -90,8 +90,8 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   async offered(): Promise<ChannelPointer> {
     if (this.pointer) return this.pointer;
     const { config } = this.options;
-    const { value, base } = await tryEachBase(this.bases(), async (url) => {
-      const trust = await this.trustAt(url);
+    const { value, base } = await tryEachBase(this.bases(), this.options.http, async (url, http) => {
+      const trust = await this.trustAt(url, http);
       return { trust, pointer: await channelPointer(trust, config) };
     });
     this.base = base;
@@ -104,8 +104,8 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
     const pointer = await this.offered();
     const { layout, config, onFallback } = this.options;
     // The release's files come from the base that answered the check, else from the ones after it.
-    const { value, base } = await tryEachBase(this.bases(this.base), async (url) => {
-      const trust = url === this.base ? this.trust! : await this.trustAt(url);
+    const { value, base } = await tryEachBase(this.bases(this.base), this.options.http, async (url, http) => {
+      const trust = url === this.base ? this.trust! : await this.trustAt(url, http);
       return {
         trust,
         release: await resolveRelease({ layout, trust, currentVersion: installed, onFallback }, config.app, pointer),
@@ -123,9 +123,9 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
     return all.slice(start);
   }
 
-  /** A refreshed trust session reading the repository at base `url`. */
-  private trustAt(url: string): Promise<TrustSession> {
-    const { layout, config, http } = this.options;
+  /** A refreshed trust session reading the repository at base `url` through `http`. */
+  private trustAt(url: string, http: HttpClient): Promise<TrustSession> {
+    const { layout, config } = this.options;
     return openTrust(layout, { ...config, url }, http);
   }
 
@@ -169,8 +169,9 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
     }
     // Found through one base, the artifact may be fetched from that base or any after it.
     const from = this.bases().find((b) => artifact.url.startsWith(b.replace(/\/+$/, ""))) ?? "";
-    const { value: fetched } = await tryEachBase(from === "" ? [""] : this.bases(from), async (base) => {
-      const result = await downloadArtifact(this.options.http, {
+    const bases = from === "" ? [""] : this.bases(from);
+    const { value: fetched } = await tryEachBase(bases, this.options.http, async (base, http) => {
+      const result = await downloadArtifact(http, {
         url: onBase(artifact.url, from, base),
         dest: path,
         length: artifact.ref.size,
