@@ -37,34 +37,38 @@ const MAX_TIMEOUT_SECONDS = 86_400;
 export function addNetworkFlags(program: Command): void {
   for (const cmd of program.commands) {
     if (!CLIENT_COMMANDS.has(cmd.name())) continue;
-    cmd
-      .option(
-        "--allow-insecure-http",
-        "allow plain http:// to hosts other than this machine (RISK: anyone on the network sees what you run and can block updates)",
-      )
-      .option("--proxy <url>", "proxy for every request (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)", httpUrl)
-      .option("--no-proxy", "ignore the proxy environment variables")
-      .option("--ca-file <pem>", "extra trusted CA certificates (PEM), added to the system's", path)
-      .option("--token-env <name>", `environment variable holding a bearer token (default ${TOKEN_ENV})`, envName)
-      .option(
-        "--timeout <seconds>",
-        "overall limit of each download, retries included",
-        duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
-      )
-      .option(
-        "--stall-timeout <seconds>",
-        "give up on a connection silent this long (default 30)",
-        duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
-      )
-      .option("--retries <n>", "retries after a network failure (default 3)", wholeNumber(0, 20))
-      .option(
-        "--mirror <url>",
-        "a mirror of the repository, tried before it (repeatable, in order; install records them for later updates)",
-        (value: string, previous: string[] = []) => [...previous, httpUrl(value)],
-      );
+    addConnectionFlags(cmd).option(
+      "--mirror <url>",
+      "a mirror of the repository, tried before it (repeatable, in order; install records them for later updates)",
+      (value: string, previous: string[] = []) => [...previous, httpUrl(value)],
+    );
     if (cmd.name() !== "install")
       cmd.option("--allow-downgrade", "install the channel's release even when it is older");
   }
+}
+
+/** Adds how a command reaches a repository (proxy, CA, token, timeouts, retries, plain http) to `cmd`. */
+export function addConnectionFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      "--allow-insecure-http",
+      "allow plain http:// to hosts other than this machine (RISK: anyone on the network sees what you run and can block updates)",
+    )
+    .option("--proxy <url>", "proxy for every request (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY)", httpUrl)
+    .option("--no-proxy", "ignore the proxy environment variables")
+    .option("--ca-file <pem>", "extra trusted CA certificates (PEM), added to the system's", path)
+    .option("--token-env <name>", `environment variable holding a bearer token (default ${TOKEN_ENV})`, envName)
+    .option(
+      "--timeout <seconds>",
+      "overall limit of each download, retries included",
+      duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
+    )
+    .option(
+      "--stall-timeout <seconds>",
+      "give up on a connection silent this long (default 30)",
+      duration("seconds", 0.001, MAX_TIMEOUT_SECONDS),
+    )
+    .option("--retries <n>", "retries after a network failure (default 3)", wholeNumber(0, 20));
 }
 
 /** Turns parsed flags (and the environment) into library options; reads the CA file (capped). */

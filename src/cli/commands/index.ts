@@ -10,6 +10,7 @@ import { registerUpdate } from "./client-update.js";
 import { registerDemo } from "./demo.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
+import { registerMirror } from "./mirror.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerApplyPrepared } from "./saau.js";
@@ -31,6 +32,7 @@ export function registerCommands(program: Command): void {
   registerInit(program);
   registerPublish(program);
   registerRefreshTimestamp(program);
+  registerMirror(program);
   addNetworkFlags(program);
   addRepositoryFlags(program);
 }
