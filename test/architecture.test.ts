@@ -48,6 +48,10 @@ const RULES: Readonly<Record<string, LayerRule>> = {
     mayImport: ["core", "formats", ...ROOMS_UNDER_SOURCES, "client/sources"],
     why: "orchestration over the rooms; never the publisher or the server",
   },
+  mirror: {
+    mayImport: ["core", "formats", "client/net", "client/trust", "publish"],
+    why: "verifies like a client (net, trust) and writes like the publisher (its stores, through publish/remote)",
+  },
   compat: {
     mayImport: ["core", "formats", CLIENT_ROOT, "client/net", "client/install", "client/sources"],
     why: "the python-autoupdate facade drives the legacy sources, like a source",
@@ -60,6 +64,11 @@ const DOORS: readonly { room: string; door: string; from: readonly string[] }[] 
     room: "client/install",
     door: "client/install/index.ts",
     from: ["client/sources", "compat"],
+  },
+  {
+    room: "publish",
+    door: "publish/remote/index.ts",
+    from: ["mirror"],
   },
 ];
 

@@ -14,7 +14,13 @@ import { ErrorCodes, toUpdraftError, UpdraftError } from "../core/errors.js";
 import { exists } from "../core/fs.js";
 import { type LockToken, withLock } from "../core/lock.js";
 import { compareVersions } from "../core/version.js";
-import { type AppConfig, healthPolicyOf, NATIVE_SCHEMA, type ReleaseManifest } from "../formats/native.js";
+import {
+  type AppConfig,
+  healthPolicyOf,
+  NATIVE_SCHEMA,
+  parseAppConfig,
+  type ReleaseManifest,
+} from "../formats/native.js";
 import { type DeltaFallback, installedManifest } from "./artifacts/choice.js";
 import { deltaWithFallback, recordingTree } from "./artifacts/delta/producer.js";
 import {
@@ -60,6 +66,11 @@ export interface UpdaterOptions extends NetworkOptions {
   repoUrl?: string;
   /** App name in the repository; defaults to the install's `updraft.json`. */
   app?: string;
+  /**
+   * Other base URLs serving the same repository, tried in order before `repoUrl`; a mirror that is
+   * down or serves stale or altered files is passed over. Defaults to the install's configuration.
+   */
+  mirrors?: string[];
   /** Channel to follow; defaults to the install's `updraft.json`, else `stable`. */
   channel?: string;
   /**
@@ -299,6 +310,15 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("maxLaunches", options.maxLaunches, MAX_LAUNCHES_RANGE.min, MAX_LAUNCHES_RANGE.max, "launches");
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
   assertIntegerOption("fileLockBudgetMs", options.fileLockBudgetMs, 0, MAX_FILE_LOCK_BUDGET_MS, "ms");
+  const { mirrors } = options;
+  if (mirrors !== undefined) {
+    // The install configuration's own rule, so a library option and a stored list are judged alike.
+    try {
+      parseAppConfig({ schema: NATIVE_SCHEMA, app: "x", mirrors });
+    } catch (err) {
+      throw new UpdraftError(ErrorCodes.USAGE, `mirrors: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /** What an {@link Update} stands for, kept out of the public value. */
@@ -384,16 +404,24 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** The app's configuration, with options taking precedence. */
   async config(): Promise<AppConfig> {
-    const { repoUrl, app, channel } = this.options;
+    const { repoUrl, app, channel, mirrors } = this.options;
     let base: AppConfig | undefined;
-    if (!repoUrl || !app) base = await this.installedConfig();
+    if (!repoUrl || !app || !mirrors)
+      base = await this.installedConfig().catch((err) => (repoUrl && app ? undefined : Promise.reject(err)));
     const url = repoUrl ?? base?.url;
     if (!url) {
       throw new UpdraftError(ErrorCodes.NOT_INSTALLED, "No repository URL is configured for this install", {
         hint: "Pass repoUrl, or publish with --url so releases carry it.",
       });
     }
-    return { schema: NATIVE_SCHEMA, app: app ?? base!.app, url, channel: channel ?? base?.channel ?? "stable" };
+    const bases = mirrors ?? base?.mirrors;
+    return {
+      schema: NATIVE_SCHEMA,
+      app: app ?? base!.app,
+      url,
+      channel: channel ?? base?.channel ?? "stable",
+      ...(bases !== undefined && bases.length > 0 ? { mirrors: bases } : {}),
+    };
   }
 
   /** The version `current` points at. */

@@ -150,6 +150,20 @@ export const ERRORS = {
     exit: ExitCodes.CONFIG,
     ...FINAL,
   },
+  STORE_FAILED: {
+    summary:
+      "An object store (S3 or compatible) refused or failed a request of the publisher (credentials, bucket, network).",
+    phase: "publish",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+  },
+  REPO_CONFLICT: {
+    summary:
+      "Another publisher changed the remote repository while this command ran; nothing of this one was made visible.",
+    phase: "publish",
+    exit: ExitCodes.LOCKED,
+    ...FINAL,
+  },
   NETWORK: {
     summary: "The server could not be reached, or the connection broke.",
     phase: "network",

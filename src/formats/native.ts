@@ -169,7 +169,15 @@ export interface AppConfig {
   url?: string;
   /** The channel the install follows (`stable` unless chosen otherwise). */
   channel: string;
+  /**
+   * Other base URLs serving the same repository (copies made by `updraft mirror sync`, a CDN), tried
+   * in order before `url` (at most 16). Only the install's own configuration has them.
+   */
+  mirrors?: string[];
 }
+
+/** Most mirrors an install configuration may list. */
+export const MAX_MIRRORS = 16;
 
 /** TUF target name of a channel pointer. */
 export function channelTarget(channel: string): string {
@@ -400,11 +408,20 @@ export function parseAppConfig(input: string | unknown, source?: string): AppCon
   const obj = nativeDocument(input, doc);
   const url = str(obj, doc, "url", true);
   if (url !== undefined && !/^(https?|file):\/\//.test(url)) invalid(doc, "url", `"${url}" must be an http(s) URL`);
+  const mirrors = obj.mirrors;
+  if (mirrors !== undefined) {
+    const valid =
+      Array.isArray(mirrors) &&
+      mirrors.length <= MAX_MIRRORS &&
+      mirrors.every((m) => typeof m === "string" && /^https?:\/\/[^\s]+$/.test(m));
+    if (!valid) invalid(doc, "mirrors", `must be a list of at most ${MAX_MIRRORS} http(s) URLs`);
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
     ...(url !== undefined ? { url } : {}),
     channel: obj.channel === undefined ? "stable" : nameField(obj, doc, "channel", CHANNEL_PATTERN),
+    ...(Array.isArray(mirrors) && mirrors.length > 0 ? { mirrors: mirrors as string[] } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Registers every subcommand; each lives in its own file in this folder. */
 import type { Command } from "commander";
 import { addNetworkFlags } from "../network-flags.js";
+import { addRepositoryFlags } from "../repository-flags.js";
 import { registerCheck } from "./client-check.js";
 import { registerHealth } from "./client-health.js";
 import { registerInstall } from "./client-install.js";
@@ -9,6 +10,7 @@ import { registerUpdate } from "./client-update.js";
 import { registerDemo } from "./demo.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
+import { registerMirror } from "./mirror.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerApplyPrepared } from "./saau.js";
@@ -30,5 +32,7 @@ export function registerCommands(program: Command): void {
   registerInit(program);
   registerPublish(program);
   registerRefreshTimestamp(program);
+  registerMirror(program);
   addNetworkFlags(program);
+  addRepositoryFlags(program);
 }

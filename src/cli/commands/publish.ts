@@ -12,6 +12,7 @@ import {
   type PublishProgress,
   publishRelease,
 } from "../../publish/index.js";
+import { fetchDeltaBases } from "../../publish/remote/index.js";
 import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, onReport, runCommand } from "../output.js";
@@ -26,6 +27,7 @@ import {
   readOptionFile,
   wholeNumber,
 } from "../parse.js";
+import { withRepository } from "../repository-flags.js";
 
 /** Options of `updraft publish`. */
 interface PublishCliOptions extends CommonOptions {
@@ -40,6 +42,7 @@ interface PublishCliOptions extends CommonOptions {
   deltas?: number;
   health?: HealthPolicy;
   keys?: string;
+  s3Endpoint?: string;
   format?: (typeof FORMATS)[number];
   zipExtra?: string[];
 }
@@ -115,7 +118,7 @@ export function registerPublish(program: Command): void {
     .command("publish")
     .description("Pack a build folder and publish it as a signed release of an app")
     .argument("<build-dir>", "folder holding the files to release", path)
-    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--repo <dir>", "repository folder, or s3://BUCKET/PREFIX", path)
     .requiredOption("--app <name>", "app name (as given to init)", publishedAppName)
     .requiredOption("--version <version>", "release version (semver or dotted numbers)", publishedVersion)
     .option("--channel <name>", "channel to publish to", publishedChannelName, "stable")
@@ -158,21 +161,25 @@ export function registerPublish(program: Command): void {
         const forget = onReport(reporter.stop);
         let result: Awaited<ReturnType<typeof publishRelease>>;
         try {
-          result = await publishInFormat(opts.format ?? "native", opts.zipExtra, {
-            repoDir: opts.repo,
-            app: opts.app,
-            version: opts.version,
-            channel: opts.channel,
-            buildDir,
-            keys,
-            force: opts.force === true,
-            onProgress: reporter.onProgress,
-            ...(notes !== undefined ? { notes } : {}),
-            ...(opts.health !== undefined ? { health: opts.health } : {}),
-            ...(opts.url !== undefined ? { url: opts.url } : {}),
-            ...(level !== undefined ? { level } : {}),
-            ...(deltas !== undefined ? { deltas } : {}),
-          });
+          const { app, channel, version } = opts;
+          const deltaBases = { app, channel, version, count: deltas };
+          const publishTo = (repoDir: string) =>
+            publishInFormat(opts.format ?? "native", opts.zipExtra, {
+              repoDir,
+              app: opts.app,
+              version: opts.version,
+              channel: opts.channel,
+              buildDir,
+              keys,
+              force: opts.force === true,
+              onProgress: reporter.onProgress,
+              ...(notes !== undefined ? { notes } : {}),
+              ...(opts.health !== undefined ? { health: opts.health } : {}),
+              ...(opts.url !== undefined ? { url: opts.url } : {}),
+              ...(level !== undefined ? { level } : {}),
+              ...(deltas !== undefined ? { deltas } : {}),
+            });
+          result = await withRepository(opts, publishTo, (copy) => fetchDeltaBases(copy, deltaBases));
         } finally {
           forget();
           reporter.stop();

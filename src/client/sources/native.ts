@@ -22,6 +22,7 @@ import type { HttpClient } from "../net/http.js";
 import { channelPointer, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
+import { onBase, repositoryBases, tryEachBase } from "./mirrors.js";
 import type { SourceOrigin, SourceRelease, StageOptions, UpdateSource } from "./source.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
@@ -74,6 +75,8 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   readonly origin: SourceOrigin;
   private trust: TrustSession | undefined;
   private pointer: ChannelPointer | undefined;
+  /** The base URL (a mirror, or the repository URL) the trust session reads. */
+  private base: string | undefined;
 
   constructor(private readonly options: NativeSourceOptions) {
     const { config } = options;
@@ -85,16 +88,45 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
    * to tell an install that it is current or that the version is held back.
    */
   async offered(): Promise<ChannelPointer> {
-    const { layout, config, http } = this.options;
-    this.trust ??= await openTrust(layout, config, http);
-    this.pointer ??= await channelPointer(this.trust, config);
+    if (this.pointer) return this.pointer;
+    const { config } = this.options;
+    const { value, base } = await tryEachBase(this.bases(), this.options.http, async (url, http) => {
+      const trust = await this.trustAt(url, http);
+      return { trust, pointer: await channelPointer(trust, config) };
+    });
+    this.base = base;
+    this.trust = value.trust;
+    this.pointer = value.pointer;
     return this.pointer;
   }
 
   async latest(installed: string | undefined): Promise<NativeRelease> {
     const pointer = await this.offered();
     const { layout, config, onFallback } = this.options;
-    return resolveRelease({ layout, trust: this.trust!, currentVersion: installed, onFallback }, config.app, pointer);
+    // The release's files come from the base that answered the check, else from the ones after it.
+    const { value, base } = await tryEachBase(this.bases(this.base), this.options.http, async (url, http) => {
+      const trust = url === this.base ? this.trust! : await this.trustAt(url, http);
+      return {
+        trust,
+        release: await resolveRelease({ layout, trust, currentVersion: installed, onFallback }, config.app, pointer),
+      };
+    });
+    this.base = base;
+    this.trust = value.trust;
+    return value.release;
+  }
+
+  /** The base URLs to try, mirrors first; from `from` on when given (the ones before it failed). */
+  private bases(from?: string): string[] {
+    const all = repositoryBases(this.options.config);
+    const start = from === undefined ? 0 : Math.max(0, all.indexOf(from));
+    return all.slice(start);
+  }
+
+  /** A refreshed trust session reading the repository at base `url` through `http`. */
+  private trustAt(url: string, http: HttpClient): Promise<TrustSession> {
+    const { layout, config } = this.options;
+    return openTrust(layout, { ...config, url }, http);
   }
 
   async stage(release: NativeRelease, workDir: string, options: StageOptions = {}): Promise<NativeStaged> {
@@ -135,13 +167,19 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
     if (this.options.checkDiskSpace !== false) {
       await assertFreeSpace(dir, artifact.ref.size, `downloading ${manifest.version}`);
     }
-    const { fetched } = await downloadArtifact(this.options.http, {
-      url: artifact.url,
-      dest: path,
-      length: artifact.ref.size,
-      sha256: artifact.ref.sha256,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    // Found through one base, the artifact may be fetched from that base or any after it.
+    const from = this.bases().find((b) => artifact.url.startsWith(b.replace(/\/+$/, ""))) ?? "";
+    const bases = from === "" ? [""] : this.bases(from);
+    const { value: fetched } = await tryEachBase(bases, this.options.http, async (base, http) => {
+      const result = await downloadArtifact(http, {
+        url: onBase(artifact.url, from, base),
+        dest: path,
+        length: artifact.ref.size,
+        sha256: artifact.ref.sha256,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      return result.fetched;
     });
     return { path, fetched };
   }

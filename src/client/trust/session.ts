@@ -57,6 +57,7 @@ class TufFetcher extends BaseFetcher {
     private readonly http: HttpClient,
     private readonly tmpDir: string,
     metadataBaseUrl: string,
+    private readonly onVerified?: VerifiedFileListener,
   ) {
     super();
     this.metadataBase = metadataBaseUrl.endsWith("/") ? metadataBaseUrl : `${metadataBaseUrl}/`;
@@ -85,7 +86,10 @@ class TufFetcher extends BaseFetcher {
     const file = join(this.tmpDir, `.fetch-${randomBytes(6).toString("hex")}`);
     try {
       await writeFile(file, bytes, { mode: 0o600 });
-      return await handler(file);
+      // tuf-js's handler verifies the file and throws when it does not: what it accepts is told.
+      const result = await handler(file);
+      this.onVerified?.(url, bytes);
+      return result;
     } finally {
       await rm(file, { force: true });
     }
@@ -105,6 +109,12 @@ class TufFetcher extends BaseFetcher {
     return version !== undefined && url === new URL(`${this.metadataBase}${version}.root.json`).toString();
   }
 }
+
+/**
+ * Hears each file the session fetched and tuf-js then accepted (root versions, timestamp,
+ * snapshot, targets): its URL and exact bytes. A mirror copies what it hears.
+ */
+export type VerifiedFileListener = (url: string, bytes: Buffer) => void;
 
 /** Where an app's TUF data lives: the repository base URL plus the app name. */
 export interface TrustLocation {
@@ -201,6 +211,7 @@ export class TrustSession {
     private readonly metadataDir: string,
     private readonly cacheDir: string,
     private readonly http: HttpClient,
+    private readonly onVerified?: VerifiedFileListener,
   ) {}
 
   /** Writes the first trusted root of a fresh install (from a pinned file or trust-on-first-use). */
@@ -256,7 +267,7 @@ export class TrustSession {
     }
     const repo = this.location.repoUrl;
     this.http.checkUrl(this.metadataBaseUrl());
-    const fetcher = new TufFetcher(this.http, this.cacheDir, this.metadataBaseUrl());
+    const fetcher = new TufFetcher(this.http, this.cacheDir, this.metadataBaseUrl(), this.onVerified);
     this.fetcher = fetcher;
     const options = {
       metadataDir: this.metadataDir,

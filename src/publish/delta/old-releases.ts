@@ -32,7 +32,9 @@ function updraftCustom(target: TargetFile): Record<string, unknown> | undefined 
 
 /**
  * The up to `count` highest releases of `channel` below `version` listed in `targets`, highest
- * first. A release whose manifest or archive cannot be read is left out.
+ * first. A release whose manifest or archive cannot be read is left out. `before` is called with
+ * each manifest's path before it is read, and with the archive's path of each release taken (a
+ * working copy of a remote repository fetches them then).
  */
 export async function previousReleases(
   paths: AppPaths,
@@ -40,6 +42,7 @@ export async function previousReleases(
   channel: string,
   version: string,
   count: number,
+  before: (path: string) => Promise<unknown> = async () => undefined,
 ): Promise<PreviousRelease[]> {
   const candidates: { version: string; target: TargetFile }[] = [];
   for (const target of Object.values(targets)) {
@@ -55,10 +58,13 @@ export async function previousReleases(
     try {
       const sha = c.target.hashes.sha256!;
       const file = consistentTargetPath(paths, c.target.path, sha);
+      await before(file);
       const manifest = parseReleaseManifest(await readFile(file, "utf8"), file);
       const full = manifest.artifacts.find((a) => a.kind === "full");
       if (!full) continue;
-      out.push({ version: c.version, manifest, archivePath: consistentTargetPath(paths, full.target, full.sha256) });
+      const archivePath = consistentTargetPath(paths, full.target, full.sha256);
+      await before(archivePath);
+      out.push({ version: c.version, manifest, archivePath });
     } catch {
       // Unreadable manifest: no delta from that release.
     }
