@@ -25,6 +25,7 @@ export {
   type ServedFileKind,
 } from "../formats/served-paths.js";
 export { type AccessLogRecord, type AccessLogWriter, openAccessLog } from "./access-log.js";
+export { HEALTH_EVENTS_PATH, type HealthEventsOptions } from "./health-events.js";
 export type { AccessLogOptions, RequestLogEntry, ServerLogger } from "./request-handler.js";
 export { cacheControlFor, contentTypeFor } from "./response-headers.js";
 export type {
