@@ -63,3 +63,11 @@ export {
   type ExpiryDays,
   type RefreshedVersions,
 } from "./tuf-repo.js";
+export { type ReleaseHealth, releaseHealth } from "../events/index.js";
+export {
+  decideRolloutAdvance,
+  type RolloutAdvanceDecision,
+  type RolloutAdvanceInput,
+  type RolloutStep,
+  rolloutPercentAt,
+} from "./rollout-advance.js";
