@@ -11,8 +11,11 @@ import { compareVersions } from "../core/version.js";
 import { parseChannelPointer, parseReleaseManifest } from "../formats/native.js";
 import { appPaths, consistentTargetPath, hasRepository, loadRepository } from "../publish/tuf-repo.js";
 
-/** Metadata expiring within this many days is flagged. */
-export const EXPIRY_WARNING_DAYS = 30;
+/**
+ * Metadata expiring within this many days is flagged: a week for the timestamp (30 days long,
+ * refreshed by a weekly cron), a month for the others.
+ */
+export const EXPIRY_WARNING_DAYS = { root: 30, targets: 30, snapshot: 30, timestamp: 7 } as const;
 
 /** One delta of a release. */
 export interface DeltaView {
@@ -128,7 +131,7 @@ export async function readAppView(repoDir: string, app: string, now = new Date()
     ] as const
   ).map(([role, expires]) => {
     const daysLeft = Math.floor((Date.parse(expires) - now.getTime()) / 86_400_000);
-    return { role, expires, daysLeft, warning: daysLeft < EXPIRY_WARNING_DAYS };
+    return { role, expires, daysLeft, warning: daysLeft < EXPIRY_WARNING_DAYS[role] };
   });
   const channels: ChannelView[] = [];
   const releases: ReleaseView[] = [];
