@@ -28,7 +28,10 @@ const RULES: Readonly<Record<string, LayerRule>> = {
   core: { mayImport: [], why: "errors, fs, lock, version, hash: the base every layer stands on" },
   formats: { mayImport: ["core"], why: "pure parse and serialize" },
   publish: { mayImport: ["core", "formats", "events"], why: "the publisher never needs the client or the server" },
-  events: { mayImport: ["core", "formats"], why: "the health events database: written by serve, read by the publisher" },
+  events: {
+    mayImport: ["core", "formats"],
+    why: "the health events database: written by serve, read by the publisher",
+  },
   dashboard: {
     mayImport: ["core", "formats", "events", "publish", "server"],
     why: "reads a repository, its logs and events; acts through the publisher; never the client",

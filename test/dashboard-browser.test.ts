@@ -20,8 +20,14 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
 
 /** A build of `version`: a shared body and a little that changes, so deltas are small. */
 function build(version: string): Record<string, string> {
-  const shared = Array.from({ length: 400 }, (_, i) => `line ${i} of the app's code, the same in every release`).join("\n");
-  return { "app.js": `${shared}\nconsole.log("${version}")\n`, VERSION: version, "data.txt": `${shared}\n${version}\n`.repeat(3) };
+  const shared = Array.from({ length: 400 }, (_, i) => `line ${i} of the app's code, the same in every release`).join(
+    "\n",
+  );
+  return {
+    "app.js": `${shared}\nconsole.log("${version}")\n`,
+    VERSION: version,
+    "data.txt": `${shared}\n${version}\n`.repeat(3),
+  };
 }
 
 const NOTES = `## Fixes in 1.1.0
@@ -53,10 +59,12 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
 
   // 50 updates in the access log: 30 deltas 1.0.0→1.1.0 and 12 full 1.1.0 on day 1, 8 full 1.2.0 on day 2; 70 checks.
   const lines: string[] = [];
-  const rec = (day: string, r: Record<string, unknown>) => lines.push(JSON.stringify({ time: `${day}T10:00:00.000Z`, app: "demo", status: 200, ...r }));
+  const rec = (day: string, r: Record<string, unknown>) =>
+    lines.push(JSON.stringify({ time: `${day}T10:00:00.000Z`, app: "demo", status: 200, ...r }));
   for (let i = 0; i < 40; i++) rec("2026-11-20", { kind: "timestamp", bytes: 500 });
   for (let i = 0; i < 30; i++) rec("2026-11-21", { kind: "timestamp", bytes: 500 });
-  for (let i = 0; i < 30; i++) rec("2026-11-20", { kind: "delta", version: "1.1.0", from: "1.0.0", bytes: delta110.size });
+  for (let i = 0; i < 30; i++)
+    rec("2026-11-20", { kind: "delta", version: "1.1.0", from: "1.0.0", bytes: delta110.size });
   for (let i = 0; i < 12; i++) rec("2026-11-20", { kind: "full", version: "1.1.0", bytes: full110.size });
   const full120 = m120.artifacts.find((a) => a.kind === "full")!;
   for (let i = 0; i < 8; i++) rec("2026-11-21", { kind: "full", version: "1.2.0", bytes: full120.size });
@@ -67,8 +75,18 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
   const db = join(work, "events.db");
   const store = openEventStore(db);
   for (let i = 0; i < 20; i++) {
-    const base = { schema: 1 as const, app: "demo", from: "1.0.0", to: "1.1.0", platform: "linux-x64", installId: uuid(i) };
-    store.record({ ...base, event: "installed", artifact: "delta-files", bytes: delta110.size, seconds: 1.5 }, new Date("2026-11-20T11:00:00Z"));
+    const base = {
+      schema: 1 as const,
+      app: "demo",
+      from: "1.0.0",
+      to: "1.1.0",
+      platform: "linux-x64",
+      installId: uuid(i),
+    };
+    store.record(
+      { ...base, event: "installed", artifact: "delta-files", bytes: delta110.size, seconds: 1.5 },
+      new Date("2026-11-20T11:00:00Z"),
+    );
     if (i === 0) store.record({ ...base, event: "rolled-back", reason: "crashed" }, new Date("2026-11-20T11:01:00Z"));
     else store.record({ ...base, event: "confirmed" }, new Date("2026-11-20T11:02:00Z"));
   }
@@ -99,8 +117,13 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
     for (const [name, url] of pages) {
       const response = await page.goto(url);
       assert.equal(response?.status(), 200, name);
-      if (name === "adoption") await page.waitForFunction('document.querySelectorAll("canvas").length === 4 && Object.keys(window.Chart?.instances ?? {}).length === 4');
-      const overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+      if (name === "adoption")
+        await page.waitForFunction(
+          'document.querySelectorAll("canvas").length === 4 && Object.keys(window.Chart?.instances ?? {}).length === 4',
+        );
+      const overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+      );
       assert.equal(overflow, 0, `${name} at ${width} px has no horizontal overflow`);
       const file = join(shots, `${name}-${width}.png`);
       await page.screenshot({ path: file, fullPage: true });
@@ -124,28 +147,51 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
     ["beta", "1.2.0", "not set", "—", "—", "—"],
     ["stable", "1.1.0", "not set", "—", "—", "—"],
   ]);
-  assert.deepEqual(await page.$$eval(".release h3", (hs) => hs.map((h) => h.childNodes[0]!.textContent!.trim())), ["1.2.0", "1.1.0", "1.0.0"]);
+  assert.deepEqual(await page.$$eval(".release h3", (hs) => hs.map((h) => h.childNodes[0]!.textContent!.trim())), [
+    "1.2.0",
+    "1.1.0",
+    "1.0.0",
+  ]);
   const card = page.locator('.release[data-version="1.1.0"]');
   assert.equal(await card.locator(".full-size").getAttribute("data-bytes"), String(full110.size));
   assert.deepEqual(await cells(page, '.release[data-version="1.1.0"] .deltas tbody tr'), [
     m110.artifacts
       .filter((a) => a.from === "1.0.0")
-      .map((a) => ["1.0.0", a.kind, formatBytes(a.size), `${Math.round((1 - a.size / full110.size) * 1000) / 10} %`])[0]!,
+      .map((a) => [
+        "1.0.0",
+        a.kind,
+        formatBytes(a.size),
+        `${Math.round((1 - a.size / full110.size) * 1000) / 10} %`,
+      ])[0]!,
   ]);
   assert.match((await card.locator(".health").textContent()) ?? "", /20 installs, failure rate 5 %/);
   assert.equal(await card.locator(".notes h2").textContent(), "Fixes in 1.1.0");
   assert.equal(await card.locator(".notes strong").textContent(), "Faster");
-  assert.equal(await card.locator(".notes script, .notes img, .notes [onerror]").count(), 0, "no script or handler survives");
-  assert.deepEqual(await card.locator(".notes a").evaluateAll((as) => as.map((a) => a.getAttribute("href"))), ["https://example.com/issues/12"], "the javascript: link is gone");
+  assert.equal(
+    await card.locator(".notes script, .notes img, .notes [onerror]").count(),
+    0,
+    "no script or handler survives",
+  );
+  assert.deepEqual(
+    await card.locator(".notes a").evaluateAll((as) => as.map((a) => a.getAttribute("href"))),
+    ["https://example.com/issues/12"],
+    "the javascript: link is gone",
+  );
   assert.equal(await page.evaluate("window.pwned"), undefined);
-  assert.deepEqual((await cells(page, "#expiry tbody tr")).map((r) => r[0]), ["root", "targets", "snapshot", "timestamp"]);
+  assert.deepEqual(
+    (await cells(page, "#expiry tbody tr")).map((r) => r[0]),
+    ["root", "targets", "snapshot", "timestamp"],
+  );
 
   await page.goto(`${dashboard.url}apps/demo/adoption`);
   assert.equal(
     await page.locator("#summary").textContent(),
     `70 checks · 50 update downloads · ${formatBytes(70 * 500 + 30 * delta110.size + 12 * full110.size + 8 * full120.size)} served · ${formatBytes(30 * (full110.size - delta110.size))} saved by deltas`,
   );
-  assert.deepEqual(await cells(page, "#downloads tbody tr"), [["1.2.0", "8"], ["1.1.0", "42"]]);
+  assert.deepEqual(await cells(page, "#downloads tbody tr"), [
+    ["1.2.0", "8"],
+    ["1.1.0", "42"],
+  ]);
   assert.deepEqual(await cells(page, "#installs tbody tr"), [["1.1.0", "20"]]);
   assert.deepEqual(await cells(page, "#paths tbody tr"), [
     ["1.0.0", "1.1.0", "30", "20"],
@@ -183,11 +229,25 @@ test("beyond 127.0.0.1 the dashboard needs its access token", async (t) => {
   assert.equal((await fetch(`${base}apps/demo`, { headers: { cookie } })).status, 200);
 });
 
-async function publishWithNotes(repo: Awaited<ReturnType<typeof createTestRepo>>, work: string, version: string, notes: string) {
+async function publishWithNotes(
+  repo: Awaited<ReturnType<typeof createTestRepo>>,
+  work: string,
+  version: string,
+  notes: string,
+) {
   const { publishRelease } = await import("../src/publish/publish.js");
   const { writeBuild } = await import("./helpers/repo.js");
   const buildDir = await writeBuild(join(work, `build-${version}`), build(version));
-  await publishRelease({ repoDir: repo.repoDir, app: repo.app, version, buildDir, keys: repo.keys, level: 3, deltas: 1, notes });
+  await publishRelease({
+    repoDir: repo.repoDir,
+    app: repo.app,
+    version,
+    buildDir,
+    keys: repo.keys,
+    level: 3,
+    deltas: 1,
+    notes,
+  });
 }
 
 function formatBytes(n: number): string {
@@ -202,5 +262,9 @@ function formatBytes(n: number): string {
 }
 
 async function cells(page: import("playwright-core").Page, rows: string): Promise<string[][]> {
-  return page.$$eval(rows, (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => (td as { textContent: string | null }).textContent!.trim())));
+  return page.$$eval(rows, (trs) =>
+    trs.map((tr) =>
+      Array.from(tr.querySelectorAll("td"), (td) => (td as { textContent: string | null }).textContent!.trim()),
+    ),
+  );
 }

@@ -52,7 +52,12 @@ test("20 installs of a release that crashes at start roll back and report it; re
   await publish(repo, work, "1.1.0", crashing("1.1.0"), undefined, 0, { reportUrl: `${url}_events` });
 
   await inBatches(installs, 4, async (dir) => {
-    const env = { APP_REPORT: join(dir, "..", `${dir.slice(-2)}.log`), APP_DIR: dir, NODE: process.execPath, UPDRAFT_CLI: CLI };
+    const env = {
+      APP_REPORT: join(dir, "..", `${dir.slice(-2)}.log`),
+      APP_DIR: dir,
+      NODE: process.execPath,
+      UPDRAFT_CLI: CLI,
+    };
     const running = spawn("sleep", ["60"], { stdio: "ignore" });
     t.after(() => running.kill("SIGKILL"));
     const update = await runCli(
@@ -152,9 +157,22 @@ test("a report URL that never answers does not hold up `updraft update`; the rep
   assert.equal(update.code, 0, update.stderr);
   assert.equal(parseJson(update).version, "1.1.0");
   assert.equal(closedBeforeUpdateEnded, 0, "the update ended while its report was still unanswered");
-  await waitFor("the report to reach the silent server", async () => (received.includes('"installed"') ? true : undefined));
+  await waitFor("the report to reach the silent server", async () =>
+    received.includes('"installed"') ? true : undefined,
+  );
   const body = JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(body).sort(), ["app", "artifact", "bytes", "event", "from", "installId", "platform", "schema", "seconds", "to"]);
+  assert.deepEqual(Object.keys(body).sort(), [
+    "app",
+    "artifact",
+    "bytes",
+    "event",
+    "from",
+    "installId",
+    "platform",
+    "schema",
+    "seconds",
+    "to",
+  ]);
   assert.equal(body.from, "1.0.0");
   assert.equal(body.to, "1.1.0");
 });

@@ -78,7 +78,8 @@ export function parseActionForm(app: string, form: URLSearchParams): DashboardAc
   switch (get("kind")) {
     case "rollout": {
       const percent = Number(get("percent"));
-      if (!Number.isInteger(percent) || percent < 0 || percent > 100) return "the percentage must be a whole number from 0 to 100";
+      if (!Number.isInteger(percent) || percent < 0 || percent > 100)
+        return "the percentage must be a whole number from 0 to 100";
       return { kind: "rollout", app, channel, version, percent };
     }
     case "halt":

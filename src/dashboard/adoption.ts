@@ -53,7 +53,11 @@ const isCompleteDownload = (r: LoggedRequest): boolean =>
   (r.kind === "full" || r.kind === "delta") && (r.status === 200 || r.status === 206) && !r.aborted;
 
 /** The adoption of `app` from every request and report given (other apps' are ignored). */
-export function adoptionOf(app: string, requests: readonly LoggedRequest[], reports: readonly StoredReport[]): AdoptionView {
+export function adoptionOf(
+  app: string,
+  requests: readonly LoggedRequest[],
+  reports: readonly StoredReport[],
+): AdoptionView {
   const mine = requests.filter((r) => r.app === app);
   const days: DayStats[] = summarizeAccessLog(mine);
   const downloads = mine.filter(isCompleteDownload).map((r) => ({ day: r.day, version: r.version ?? "?" }));

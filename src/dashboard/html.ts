@@ -48,7 +48,10 @@ export function percent(share: number): string {
 /** A full page: the frame, navigation, and `body`. `data` goes to the page's charts as JSON. */
 export function page(title: string, nav: readonly [string, string][], body: string, data?: unknown): string {
   const links = nav.map(([href, label]) => `<a href="${esc(href)}">${esc(label)}</a>`).join(" › ");
-  const json = data === undefined ? "" : `<script type="application/json" id="chart-data">${JSON.stringify(data).replaceAll("<", "\\u003c")}</script>`;
+  const json =
+    data === undefined
+      ? ""
+      : `<script type="application/json" id="chart-data">${JSON.stringify(data).replaceAll("<", "\\u003c")}</script>`;
   return `<!doctype html>
 <html lang="en">
 <head>

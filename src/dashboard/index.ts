@@ -3,7 +3,15 @@
  * adoption from access logs and health reports, and actions on rollouts when keys are at hand.
  * @packageDocumentation
  */
-export { type DashboardAction, type DashboardActions, cliCommandOf } from "./actions.js";
+export { cliCommandOf, type DashboardAction, type DashboardActions } from "./actions.js";
 export { type AdoptionView, adoptionOf, type VersionSeries } from "./adoption.js";
-export { type AppView, type ChannelView, type DeltaView, type ExpiryView, type ReleaseView, type RolloutView, readAppView } from "./model.js";
+export {
+  type AppView,
+  type ChannelView,
+  type DeltaView,
+  type ExpiryView,
+  type ReleaseView,
+  type RolloutView,
+  readAppView,
+} from "./model.js";
 export { createDashboard, type Dashboard, type DashboardOptions } from "./server.js";

@@ -153,13 +153,20 @@ export async function readAppView(repoDir: string, app: string, now = new Date()
       releases.push(await readRelease(repoDir, app, target.path, sha256, custom.version));
     }
   }
-  for (const release of releases) release.channels = channels.filter((c) => c.version === release.version).map((c) => c.name);
+  for (const release of releases)
+    release.channels = channels.filter((c) => c.version === release.version).map((c) => c.name);
   channels.sort((a, b) => a.name.localeCompare(b.name));
   releases.sort((a, b) => compareVersions(b.version, a.version));
   return { name: app, channels, releases, expiry };
 }
 
-async function readRelease(repoDir: string, app: string, name: string, sha256: string, version: string): Promise<ReleaseView> {
+async function readRelease(
+  repoDir: string,
+  app: string,
+  name: string,
+  sha256: string,
+  version: string,
+): Promise<ReleaseView> {
   try {
     const m = parseReleaseManifest(await readTarget(repoDir, app, name, sha256), name);
     const full = m.artifacts.find((a) => a.kind === "full");
@@ -182,7 +189,15 @@ async function readRelease(repoDir: string, app: string, name: string, sha256: s
       ...(m.reportUrl !== undefined ? { reportUrl: m.reportUrl } : {}),
     };
   } catch (err) {
-    return { version, channels: [], releasedAt: "", platforms: [], fullSize: 0, deltas: [], error: (err as Error).message };
+    return {
+      version,
+      channels: [],
+      releasedAt: "",
+      platforms: [],
+      fullSize: 0,
+      deltas: [],
+      error: (err as Error).message,
+    };
   }
 }
 
@@ -191,7 +206,8 @@ export async function listApps(repoDir: string): Promise<string[]> {
   const entries = await readdir(repoDir, { withFileTypes: true });
   const apps: string[] = [];
   for (const e of entries) {
-    if (e.isDirectory() && !e.name.startsWith(".") && (await hasRepository(appPaths(repoDir, e.name)))) apps.push(e.name);
+    if (e.isDirectory() && !e.name.startsWith(".") && (await hasRepository(appPaths(repoDir, e.name))))
+      apps.push(e.name);
   }
   return apps.sort();
 }

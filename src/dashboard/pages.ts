@@ -1,5 +1,5 @@
 /** The dashboard's pages, rendered on the server from the repository, the logs and the reports. */
-import { type DashboardAction, cliCommandOf } from "./actions.js";
+import { cliCommandOf, type DashboardAction } from "./actions.js";
 import type { AdoptionView, VersionSeries } from "./adoption.js";
 import { bytes, count, esc, markdownToSafeHtml, page, percent } from "./html.js";
 import type { AppView, ChannelView, ReleaseView } from "./model.js";
@@ -53,7 +53,9 @@ function actionForms(app: string, c: ChannelView, ctx: PageContext): string {
 function channelsSection(a: AppView, ctx: PageContext): string {
   const rows = a.channels
     .map(
-      (c) => `<tr data-channel="${esc(c.name)}"><td>${esc(c.name)}</td><td>${esc(c.version)}</td><td class="rollout">${rolloutText(c)}</td>
+      (
+        c,
+      ) => `<tr data-channel="${esc(c.name)}"><td>${esc(c.name)}</td><td>${esc(c.version)}</td><td class="rollout">${rolloutText(c)}</td>
 <td>${c.critical ? '<span class="tag critical">critical</span>' : "—"}</td><td>${c.minimumVersion ? esc(c.minimumVersion) : "—"}</td>
 <td>${c.yanked.length ? esc(c.yanked.map((y) => (y.reason ? `${y.version} (${y.reason})` : y.version)).join(", ")) : "—"}</td>
 ${ctx.actions ? `<td>${actionForms(a.name, c, ctx)}</td>` : ""}</tr>`,
@@ -64,7 +66,8 @@ ${rows}</tbody></table></section>`;
 }
 
 function releaseCard(r: ReleaseView, health: AdoptionView["health"][number] | undefined): string {
-  if (r.error !== undefined) return `<div class="card" data-version="${esc(r.version)}"><h3>${esc(r.version)}</h3><p class="bad">Unreadable manifest: ${esc(r.error)}</p></div>`;
+  if (r.error !== undefined)
+    return `<div class="card" data-version="${esc(r.version)}"><h3>${esc(r.version)}</h3><p class="bad">Unreadable manifest: ${esc(r.error)}</p></div>`;
   const deltas = r.deltas.length
     ? `<table class="deltas"><thead><tr><th>Delta from</th><th>Kind</th><th class="num">Size</th><th class="num">Saved</th></tr></thead><tbody>${r.deltas
         .map(
@@ -96,10 +99,18 @@ export function appPage(a: AppView, adoption: AdoptionView, ctx: PageContext): s
       ? `<p class="warn">${esc(expiring.map((e) => `${e.role} expires ${e.expires}${e.daysLeft < 0 ? " (expired)" : ` in ${e.daysLeft} days`}`).join("; "))}: run <code>updraft refresh-timestamp</code>.</p>`
       : ""
   }<table id="expiry"><thead><tr><th>Role</th><th>Expires</th><th class="num">Days left</th></tr></thead><tbody>${a.expiry
-    .map((e) => `<tr><td>${e.role}</td><td>${esc(e.expires)}</td><td class="num ${e.warning ? "bad" : ""}">${count(e.daysLeft)}</td></tr>`)
+    .map(
+      (e) =>
+        `<tr><td>${e.role}</td><td>${esc(e.expires)}</td><td class="num ${e.warning ? "bad" : ""}">${count(e.daysLeft)}</td></tr>`,
+    )
     .join("")}</tbody></table></section>`;
   const releases = `<h2>Releases</h2><div class="grid">${a.releases
-    .map((r) => releaseCard(r, adoption.health.find((h) => h.version === r.version)))
+    .map((r) =>
+      releaseCard(
+        r,
+        adoption.health.find((h) => h.version === r.version),
+      ),
+    )
     .join("\n")}</div>`;
   return page(
     a.name,
@@ -160,9 +171,15 @@ export function adoptionPage(a: AdoptionView): string {
   ];
   const healthRows = a.health
     .map(
-      (h) => `<tr data-version="${esc(h.version)}"><td>${esc(h.version)}</td><td class="num">${count(h.installs)}</td><td class="num">${count(h.installed)}</td><td class="num">${count(h.confirmed)}</td>
+      (
+        h,
+      ) => `<tr data-version="${esc(h.version)}"><td>${esc(h.version)}</td><td class="num">${count(h.installs)}</td><td class="num">${count(h.installed)}</td><td class="num">${count(h.confirmed)}</td>
 <td class="num">${count(h.rolledBack)}</td><td class="num">${count(h.failed)}</td><td class="num ${h.failureRate > 0.02 ? "bad" : "ok"}">${percent(h.failureRate)}</td>
-<td>${esc(Object.entries(h.reasons).map(([k, v]) => `${k} ${v}`).join(", "))}</td></tr>`,
+<td>${esc(
+        Object.entries(h.reasons)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", "),
+      )}</td></tr>`,
     )
     .join("");
   const body = `<section><p id="summary">${count(a.checks)} checks · ${count(a.downloads.versions.reduce((s, v) => s + v.total, 0))} update downloads · <span id="bytes-served">${bytes(totalServed)}</span> served · <span id="bytes-saved">${bytes(totalSaved)}</span> saved by deltas</p></section>
@@ -170,10 +187,16 @@ export function adoptionPage(a: AdoptionView): string {
 <section><h2>Update downloads per version (access logs)</h2><div class="chart"><canvas id="chart-downloads" role="img" aria-label="Downloads per version per day"></canvas></div><div class="scroll">${seriesTable("downloads", a.downloads, "downloads")}</div></section>
 <section><h2>Installs per version (health reports)</h2><div class="chart"><canvas id="chart-installs" role="img" aria-label="Installs per version per day"></canvas></div><div class="scroll">${seriesTable("installs", a.installs, "installs")}</div></section>
 <section><h2>Update paths</h2><div class="chart"><canvas id="chart-paths" role="img" aria-label="Update paths"></canvas></div><div class="scroll"><table id="paths"><thead><tr><th>From</th><th>To</th><th class="num">Downloads</th><th class="num">Installs</th></tr></thead><tbody>${a.paths
-    .map((p) => `<tr><td>${esc(p.from)}</td><td>${esc(p.to)}</td><td class="num">${count(p.downloads)}</td><td class="num">${count(p.installs)}</td></tr>`)
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.from)}</td><td>${esc(p.to)}</td><td class="num">${count(p.downloads)}</td><td class="num">${count(p.installs)}</td></tr>`,
+    )
     .join("")}</tbody></table></div></section>
 <section><h2>Bytes served and saved by deltas</h2><div class="chart"><canvas id="chart-bytes" role="img" aria-label="Bytes per day"></canvas></div><div class="scroll"><table id="bytes"><thead><tr><th>Day</th><th class="num">Served</th><th class="num">Saved by deltas</th></tr></thead><tbody>${a.bytes
-    .map((d) => `<tr><td>${d.day}</td><td class="num" data-bytes="${d.served}">${bytes(d.served)}</td><td class="num" data-bytes="${d.savedByDeltas}">${bytes(d.savedByDeltas)}</td></tr>`)
+    .map(
+      (d) =>
+        `<tr><td>${d.day}</td><td class="num" data-bytes="${d.served}">${bytes(d.served)}</td><td class="num" data-bytes="${d.savedByDeltas}">${bytes(d.savedByDeltas)}</td></tr>`,
+    )
     .join("")}</tbody></table></div></section>
 </div>
 <h2>Failure rates</h2><section class="scroll">${
@@ -203,7 +226,14 @@ export function confirmPage(action: DashboardAction, repo: string, form: URLSear
 <p><code id="cli-command">${esc(cliCommandOf(action, repo))}</code></p>
 <form method="post" action="${appHref(action.app)}/actions">${fields}<input type="hidden" name="token" value="${esc(ctx.formToken)}"><input type="hidden" name="confirmed" value="1">
 <button id="confirm">Confirm</button> <a href="${appHref(action.app)}">Cancel</a></form></section>`;
-  return page(`Confirm: ${action.kind} ${action.version}`, [["/", "Apps"], [appHref(action.app), action.app]], body);
+  return page(
+    `Confirm: ${action.kind} ${action.version}`,
+    [
+      ["/", "Apps"],
+      [appHref(action.app), action.app],
+    ],
+    body,
+  );
 }
 
 /** A short page saying what went wrong (bad request, unknown app). */

@@ -45,7 +45,8 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 const COOKIE = "updraft_dashboard";
 const MAX_FORM_BYTES = 8 * 1024;
 const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "cache-control": "no-store",
@@ -57,8 +58,21 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, "content-type": type, "content-length": Buffer.byteLength(body), ...extra }).end(body);
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+  extra: Record<string, string> = {},
+): void {
+  res
+    .writeHead(status, {
+      ...SECURITY_HEADERS,
+      "content-type": type,
+      "content-length": Buffer.byteLength(body),
+      ...extra,
+    })
+    .end(body);
 }
 
 const html = (res: ServerResponse, status: number, body: string) => send(res, status, "text/html; charset=utf-8", body);
@@ -123,7 +137,12 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://dashboard");
-    if (!authorised(req, url, res)) return html(res, 401, messagePage("Access token needed", "Open the URL with the token printed when the dashboard started."));
+    if (!authorised(req, url, res))
+      return html(
+        res,
+        401,
+        messagePage("Access token needed", "Open the URL with the token printed when the dashboard started."),
+      );
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     if (parts[0] === "assets" && parts.length === 2) {
       const file = await asset(parts[1]!);
@@ -136,7 +155,8 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
       return html(res, 200, appsPage(views));
     }
     const app = parts[1];
-    if (parts[0] !== "apps" || app === undefined || !apps.includes(app)) return html(res, 404, messagePage("Not found", "No such page or app."));
+    if (parts[0] !== "apps" || app === undefined || !apps.includes(app))
+      return html(res, 404, messagePage("Not found", "No such page or app."));
     if (parts.length === 3 && parts[2] === "actions" && req.method === "POST") return handleAction(req, res, app);
     const { requests, reports } = await loadActivity();
     const adoption = adoptionOf(app, requests, reports);
@@ -146,11 +166,14 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
   };
 
   const handleAction = async (req: IncomingMessage, res: ServerResponse, app: string): Promise<void> => {
-    if (options.actions === undefined) return html(res, 403, messagePage("Read-only", "This dashboard was started without the publisher's keys."));
+    if (options.actions === undefined)
+      return html(res, 403, messagePage("Read-only", "This dashboard was started without the publisher's keys."));
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}`) return html(res, 403, messagePage("Refused", "The form came from another site."));
+    if (origin !== undefined && origin !== `http://${req.headers.host}`)
+      return html(res, 403, messagePage("Refused", "The form came from another site."));
     const form = await readForm(req);
-    if (form === undefined || !same(form.get("token") ?? "", formToken)) return html(res, 403, messagePage("Refused", "The form is stale: reload the page."));
+    if (form === undefined || !same(form.get("token") ?? "", formToken))
+      return html(res, 403, messagePage("Refused", "The form is stale: reload the page."));
     const action = parseActionForm(app, form);
     if (typeof action === "string") return html(res, 400, messagePage("Cannot do that", action));
     if (form.get("confirmed") !== "1") return html(res, 200, confirmPage(action, options.repoDir, form, ctx));
@@ -170,7 +193,12 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new UpdraftError(ErrorCodes.USAGE, `Cannot listen on ${host}:${options.port ?? 0}: ${err.message}`, { hint: "Pick another --port or --host.", cause: err })),
+      reject(
+        new UpdraftError(ErrorCodes.USAGE, `Cannot listen on ${host}:${options.port ?? 0}: ${err.message}`, {
+          hint: "Pick another --port or --host.",
+          cause: err,
+        }),
+      ),
     );
     server.listen(options.port ?? 0, host, () => resolve());
   });

@@ -48,10 +48,14 @@ export interface EventStore {
 }
 
 function dbError(file: string, err: unknown): UpdraftError {
-  return new UpdraftError(ErrorCodes.EVENTS_DB_INVALID, `Cannot use ${file} as a health events database: ${(err as Error).message}`, {
-    hint: "Give a file `updraft serve --events` created, or a new file name in a folder you can write to.",
-    cause: err,
-  });
+  return new UpdraftError(
+    ErrorCodes.EVENTS_DB_INVALID,
+    `Cannot use ${file} as a health events database: ${(err as Error).message}`,
+    {
+      hint: "Give a file `updraft serve --events` created, or a new file name in a folder you can write to.",
+      cause: err,
+    },
+  );
 }
 
 interface Row {

@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 
+export { type ReleaseHealth, releaseHealth } from "../events/index.js";
 export type { AppSettings } from "./app-settings.js";
 export {
   DEFAULT_KEYS_DIR,
@@ -56,6 +57,13 @@ export {
   refreshTimestamp,
 } from "./publish.js";
 export {
+  decideRolloutAdvance,
+  type RolloutAdvanceDecision,
+  type RolloutAdvanceInput,
+  type RolloutStep,
+  rolloutPercentAt,
+} from "./rollout-advance.js";
+export {
   type AppPaths,
   appPaths,
   type CommittedVersions,
@@ -63,11 +71,3 @@ export {
   type ExpiryDays,
   type RefreshedVersions,
 } from "./tuf-repo.js";
-export { type ReleaseHealth, releaseHealth } from "../events/index.js";
-export {
-  decideRolloutAdvance,
-  type RolloutAdvanceDecision,
-  type RolloutAdvanceInput,
-  type RolloutStep,
-  rolloutPercentAt,
-} from "./rollout-advance.js";

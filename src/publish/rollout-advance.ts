@@ -63,10 +63,19 @@ export function decideRolloutAdvance(input: RolloutAdvanceInput): RolloutAdvance
     };
   }
   const next = input.steps.find((s) => s.percent > current);
-  if (next === undefined) return { action: "hold", percent: current, reason: `the rollout is complete at ${current} %` };
+  if (next === undefined)
+    return { action: "hold", percent: current, reason: `the rollout is complete at ${current} %` };
   const needed = input.minReports ?? 10;
   if (current > 0 && input.reports < needed) {
-    return { action: "hold", percent: current, reason: `${input.reports} of ${needed} reports needed before advancing` };
+    return {
+      action: "hold",
+      percent: current,
+      reason: `${input.reports} of ${needed} reports needed before advancing`,
+    };
   }
-  return { action: "advance", percent: next.percent, reason: `${rate} failures (limit ${limit}); next step ${next.percent} %` };
+  return {
+    action: "advance",
+    percent: next.percent,
+    reason: `${rate} failures (limit ${limit}); next step ${next.percent} %`,
+  };
 }

@@ -8,9 +8,9 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import type { HealthEventsOptions } from "./health-events.js";
 import { refuseFolderWithKeys } from "./key-guard.js";
 import { repositoryRoot } from "./open-file.js";
-import type { HealthEventsOptions } from "./health-events.js";
 import { type AccessLogOptions, createRequestHandler, type ServerLogger } from "./request-handler.js";
 
 /** Options of {@link createRepositoryServer}. */

@@ -22,7 +22,12 @@ export function registerDashboard(program: Command): void {
     .option("--log <file...>", "access logs (updraft serve --access-log, or nginx combined) for adoption figures")
     .option("--events <db>", "the health events database of updraft serve --events, for failure rates")
     .option("--port <n>", "TCP port; 0 picks a free one", port, 8090)
-    .option("--host <address>", "address to listen on; any but 127.0.0.1 requires the access token printed at start", hostAddress, "127.0.0.1")
+    .option(
+      "--host <address>",
+      "address to listen on; any but 127.0.0.1 requires the access token printed at start",
+      hostAddress,
+      "127.0.0.1",
+    )
     .action(async (opts: DashboardCliOptions) => {
       await runCommand(
         {},

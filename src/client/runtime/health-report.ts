@@ -101,7 +101,11 @@ export async function healthReportOf(
  * POSTs `report` to `url`. Resolves true once the server accepted it (2xx), false on anything
  * else, including no answer within `timeoutMs`; never rejects.
  */
-export function sendHealthReport(url: string, report: HealthReport, timeoutMs = HEALTH_REPORT_TIMEOUT_MS): Promise<boolean> {
+export function sendHealthReport(
+  url: string,
+  report: HealthReport,
+  timeoutMs = HEALTH_REPORT_TIMEOUT_MS,
+): Promise<boolean> {
   return new Promise((resolve) => {
     let target: URL;
     try {

@@ -10,9 +10,9 @@ import { closeSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
-import type { HealthReport } from "../../formats/health-report.js";
 import { ensureDir } from "../../core/fs.js";
 import { processAlive } from "../../core/lock.js";
+import type { HealthReport } from "../../formats/health-report.js";
 import { applyPreparedInPlace } from "../install/in-place.js";
 import { installLayout } from "../install/layout.js";
 import {
@@ -25,7 +25,13 @@ import {
 } from "../install/probation.js";
 import { confirm, rollbackToPrevious } from "../install/recover.js";
 import { readState, updateState } from "../install/state.js";
-import { healthReportOf, type OutcomeFacts, reportTargetOf, rollbackReasonOf, sendHealthReport } from "./health-report.js";
+import {
+  healthReportOf,
+  type OutcomeFacts,
+  reportTargetOf,
+  rollbackReasonOf,
+  sendHealthReport,
+} from "./health-report.js";
 import { type HelperJob, serializeHelperJob } from "./helper-job.js";
 
 /** Path of the helper's entry point, started with this process's Node. */
