@@ -268,3 +268,48 @@ async function cells(page: import("playwright-core").Page, rows: string): Promis
     ),
   );
 }
+
+test("an action asks for confirmation, shows the equivalent CLI command, then calls DashboardActions", async (t) => {
+  assert.ok(CHROMIUM, "Chromium is needed (apt-get install chromium; .ci/run installs it)");
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work, "demo");
+  await publish(repo, work, "1.0.0", build("1.0.0"));
+  // A recording stand-in: the publisher's rollout functions (issue 13) are wired in by the CLI, not here.
+  const calls: unknown[][] = [];
+  const dashboard = await createDashboard({
+    repoDir: repo.repoDir,
+    actions: {
+      setRollout: async (...args) => void calls.push(["setRollout", ...args]),
+      haltRollout: async (...args) => void calls.push(["haltRollout", ...args]),
+      promote: async (...args) => void calls.push(["promote", ...args]),
+      yank: async (...args) => void calls.push(["yank", ...args]),
+    },
+  });
+  t.after(() => dashboard.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu"] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 390, height: 900 } });
+  await page.goto(`${dashboard.url}apps/demo`);
+  const row = page.locator('#channels tr[data-channel="stable"]');
+  await row.locator('input[name="percent"]').fill("25");
+  await row.locator('form:has(input[value="rollout"]) button').click();
+  await page.waitForSelector("#cli-command");
+  assert.equal(
+    await page.locator("#cli-command").textContent(),
+    `updraft rollout 1.0.0 --channel stable --percent 25 --repo ${repo.repoDir} --app demo`,
+  );
+  assert.deepEqual(calls, [], "nothing is done before the confirmation");
+  const overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+  assert.equal(overflow, 0);
+  await page.locator("#confirm").click();
+  await page.waitForURL(`${dashboard.url}apps/demo`);
+  assert.deepEqual(calls, [["setRollout", "demo", "stable", "1.0.0", 25]]);
+
+  const forged = await fetch(`${dashboard.url}apps/demo/actions`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "kind=yank&version=1.0.0&channel=stable&reason=x&confirmed=1&token=guess",
+  });
+  assert.equal(forged.status, 403, "a form without the page's token is refused");
+  assert.equal(calls.length, 1);
+});

@@ -48,7 +48,8 @@ const SECURITY_HEADERS = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  // Not no-referrer: with it a browser sends `Origin: null` on form posts, which the action check refuses.
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
 };
 
