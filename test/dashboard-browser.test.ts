@@ -13,8 +13,10 @@ import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { createDashboard } from "../src/dashboard/index.js";
 import { openEventStore } from "../src/events/index.js";
+import { runCli, startCli } from "./helpers/cli.js";
 import { createTestRepo, publish, signedManifest } from "./helpers/repo.js";
 import { tempDir } from "./helpers/tmp.js";
+import { waitFor } from "./helpers/wait.js";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 
@@ -312,4 +314,21 @@ test("an action asks for confirmation, shows the equivalent CLI command, then ca
   });
   assert.equal(forged.status, 403, "a form without the page's token is refused");
   assert.equal(calls.length, 1);
+});
+
+test("`updraft dashboard` prints its URL (with the token beyond 127.0.0.1) and refuses a missing repository", async (t) => {
+  const work = await tempDir(t);
+  const repo = await createTestRepo(work, "demo");
+  const local = startCli(t, ["dashboard", "--repo", repo.repoDir, "--port", "0"]);
+  const url = await waitFor("the dashboard to listen", async () => /at (http:\S+)/.exec(local.stdout())?.[1]);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.equal((await fetch(`${url}apps/demo`)).status, 200);
+  const wide = startCli(t, ["dashboard", "--repo", repo.repoDir, "--port", "0", "--host", "127.0.0.2"]);
+  const tokenUrl = await waitFor("the dashboard to listen", async () => /at (http:\S+)/.exec(wide.stdout())?.[1]);
+  assert.match(tokenUrl, /^http:\/\/127\.0\.0\.2:\d+\/\?token=[\w-]{32,}$/);
+  assert.match(wide.stdout(), /carries the access token/);
+  assert.equal((await fetch(tokenUrl.slice(0, tokenUrl.indexOf("?")))).status, 401);
+  const missing = await runCli(["dashboard", "--repo", join(work, "nope"), "--port", "0"], { limitMs: 60_000 });
+  assert.equal(missing.code, 3, missing.stderr);
+  assert.match(missing.stderr, /REPO_NOT_FOUND/);
 });
