@@ -583,7 +583,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await recordIfReleaseFault(this.layout, manifest.version, err, "install failed");
       const target = manifest.reportUrl === undefined ? undefined : { url: manifest.reportUrl, app: manifest.app };
       const reason = toUpdraftError(err).code;
-      await this.reportOutcome({ event: "failed", from: current, to: manifest.version, reason }, target);
+      // A cancelled install says nothing about the release.
+      if (reason !== ErrorCodes.ABORTED) {
+        await this.reportOutcome({ event: "failed", from: current, to: manifest.version, reason }, target);
+      }
       throw err;
     }
     if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
