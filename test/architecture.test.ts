@@ -27,8 +27,19 @@ const ROOMS_UNDER_SOURCES = ["client/net", "client/trust", "client/artifacts", "
 const RULES: Readonly<Record<string, LayerRule>> = {
   core: { mayImport: [], why: "errors, fs, lock, version, hash: the base every layer stands on" },
   formats: { mayImport: ["core"], why: "pure parse and serialize" },
-  publish: { mayImport: ["core", "formats"], why: "the publisher never needs the client or the server" },
-  server: { mayImport: ["core", "formats"], why: "serves what a repository publishes, as the formats name it" },
+  publish: { mayImport: ["core", "formats", "events"], why: "the publisher never needs the client or the server" },
+  events: {
+    mayImport: ["core", "formats"],
+    why: "the health events database: written by serve, read by the publisher",
+  },
+  dashboard: {
+    mayImport: ["core", "formats", "events", "publish", "server"],
+    why: "reads a repository, its logs and events; acts through the publisher; never the client",
+  },
+  server: {
+    mayImport: ["core", "formats"],
+    why: "serves what a repository publishes, as the formats name it; health reports go to a sink it is given",
+  },
   "client/net": { mayImport: ["core"], why: "transport knows nothing of what it carries" },
   "client/trust": { mayImport: ["core", "formats", "client/net", "client/install"], why: "TUF over the transport" },
   "client/artifacts": {

@@ -49,7 +49,14 @@ import { unfinishedInstallError } from "./install/unfinished-install.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./install/versioned.js";
 import type { DownloadProgress } from "./net/download.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./net/http.js";
-import { spawnRestartHelper } from "./runtime/restart-helper.js";
+import {
+  healthReportOf,
+  type OutcomeFacts,
+  type ReportTarget,
+  reportTargetOf,
+  rollbackReasonOf,
+} from "./runtime/health-report.js";
+import { spawnHealthReporter, spawnRestartHelper } from "./runtime/restart-helper.js";
 import { scheduleJittered } from "./runtime/schedule.js";
 import { isDelta, type NativeRelease, NativeSource, type NativeStaged, withoutDelta } from "./sources/native.js";
 
@@ -572,6 +579,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     options: DownloadOptions,
     lock: LockToken,
   ): Promise<InstallResult> {
+    const started = performance.now();
     await recover(this.layout, { lock });
     await this.assertStillApplies(update);
     const source = this.nativeSource(await this.config());
@@ -601,6 +609,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       );
     } catch (err) {
       await recordIfReleaseFault(this.layout, manifest.version, err, "install failed");
+      const target = manifest.reportUrl === undefined ? undefined : { url: manifest.reportUrl, app: manifest.app };
+      const reason = toUpdraftError(err).code;
+      // A cancelled install says nothing about the release.
+      if (reason !== ErrorCodes.ABORTED) {
+        await this.reportOutcome({ event: "failed", from: current, to: manifest.version, reason }, target);
+      }
       throw err;
     }
     if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
@@ -615,6 +629,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       filesReused: outcome.stats.linked,
       ...(probation?.version === outcome.version ? { probation } : {}),
     };
+    await this.reportOutcome({
+      event: "installed",
+      from: outcome.previous,
+      to: outcome.version,
+      artifact: release.artifact.ref.kind,
+      bytes: release.artifact.ref.size,
+      seconds: (performance.now() - started) / 1000,
+    });
     this.emit("installed", result);
     return result;
   }
@@ -805,6 +827,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       const report = await recover(this.layout, options);
       if (options.launch && report.probation) this.confirmAfterUptime(report.probation);
+      const back = report.rolledBack;
+      if (back) {
+        await this.reportOutcome({
+          event: "rolled-back",
+          from: back.to,
+          to: back.from,
+          reason: rollbackReasonOf(back.reason),
+        });
+      }
       return report;
     });
   }
@@ -842,7 +873,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, CONFIRM_LOCK, async (lock) => {
         await recover(this.layout, { lock });
-        return confirm(this.layout, lock);
+        const confirmed = await confirm(this.layout, lock);
+        if (confirmed.wasOnProbation && confirmed.version !== undefined) {
+          await this.reportOutcome({ event: "confirmed", to: confirmed.version });
+        }
+        return confirmed;
       });
     });
   }
@@ -853,9 +888,23 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, { purpose: "rolling back" }, async (lock) => {
         await recover(this.layout, { lock });
-        return rollbackToPrevious(this.layout, reason, lock);
+        const back = await rollbackToPrevious(this.layout, reason, lock);
+        await this.reportOutcome({ event: "rolled-back", from: back.to, to: back.from, reason: "by-user" });
+        return back;
       });
     });
+  }
+
+  /**
+   * Hands the report of `facts` to a detached helper when the release (`target`, else the kept
+   * manifest of `facts.to`) names a report URL. Reads two small local files and starts a process:
+   * the update never waits for the network, and a report never fails anything.
+   */
+  private async reportOutcome(facts: OutcomeFacts, target?: ReportTarget): Promise<void> {
+    const to = target ?? (await reportTargetOf(this.layout, facts.to));
+    if (to === undefined) return;
+    const report = await healthReportOf(this.layout, to.app, facts);
+    if (report !== undefined) spawnHealthReporter(to.url, report);
   }
 
   private get backoffMs(): number {

@@ -132,6 +132,12 @@ export const ERRORS = {
     exit: ExitCodes.CONFIG,
     ...FINAL,
   },
+  EVENTS_DB_INVALID: {
+    summary: "The health events database cannot be opened, or is not one `updraft serve --events` wrote.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
   REPO_EXISTS: {
     summary: "`init` on an app that already has a root.",
     phase: "publish",

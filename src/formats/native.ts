@@ -139,6 +139,11 @@ export interface ReleaseManifest {
   critical?: boolean;
   /** How the new version proves it works after an update (text of a {@link HealthPolicy}); see {@link healthPolicyOf}. */
   health?: string;
+  /**
+   * Where installs send their anonymous health reports about this release (`publish --report-url`);
+   * absent: no reports (the default).
+   */
+  reportUrl?: string;
   files: ManifestFile[];
   symlinks: ManifestSymlink[];
   artifacts: ArtifactRef[];
@@ -363,6 +368,10 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
       `"${healthText}" must be confirm, none or uptime:SECONDS (1 to ${MAX_HEALTH_UPTIME_SECONDS})`,
     );
   }
+  const reportUrl = str(obj, doc, "reportUrl", true);
+  if (reportUrl !== undefined && !isReportUrl(reportUrl)) {
+    invalid(doc, "reportUrl", `must be an http or https URL of at most ${MAX_REPORT_URL_LENGTH} characters`);
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
@@ -370,6 +379,7 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
     channel: nameField(obj, doc, "channel", CHANNEL_PATTERN),
     releasedAt: str(obj, doc, "releasedAt")!,
     ...(notes !== undefined ? { notes } : {}),
+    ...(reportUrl !== undefined ? { reportUrl } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
     ...(critical !== undefined ? { critical } : {}),
     ...(healthText !== undefined ? { health: healthText } : {}),
@@ -377,6 +387,20 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
     symlinks,
     artifacts,
   };
+}
+
+/** Longest report URL a manifest may name. */
+export const MAX_REPORT_URL_LENGTH = 2048;
+
+/** True for an absolute http or https URL short enough to be a report URL. */
+export function isReportUrl(text: string): boolean {
+  if (text.length > MAX_REPORT_URL_LENGTH) return false;
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "";
+  } catch {
+    return false;
+  }
 }
 
 /** Parses and validates a channel pointer; `source` (a file or URL) is named in errors. */

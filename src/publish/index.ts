@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 
+export { type ReleaseHealth, releaseHealth } from "../events/index.js";
 export type { AppSettings } from "./app-settings.js";
 export {
   DEFAULT_KEYS_DIR,
@@ -55,6 +56,13 @@ export {
   type RefreshTimestampResult,
   refreshTimestamp,
 } from "./publish.js";
+export {
+  decideRolloutAdvance,
+  type RolloutAdvanceDecision,
+  type RolloutAdvanceInput,
+  type RolloutStep,
+  rolloutPercentAt,
+} from "./rollout-advance.js";
 export {
   type AppPaths,
   appPaths,

@@ -168,6 +168,11 @@ export interface PublishOptions {
   notes?: string;
   /** How installs judge the new version after updating to it (default: still running after 10 s, or exited 0). */
   health?: HealthPolicy;
+  /**
+   * Where installs of this release send their anonymous health reports (`updraft serve --events`
+   * accepts them at `POST /_events`). Default: none, installs send nothing.
+   */
+  reportUrl?: string;
   /** Replace an existing version, and move the channel pointer even to a lower version. */
   force?: boolean;
   /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
@@ -335,6 +340,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       releasedAt,
       ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
       health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
+      ...(options.reportUrl !== undefined ? { reportUrl: options.reportUrl } : {}),
       files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
       symlinks: contents.symlinks,
       artifacts: [

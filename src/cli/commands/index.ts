@@ -7,6 +7,7 @@ import { registerHealth } from "./client-health.js";
 import { registerInstall } from "./client-install.js";
 import { registerStatus } from "./client-status.js";
 import { registerUpdate } from "./client-update.js";
+import { registerDashboard } from "./dashboard.js";
 import { registerDemo } from "./demo.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerServe(program);
   registerStats(program);
+  registerDashboard(program);
   registerKeys(program);
   registerInit(program);
   registerPublish(program);

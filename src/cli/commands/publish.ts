@@ -41,6 +41,7 @@ interface PublishCliOptions extends CommonOptions {
   level?: number;
   deltas?: number;
   health?: HealthPolicy;
+  reportUrl?: string;
   keys?: string;
   s3Endpoint?: string;
   format?: (typeof FORMATS)[number];
@@ -129,6 +130,11 @@ export function registerPublish(program: Command): void {
       healthPolicy,
     )
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)", httpUrl)
+    .option(
+      "--report-url <url>",
+      "installs send anonymous health reports (installed, confirmed, rolled-back, failed) here, e.g. updraft serve --events's http://host/_events (default: none)",
+      httpUrl,
+    )
     .option("--force", "replace an existing version, and move the channel even to a lower version")
     .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
     .option(
@@ -176,6 +182,7 @@ export function registerPublish(program: Command): void {
               ...(notes !== undefined ? { notes } : {}),
               ...(opts.health !== undefined ? { health: opts.health } : {}),
               ...(opts.url !== undefined ? { url: opts.url } : {}),
+              ...(opts.reportUrl !== undefined ? { reportUrl: opts.reportUrl } : {}),
               ...(level !== undefined ? { level } : {}),
               ...(deltas !== undefined ? { deltas } : {}),
             });
