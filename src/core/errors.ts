@@ -126,6 +126,12 @@ export const ERRORS = {
     exit: ExitCodes.CONFIG,
     ...FINAL,
   },
+  ROOT_THRESHOLD: {
+    summary: "A new root version is not signed by enough root keys of the current root and of itself.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
   REPO_NOT_FOUND: {
     summary: "The repository (or the app inside it) does not exist or is not initialised.",
     phase: "publish",
