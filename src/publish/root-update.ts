@@ -107,16 +107,20 @@ export function describeRootSignatures(status: RootSignatureStatus): string {
 /** Throws `ROOT_THRESHOLD` unless both thresholds are met. */
 export function assertRootComplete(status: RootSignatureStatus, hint?: string): void {
   if (status.complete) return;
-  throw new UpdraftError(ErrorCodes.ROOT_THRESHOLD, `The new root is not signed by enough root keys: ${describeRootSignatures(status)}`, {
-    hint:
-      hint ??
-      "Add signatures with `updraft root sign --key FILE` (one per root key holder), then run `updraft root publish`.",
-    details: {
-      version: status.version,
-      current: { signed: status.current.signed, threshold: status.current.threshold },
-      next: { signed: status.next.signed, threshold: status.next.threshold },
+  throw new UpdraftError(
+    ErrorCodes.ROOT_THRESHOLD,
+    `The new root is not signed by enough root keys: ${describeRootSignatures(status)}`,
+    {
+      hint:
+        hint ??
+        "Add signatures with `updraft root sign --key FILE` (one per root key holder), then run `updraft root publish`.",
+      details: {
+        version: status.version,
+        current: { signed: status.current.signed, threshold: status.current.threshold },
+        next: { signed: status.next.signed, threshold: status.next.threshold },
+      },
     },
-  });
+  );
 }
 
 /** A change to the keys of one role in a next root. */
@@ -252,9 +256,13 @@ export async function readPendingRoot(file: string): Promise<Metadata<Root>> {
     if (!isJsonObject(json)) throw new Error("not a JSON object");
     return Metadata.fromJSON(MetadataKind.Root, json as Parameters<typeof Metadata.fromJSON>[1]);
   } catch (err) {
-    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `${file} is not a TUF root document: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new UpdraftError(
+      ErrorCodes.METADATA_INVALID,
+      `${file} is not a TUF root document: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -374,7 +382,11 @@ export async function commitRoot(
   assertFollows(state.root, next, "The new root");
   assertRootComplete(rootSignatureStatus(state.root, next));
   const changedRoles = changedOnlineRoles(state.root.signed, next.signed);
-  const renew = changedRoles.includes("targets") ? "targets" : changedRoles.includes("snapshot") ? "snapshot" : undefined;
+  const renew = changedRoles.includes("targets")
+    ? "targets"
+    : changedRoles.includes("snapshot")
+      ? "snapshot"
+      : undefined;
   const keys: KeySet = await loadKeys({ dir: keysDir, env, roles: [], optionalRoles: ONLINE_ROLES });
   const promoted: NextKey[] = [];
   for (const pending of await loadNextKeys(keysDir)) {
@@ -382,13 +394,21 @@ export async function commitRoot(
     keys[pending.role] = pending.key;
     promoted.push(pending);
   }
-  const needed: RoleName[] = ["timestamp", ...(renew ? ["snapshot" as const] : []), ...(renew === "targets" ? ["targets" as const] : [])];
+  const needed: RoleName[] = [
+    "timestamp",
+    ...(renew ? ["snapshot" as const] : []),
+    ...(renew === "targets" ? ["targets" as const] : []),
+  ];
   for (const role of needed) {
     if (!keys[role]) {
-      throw new UpdraftError(ErrorCodes.KEYS_MISSING, `The ${role} key is needed to re-sign the chain after the new root`, {
-        hint: `Put ${role}.key (or ${role}.next.key for a new key) in ${keysDir}, or set its UPDRAFT_*_KEY variable.`,
-        details: { role, dir: keysDir },
-      });
+      throw new UpdraftError(
+        ErrorCodes.KEYS_MISSING,
+        `The ${role} key is needed to re-sign the chain after the new root`,
+        {
+          hint: `Put ${role}.key (or ${role}.next.key for a new key) in ${keysDir}, or set its UPDRAFT_*_KEY variable.`,
+          details: { role, dir: keysDir },
+        },
+      );
     }
   }
   assertKeysMatchRoot(next, keys, needed);
@@ -411,7 +431,8 @@ export async function commitRoot(
     if (gone) retired.push(gone);
     await promote(keysDir, nextKeyBase(role), keyFileBase(role));
     const variable = `UPDRAFT_${role.toUpperCase()}_KEY`;
-    if (env[variable] !== undefined && env[variable]?.trim() !== "" && key.source !== variable) staleVariables.push(variable);
+    if (env[variable] !== undefined && env[variable]?.trim() !== "" && key.source !== variable)
+      staleVariables.push(variable);
   }
   await retireRootKeys(state.root, next, keysDir, env, retired, staleVariables);
   return { rootVersion: next.signed.version, rootPath, chain, changedRoles, retired, staleVariables };
@@ -437,7 +458,8 @@ async function retireRootKeys(
       ? parsePrivateKeyText("root", await readFile(pendingPath, "utf8"), pendingPath)
       : undefined;
     const key = held.get(number);
-    const replaced = key !== undefined && !nextIds.has(key.keyId) && (current.signed.roles.root?.keyIDs ?? []).includes(key.keyId);
+    const replaced =
+      key !== undefined && !nextIds.has(key.keyId) && (current.signed.roles.root?.keyIDs ?? []).includes(key.keyId);
     if (replaced) {
       const gone = await retire(keysDir, keyFileBase("root", number), "root", key.keyId);
       if (gone) retired.push(gone);

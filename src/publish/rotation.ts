@@ -14,10 +14,10 @@ import {
   loadRoleKeys,
   loadRolePublicKeys,
   type PublicRoleKey,
-  readPrivateKeyFile,
-  readPublicKeyFile,
   type RoleKey,
   type RoleName,
+  readPrivateKeyFile,
+  readPublicKeyFile,
   roleKeyOf,
   writeKeyPair,
 } from "./keys.js";
@@ -65,9 +65,13 @@ export async function rootKeyPlan(options: {
   env?: NodeJS.ProcessEnv;
 }): Promise<RootKeyPlan> {
   if (!Number.isInteger(options.threshold) || options.threshold < 1 || options.threshold > options.count) {
-    throw new UpdraftError(ErrorCodes.USAGE, `A root threshold of ${options.threshold} with ${options.count} root keys`, {
-      hint: "Give a threshold from 1 to the number of root keys.",
-    });
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `A root threshold of ${options.threshold} with ${options.count} root keys`,
+      {
+        hint: "Give a threshold from 1 to the number of root keys.",
+      },
+    );
   }
   const { publicKeys, privateKeys } = await loadRolePublicKeys("root", options.count, {
     ...(options.keysDir ? { dir: options.keysDir } : {}),
@@ -161,14 +165,22 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotateKeyRes
     const newKey = roleKeyOf(options.role, privateKey, join(keysDir, `${base}.key`));
     const change: RootChange = { role: options.role, remove: oldKeyIds, add: [newKey] };
     const next = buildNextRoot(state.root, [change], options.now ? { now: options.now } : {});
-    const rootIds = new Set([...(state.root.signed.roles.root?.keyIDs ?? []), ...(next.signed.roles.root?.keyIDs ?? [])]);
+    const rootIds = new Set([
+      ...(state.root.signed.roles.root?.keyIDs ?? []),
+      ...(next.signed.roles.root?.keyIDs ?? []),
+    ]);
     const signers = [...held.values()].filter((k) => rootIds.has(k.keyId));
     if (options.role === "root") signers.push(newKey);
     signNextRoot(state.root, next, signers);
     const status = rootSignatureStatus(state.root, next);
     // The new key is on disk before any root lists it: a key a published root trusts is never lost.
     await writeKeyPair(keysDir, base, privateKey);
-    const described = { role: options.role, oldKeyId: oldKeyIds[0] ?? "", newKeyId: newKey.keyId, newKeyPath: newKey.source };
+    const described = {
+      role: options.role,
+      oldKeyId: oldKeyIds[0] ?? "",
+      newKeyId: newKey.keyId,
+      newKeyPath: newKey.source,
+    };
     if (!status.complete) {
       await writePendingRoot(pendingFile, next);
       return { ...described, pending: true, status, pendingFile };

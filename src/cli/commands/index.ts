@@ -11,6 +11,7 @@ import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerRoot } from "./root.js";
 import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
 import { registerStats } from "./stats.js";
@@ -30,5 +31,6 @@ export function registerCommands(program: Command): void {
   registerInit(program);
   registerPublish(program);
   registerRefreshTimestamp(program);
+  registerRoot(program);
   addNetworkFlags(program);
 }
