@@ -323,10 +323,13 @@ test("after a rotation, publish with the old key folder is refused (KEY_INVALID)
       LIMIT,
     ),
   );
+  const timestampBefore = await readFile(join(metadataDir(s.repo), "timestamp.json"));
   const build = await writeBuild(join(s.work, "build-old"), { "bin/app": "#!/bin/sh\necho old\n" });
   const run = await runCli(
     ["publish", build, "--repo", s.repo.repoDir, "--app", "hello", "--version", "1.2.0", "--keys", keysCopy, "--json"],
     LIMIT,
   );
   failure(run, ExitCodes.CONFIG, ErrorCodes.KEY_INVALID);
+  assert.deepEqual(await readFile(join(metadataDir(s.repo), "timestamp.json")), timestampBefore);
+  await assert.rejects(readFile(join(metadataDir(s.repo), "3.targets.json")), { code: "ENOENT" });
 });
