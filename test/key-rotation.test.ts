@@ -205,6 +205,7 @@ test("a 2-of-3 root signed by one key: the publisher refuses it, the client refu
   const clientRefused = await runCli(["update", "--dir", s.appDir, "--json"], LIMIT);
   const error = failure(clientRefused, ExitCodes.SECURITY, ErrorCodes.METADATA_SIGNATURE);
   assert.equal((error.details as Record<string, unknown>).role, "root");
+  assert.match(String(error.message), /new root version is not signed by enough keys/);
   assert.equal(await currentVersion(s.appDir), "1.0.0");
   assert.equal(await trustedRootVersion(s.appDir), 1);
   await rm(join(metadataDir(s.repo), "2.root.json"));
