@@ -121,7 +121,8 @@ export const ERRORS = {
     ...FINAL,
   },
   KEY_INVALID: {
-    summary: "A key file holds something that is not an ed25519 key, or a key the app's root does not list for its role.",
+    summary:
+      "A key file holds something that is not an ed25519 key, or a key the app's root does not list for its role.",
     phase: "publish",
     exit: ExitCodes.CONFIG,
     ...FINAL,
