@@ -105,7 +105,7 @@ async function trustedRootVersion(appDir: string): Promise<number | undefined> {
 
 async function rootDoc(repo: TestRepo, name = "root.json") {
   return JSON.parse(await readFile(join(metadataDir(repo), name), "utf8")) as {
-    signed: { version: number; roles: Record<string, { keyids: string[]; threshold: number }> };
+    signed: { version: number; expires: string; roles: Record<string, { keyids: string[]; threshold: number }> };
     signatures: { keyid: string }[];
   };
 }
@@ -333,4 +333,62 @@ test("after a rotation, publish with the old key folder is refused (KEY_INVALID)
   failure(run, ExitCodes.CONFIG, ErrorCodes.KEY_INVALID);
   assert.deepEqual(await readFile(join(metadataDir(s.repo), "timestamp.json")), timestampBefore);
   await assert.rejects(readFile(join(metadataDir(s.repo), "3.targets.json")), { code: "ENOENT" });
+});
+
+test("keys rotate --role root --number 2 in a 2-of-3 root replaces only root-2, signed by two old keys and the new one", async (t) => {
+  const s = await installed(t, 3, 2);
+  const before = await rootDoc(s.repo);
+  const rotated = ok(
+    await runCli(
+      ["keys", "rotate", "--repo", s.repo.repoDir, "--app", "hello", "--role", "root", "--number", "2"].concat([
+        "--keys",
+        s.repo.keysDir,
+        "--json",
+      ]),
+      LIMIT,
+    ),
+  );
+  assert.equal(rotated.pending, false);
+  const after = await rootDoc(s.repo, "2.root.json");
+  const oldIds = before.signed.roles.root!.keyids;
+  assert.equal(rotated.oldKeyId, oldIds[1]);
+  assert.deepEqual(after.signed.roles.root, { keyids: [oldIds[0], oldIds[2], rotated.newKeyId], threshold: 2 });
+  const root2 = parsePrivateKeyText("root", await readFile(join(s.repo.keysDir, "root-2.key"), "utf8"), "root-2");
+  assert.equal(root2.keyId, rotated.newKeyId, "the new key took root-2.key's place");
+  await publishCli(s.repo, s.work, "1.1.0");
+  ok(await runCli(["update", "--dir", s.appDir, "--json"], LIMIT));
+  assert.equal(await trustedRootVersion(s.appDir), 2);
+});
+
+test("root prepare refuses a threshold above the root's keys and a second key for an online role (USAGE), writing nothing", async (t) => {
+  const s = await installed(t, 2, 1);
+  const base = ["root", "prepare", "--repo", s.repo.repoDir, "--app", "hello", "--json"];
+  failure(await runCli([...base, "--threshold", "3"], LIMIT), ExitCodes.USAGE, ErrorCodes.USAGE);
+  const extra = join(s.work, "extra");
+  ok(await runCli(["keys", "generate", "--out", extra, "--json"], LIMIT));
+  failure(
+    await runCli([...base, "--role", "targets", "--add-key", join(extra, "targets.pub")], LIMIT),
+    ExitCodes.USAGE,
+    ErrorCodes.USAGE,
+  );
+  await assert.rejects(readFile(join(s.repo.repoDir, "hello", "root.pending.json")), { code: "ENOENT" });
+  // A change-less prepare renews the expiry; the one root key at hand meets the threshold of 1.
+  ok(await runCli([...base, "--expires-days", "730"], LIMIT));
+  ok(
+    await runCli(
+      ["root", "sign", "--repo", s.repo.repoDir, "--app", "hello", "--key", join(s.repo.keysDir, "root.key"), "--json"],
+      LIMIT,
+    ),
+  );
+  const published = ok(
+    await runCli(
+      ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
+      LIMIT,
+    ),
+  );
+  assert.deepEqual((published.chain as { resigned: string[] }).resigned, ["timestamp"]);
+  const expires = Date.parse((await rootDoc(s.repo, "2.root.json")).signed.expires);
+  assert.ok(expires > Date.now() + 700 * 86_400_000);
+  ok(await runCli(["update", "--dir", s.appDir, "--json"], LIMIT));
+  assert.equal(await trustedRootVersion(s.appDir), 2);
 });
