@@ -392,3 +392,47 @@ test("root prepare refuses a threshold above the root's keys and a second key fo
   ok(await runCli(["update", "--dir", s.appDir, "--json"], LIMIT));
   assert.equal(await trustedRootVersion(s.appDir), 2);
 });
+
+test("a rotation interrupted after its root was published is finished by root publish, and blocks a new rotation until then", async (t) => {
+  const s = await installed(t);
+  const rotated = ok(
+    await runCli(
+      [
+        "keys",
+        "rotate",
+        "--repo",
+        s.repo.repoDir,
+        "--app",
+        "hello",
+        "--role",
+        "targets",
+        "--keys",
+        s.repo.keysDir,
+        "--json",
+      ],
+      LIMIT,
+    ),
+  );
+  // Put the key folder back as it was before the key files were settled: new key waiting, old key in place.
+  const retiredKey = (rotated.retired as { privateKeyPath: string }[])[0]!.privateKeyPath;
+  for (const ext of ["key", "pub"]) {
+    await rename(join(s.repo.keysDir, `targets.${ext}`), join(s.repo.keysDir, `targets.next.${ext}`));
+    await rename(retiredKey.replace(/\.key$/, `.${ext}`), join(s.repo.keysDir, `targets.${ext}`));
+  }
+  const rotate = ["keys", "rotate", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"];
+  failure(await runCli([...rotate, "--role", "snapshot"], LIMIT), ExitCodes.USAGE, ErrorCodes.USAGE);
+
+  const finished = ok(
+    await runCli(
+      ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
+      LIMIT,
+    ),
+  );
+  assert.deepEqual(finished.changedRoles, ["targets"]);
+  assert.equal((finished.retired as unknown[]).length, 1);
+  const current = parsePrivateKeyText("targets", await readFile(join(s.repo.keysDir, "targets.key"), "utf8"), "t");
+  assert.equal(current.keyId, rotated.newKeyId);
+  await publishCli(s.repo, s.work, "1.1.0");
+  ok(await runCli(["update", "--dir", s.appDir, "--json"], LIMIT));
+  assert.equal(await currentVersion(s.appDir), "1.1.0");
+});

@@ -19,6 +19,7 @@ import { isJsonObject, parseJson } from "../core/json.js";
 import {
   DEFAULT_KEYS_DIR,
   type KeySet,
+  keyEnvVar,
   keyFileBase,
   loadKeys,
   loadRoleKeys,
@@ -26,6 +27,7 @@ import {
   ONLINE_ROLES,
   type PublicRoleKey,
   parsePrivateKeyText,
+  ROLES,
   type RoleKey,
   type RoleName,
 } from "./keys.js";
@@ -382,17 +384,40 @@ export async function commitRoot(
   assertFollows(state.root, next, "The new root");
   assertRootComplete(rootSignatureStatus(state.root, next));
   const changedRoles = changedOnlineRoles(state.root.signed, next.signed);
+  const { keys, needed, renew } = await chainKeys(next, changedRoles, keysDir, env);
+  assertKeysMatchRoot(next, keys, needed);
+
+  // The root first: a reader that sees the new chain can then always walk to the root that signs it.
+  const rootBytes = serializeMetadata(next);
+  const rootPath = join(state.paths.metadataDir, `${next.signed.version}.root.json`);
+  await writeFileAtomic(rootPath, rootBytes);
+  await writeFileAtomic(join(state.paths.metadataDir, "root.json"), rootBytes);
+  const chain = await refreshRoles(
+    { ...state, root: next, rootBytes },
+    { keys, ...(options.now ? { now: options.now } : {}), ...(renew ? { renew } : {}) },
+  );
+  const settled = await settleKeyFiles(next, state.root, keysDir, env);
+  return { rootVersion: next.signed.version, rootPath, chain, changedRoles, ...settled };
+}
+
+/**
+ * The online keys that re-sign the chain under `root`: the key folder's, with a `<role>.next.key`
+ * the root lists in place of its role's key; which roles must be re-signed; and from which one up.
+ */
+async function chainKeys(
+  root: Metadata<Root>,
+  changedRoles: readonly RoleName[],
+  keysDir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ keys: KeySet; needed: RoleName[]; renew: "targets" | "snapshot" | undefined }> {
   const renew = changedRoles.includes("targets")
     ? "targets"
     : changedRoles.includes("snapshot")
       ? "snapshot"
       : undefined;
   const keys: KeySet = await loadKeys({ dir: keysDir, env, roles: [], optionalRoles: ONLINE_ROLES });
-  const promoted: NextKey[] = [];
   for (const pending of await loadNextKeys(keysDir)) {
-    if (!next.signed.roles[pending.role]?.keyIDs.includes(pending.key.keyId)) continue;
-    keys[pending.role] = pending.key;
-    promoted.push(pending);
+    if (root.signed.roles[pending.role]?.keyIDs.includes(pending.key.keyId)) keys[pending.role] = pending.key;
   }
   const needed: RoleName[] = [
     "timestamp",
@@ -405,71 +430,100 @@ export async function commitRoot(
         ErrorCodes.KEYS_MISSING,
         `The ${role} key is needed to re-sign the chain after the new root`,
         {
-          hint: `Put ${role}.key (or ${role}.next.key for a new key) in ${keysDir}, or set its UPDRAFT_*_KEY variable.`,
+          hint: `Put ${role}.key (or ${role}.next.key for a new key) in ${keysDir}, or set ${keyEnvVar(role)}.`,
           details: { role, dir: keysDir },
         },
       );
     }
   }
-  assertKeysMatchRoot(next, keys, needed);
-
-  // The root first: a reader that sees the new chain can then always walk to the root that signs it.
-  const rootBytes = serializeMetadata(next);
-  const rootPath = join(state.paths.metadataDir, `${next.signed.version}.root.json`);
-  await writeFileAtomic(rootPath, rootBytes);
-  await writeFileAtomic(join(state.paths.metadataDir, "root.json"), rootBytes);
-  const chain = await refreshRoles(
-    { ...state, root: next, rootBytes },
-    { keys, ...(options.now ? { now: options.now } : {}), ...(renew ? { renew } : {}) },
-  );
-
-  const retired: RetiredKey[] = [];
-  const staleVariables: string[] = [];
-  for (const { role, key } of promoted) {
-    const old = state.root.signed.roles[role]?.keyIDs[0];
-    const gone = old === undefined ? undefined : await retire(keysDir, keyFileBase(role), role, old);
-    if (gone) retired.push(gone);
-    await promote(keysDir, nextKeyBase(role), keyFileBase(role));
-    const variable = `UPDRAFT_${role.toUpperCase()}_KEY`;
-    if (env[variable] !== undefined && env[variable]?.trim() !== "" && key.source !== variable)
-      staleVariables.push(variable);
-  }
-  await retireRootKeys(state.root, next, keysDir, env, retired, staleVariables);
-  return { rootVersion: next.signed.version, rootPath, chain, changedRoles, retired, staleVariables };
+  return { keys, needed, renew };
 }
 
 /**
- * After a root rotation: root key files the new root no longer lists go to `retired/`, and a
- * `root[-n].next.key` the new root lists takes their place.
+ * After a root is published: each `<file>.next.key` it lists takes the place of `<file>.key`,
+ * which moves to `retired/` (as does a root key file of `previous` the root no longer lists), and
+ * the key variables that still hold a key the root does not list are named.
  */
-async function retireRootKeys(
-  current: Metadata<Root>,
-  next: Metadata<Root>,
+async function settleKeyFiles(
+  root: Metadata<Root>,
+  previous: Metadata<Root> | undefined,
   keysDir: string,
   env: NodeJS.ProcessEnv,
-  retired: RetiredKey[],
-  staleVariables: string[],
-): Promise<void> {
-  const nextIds = new Set(next.signed.roles.root?.keyIDs ?? []);
-  const held = await loadRoleKeys("root", { dir: keysDir, env: {} });
-  for (let number = 1; number <= MAX_ROLE_KEYS; number++) {
-    const pendingPath = join(keysDir, `${nextKeyBase("root", number)}.key`);
-    const pending = (await entryExists(pendingPath))
-      ? parsePrivateKeyText("root", await readFile(pendingPath, "utf8"), pendingPath)
-      : undefined;
-    const key = held.get(number);
-    const replaced =
-      key !== undefined && !nextIds.has(key.keyId) && (current.signed.roles.root?.keyIDs ?? []).includes(key.keyId);
-    if (replaced) {
-      const gone = await retire(keysDir, keyFileBase("root", number), "root", key.keyId);
-      if (gone) retired.push(gone);
-      const variable = `UPDRAFT_ROOT${number === 1 ? "" : `_${number}`}_KEY`;
-      if (env[variable] !== undefined && env[variable]?.trim() !== "") staleVariables.push(variable);
-    }
-    if (pending && nextIds.has(pending.keyId) && (replaced || key === undefined)) {
-      await promote(keysDir, nextKeyBase("root", number), keyFileBase("root", number));
+): Promise<{ retired: RetiredKey[]; staleVariables: string[] }> {
+  const retired: RetiredKey[] = [];
+  const staleVariables: string[] = [];
+  for (const role of ROLES) {
+    const listed = new Set(root.signed.roles[role]?.keyIDs ?? []);
+    const before = new Set(previous?.signed.roles[role]?.keyIDs ?? []);
+    const held = await loadRoleKeys(role, { dir: keysDir, env: {} });
+    for (let number = 1; number <= (role === "root" ? MAX_ROLE_KEYS : 1); number++) {
+      const nextPath = join(keysDir, `${nextKeyBase(role, number)}.key`);
+      const pending = (await entryExists(nextPath))
+        ? parsePrivateKeyText(role, await readFile(nextPath, "utf8"), nextPath)
+        : undefined;
+      const takesPlace = pending !== undefined && listed.has(pending.keyId);
+      const key = held.get(number);
+      if (key !== undefined && !listed.has(key.keyId) && (takesPlace || before.has(key.keyId))) {
+        const gone = await retire(keysDir, keyFileBase(role, number), role, key.keyId);
+        if (gone) retired.push(gone);
+      }
+      if (takesPlace && !(key !== undefined && listed.has(key.keyId))) {
+        await promote(keysDir, nextKeyBase(role, number), keyFileBase(role, number));
+      }
+      const variable = keyEnvVar(role, number);
+      const fromEnv = env[variable];
+      if (fromEnv !== undefined && fromEnv.trim() !== "") {
+        let keyId: string | undefined;
+        try {
+          keyId = parsePrivateKeyText(role, fromEnv, variable).keyId;
+        } catch {
+          keyId = undefined;
+        }
+        if (keyId === undefined || !listed.has(keyId)) staleVariables.push(variable);
+      }
     }
   }
+  return { retired, staleVariables };
+}
+
+/** Roles with a `<file>.next.key` that `root` already lists: a change whose key files are not in place yet. */
+export async function waitingKeyRoles(root: Metadata<Root>, keysDir: string): Promise<RoleName[]> {
+  const waiting: RoleName[] = [];
+  for (const role of ROLES) {
+    for (let number = 1; number <= (role === "root" ? MAX_ROLE_KEYS : 1); number++) {
+      const path = join(keysDir, `${nextKeyBase(role, number)}.key`);
+      if (!(await entryExists(path))) continue;
+      const key = parsePrivateKeyText(role, await readFile(path, "utf8"), path);
+      if (root.signed.roles[role]?.keyIDs.includes(key.keyId)) waiting.push(role);
+    }
+  }
+  return waiting;
+}
+
+/**
+ * Finishes a root change interrupted after its root was published: when `<file>.next.key` files
+ * hold keys the published root lists, re-signs the chain with them and puts them in place.
+ * Undefined when there is nothing to finish.
+ */
+export async function finishRootChange(
+  state: RepoState,
+  options: CommitRootOptions = {},
+): Promise<CommittedRoot | undefined> {
+  const keysDir = resolve(process.cwd(), options.keysDir ?? DEFAULT_KEYS_DIR);
+  const env = options.env ?? process.env;
+  const waiting = await waitingKeyRoles(state.root, keysDir);
+  if (waiting.length === 0) return undefined;
+  const changedRoles = ONLINE_ROLES.filter((role) => waiting.includes(role));
+  const { keys, needed, renew } = await chainKeys(state.root, changedRoles, keysDir, env);
+  assertKeysMatchRoot(state.root, keys, needed);
+  const chain = await refreshRoles(state, {
+    keys,
+    ...(options.now ? { now: options.now } : {}),
+    ...(renew ? { renew } : {}),
+  });
+  const settled = await settleKeyFiles(state.root, undefined, keysDir, env);
+  const rootPath = join(state.paths.metadataDir, `${state.root.signed.version}.root.json`);
+  return { rootVersion: state.root.signed.version, rootPath, chain, changedRoles, ...settled };
 }
 
 /** Removes a pending root file once it is published. */

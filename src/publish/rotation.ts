@@ -25,8 +25,10 @@ import {
   assertFollows,
   assertRootComplete,
   buildNextRoot,
+  type CommitRootOptions,
   type CommittedRoot,
   commitRoot,
+  finishRootChange,
   pendingRootPath,
   type RootChange,
   type RootSignatureStatus,
@@ -34,6 +36,7 @@ import {
   removePendingRoot,
   rootSignatureStatus,
   signNextRoot,
+  waitingKeyRoles,
   writePendingRoot,
 } from "./root-update.js";
 import { appPaths, loadRepository, type RootKeyPlan, withPublishLock } from "./tuf-repo.js";
@@ -147,6 +150,14 @@ export async function rotateKey(options: RotateKeyOptions): Promise<RotateKeyRes
     const state = await loadRepository(paths);
     const pendingFile = pendingRootPath(paths);
     await refuseIfPending(pendingFile);
+    const waiting = await waitingKeyRoles(state.root, keysDir);
+    if (waiting.length > 0) {
+      throw new UpdraftError(
+        ErrorCodes.USAGE,
+        `A key change of ${waiting.join(", ")} was interrupted: its root is published, its new key still waits as a .next.key file`,
+        { hint: "Finish it first with `updraft root publish`.", details: { roles: waiting } },
+      );
+    }
     const held = await loadRoleKeys("root", { dir: keysDir, env });
     let oldKeyIds: string[];
     if (options.role === "root") {
@@ -250,6 +261,14 @@ export async function signPendingRoot(
   });
 }
 
+function commitOptions(options: KeyOperationTarget): CommitRootOptions {
+  return {
+    ...(options.keysDir ? { keysDir: options.keysDir } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  };
+}
+
 /** Options of {@link publishPendingRoot}. */
 export interface PublishPendingRootOptions extends KeyOperationTarget {
   /** Pending file (default `REPO/<app>/root.pending.json`). */
@@ -258,7 +277,9 @@ export interface PublishPendingRootOptions extends KeyOperationTarget {
 
 /**
  * Publishes a pending root once both thresholds are met (else `ROOT_THRESHOLD`, nothing written),
- * re-signs the chain with the online keys it lists, and removes the pending file.
+ * re-signs the chain with the online keys it lists, and removes the pending file. Without a
+ * pending file, finishes a change that was interrupted after its root was published (new keys
+ * still waiting as `<file>.next.key`).
  */
 export async function publishPendingRoot(
   options: PublishPendingRootOptions,
@@ -268,15 +289,16 @@ export async function publishPendingRoot(
   if (!(await exists(paths.appDir))) await loadRepository(paths);
   return withPublishLock(paths, async () => {
     const state = await loadRepository(paths);
+    if (!(await exists(pendingFile))) {
+      // A change whose root was published but whose chain or key files were not finished.
+      const finished = await finishRootChange(state, commitOptions(options));
+      if (finished) return { ...finished, status: rootSignatureStatus(state.root, state.root) };
+    }
     const next = await readPendingRoot(pendingFile);
     assertFollows(state.root, next, pendingFile);
     const status = rootSignatureStatus(state.root, next);
     assertRootComplete(status);
-    const committed = await commitRoot(state, next, {
-      ...(options.keysDir ? { keysDir: options.keysDir } : {}),
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    const committed = await commitRoot(state, next, commitOptions(options));
     await removePendingRoot(pendingFile);
     return { ...committed, status };
   });
