@@ -73,6 +73,17 @@ async function installed(t: TestContext, rootKeys = 1, threshold = 1): Promise<S
   return { work, repo, url: server.url, appDir };
 }
 
+/** Runs `updraft ...args --repo R --app hello [--keys DIR] --json` against the setup's repository. */
+function repoCli(s: Setup, args: readonly string[], withKeys = true): Promise<CliResult> {
+  const keys = withKeys ? ["--keys", s.repo.keysDir] : [];
+  return runCli([...args, "--repo", s.repo.repoDir, "--app", "hello", ...keys, "--json"], LIMIT);
+}
+
+/** `updraft keys rotate --role ROLE`, which must succeed. */
+async function rotate(s: Setup, role: RoleName, extra: readonly string[] = []): Promise<Record<string, unknown>> {
+  return ok(await repoCli(s, ["keys", "rotate", "--role", role, ...extra]));
+}
+
 async function publishCli(repo: TestRepo, work: string, version: string): Promise<void> {
   const build = await writeBuild(join(work, `build-${version}`), { "bin/app": `#!/bin/sh\necho ${version}\n` });
   ok(
@@ -115,24 +126,7 @@ for (const role of ROLES) {
     const s = await installed(t);
     const before = await rootDoc(s.repo);
     const oldKeyId = before.signed.roles[role]!.keyids[0]!;
-    const rotated = ok(
-      await runCli(
-        [
-          "keys",
-          "rotate",
-          "--repo",
-          s.repo.repoDir,
-          "--app",
-          "hello",
-          "--role",
-          role,
-          "--keys",
-          s.repo.keysDir,
-          "--json",
-        ],
-        LIMIT,
-      ),
-    );
+    const rotated = await rotate(s, role);
     assert.equal(rotated.pending, false);
     assert.equal(rotated.oldKeyId, oldKeyId);
     const after = await rootDoc(s.repo, "2.root.json");
@@ -170,33 +164,13 @@ test("a 2-of-3 root signed by one key: the publisher refuses it, the client refu
   await mkdir(offline);
   for (const n of [2, 3]) await rename(join(s.repo.keysDir, `root-${n}.key`), join(offline, `root-${n}.key`));
 
-  const rotated = ok(
-    await runCli(
-      [
-        "keys",
-        "rotate",
-        "--repo",
-        s.repo.repoDir,
-        "--app",
-        "hello",
-        "--role",
-        "targets",
-        "--keys",
-        s.repo.keysDir,
-        "--json",
-      ],
-      LIMIT,
-    ),
-  );
+  const rotated = await rotate(s, "targets");
   assert.equal(rotated.pending, true);
   const status = rotated.status as { current: { signed: number; threshold: number }; complete: boolean };
   assert.deepEqual([status.current.signed, status.current.threshold, status.complete], [1, 2, false]);
   const pendingFile = String(rotated.pendingFile);
 
-  const refused = await runCli(
-    ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
-    LIMIT,
-  );
+  const refused = await repoCli(s, ["root", "publish"]);
   failure(refused, ExitCodes.CONFIG, ErrorCodes.ROOT_THRESHOLD);
   await assert.rejects(readFile(join(metadataDir(s.repo), "2.root.json")), { code: "ENOENT" });
 
@@ -211,19 +185,9 @@ test("a 2-of-3 root signed by one key: the publisher refuses it, the client refu
   await rm(join(metadataDir(s.repo), "2.root.json"));
 
   // A second holder signs offline; the root is published with the chain re-signed by the new targets key.
-  const signed = ok(
-    await runCli(
-      ["root", "sign", "--repo", s.repo.repoDir, "--app", "hello", "--key", join(offline, "root-2.key"), "--json"],
-      LIMIT,
-    ),
-  );
+  const signed = ok(await repoCli(s, ["root", "sign", "--key", join(offline, "root-2.key")], false));
   assert.equal((signed.status as { complete: boolean }).complete, true);
-  const published = ok(
-    await runCli(
-      ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
-      LIMIT,
-    ),
-  );
+  const published = ok(await repoCli(s, ["root", "publish"]));
   assert.deepEqual((published.chain as { resigned: string[] }).resigned, ["targets", "snapshot", "timestamp"]);
   await assert.rejects(readFile(pendingFile), { code: "ENOENT" }, "the pending file is gone");
 
@@ -255,24 +219,7 @@ test("a signature by a key that is not a root key is refused by root sign (KEY_I
 
 test("a targets key retired by a rotation cannot sign a release the client accepts; the new key can", async (t) => {
   const s = await installed(t);
-  const rotated = ok(
-    await runCli(
-      [
-        "keys",
-        "rotate",
-        "--repo",
-        s.repo.repoDir,
-        "--app",
-        "hello",
-        "--role",
-        "targets",
-        "--keys",
-        s.repo.keysDir,
-        "--json",
-      ],
-      LIMIT,
-    ),
-  );
+  const rotated = await rotate(s, "targets");
   const retiredPath = (rotated.retired as { privateKeyPath: string }[])[0]!.privateKeyPath;
   const leaked = parsePrivateKeyText("targets", await readFile(retiredPath, "utf8"), "leaked");
   const load = async (r: RoleName) =>
@@ -306,24 +253,7 @@ test("after a rotation, publish with the old key folder is refused (KEY_INVALID)
   const keysCopy = join(s.work, "old-keys");
   await mkdir(keysCopy);
   for (const r of ROLES) await copyFile(join(s.repo.keysDir, `${r}.key`), join(keysCopy, `${r}.key`));
-  ok(
-    await runCli(
-      [
-        "keys",
-        "rotate",
-        "--repo",
-        s.repo.repoDir,
-        "--app",
-        "hello",
-        "--role",
-        "snapshot",
-        "--keys",
-        s.repo.keysDir,
-        "--json",
-      ],
-      LIMIT,
-    ),
-  );
+  await rotate(s, "snapshot");
   const timestampBefore = await readFile(join(metadataDir(s.repo), "timestamp.json"));
   const build = await writeBuild(join(s.work, "build-old"), { "bin/app": "#!/bin/sh\necho old\n" });
   const run = await runCli(
@@ -338,16 +268,7 @@ test("after a rotation, publish with the old key folder is refused (KEY_INVALID)
 test("keys rotate --role root --number 2 in a 2-of-3 root replaces only root-2, signed by two old keys and the new one", async (t) => {
   const s = await installed(t, 3, 2);
   const before = await rootDoc(s.repo);
-  const rotated = ok(
-    await runCli(
-      ["keys", "rotate", "--repo", s.repo.repoDir, "--app", "hello", "--role", "root", "--number", "2"].concat([
-        "--keys",
-        s.repo.keysDir,
-        "--json",
-      ]),
-      LIMIT,
-    ),
-  );
+  const rotated = await rotate(s, "root", ["--number", "2"]);
   assert.equal(rotated.pending, false);
   const after = await rootDoc(s.repo, "2.root.json");
   const oldIds = before.signed.roles.root!.keyids;
@@ -374,18 +295,8 @@ test("root prepare refuses a threshold above the root's keys and a second key fo
   await assert.rejects(readFile(join(s.repo.repoDir, "hello", "root.pending.json")), { code: "ENOENT" });
   // A change-less prepare renews the expiry; the one root key at hand meets the threshold of 1.
   ok(await runCli([...base, "--expires-days", "730"], LIMIT));
-  ok(
-    await runCli(
-      ["root", "sign", "--repo", s.repo.repoDir, "--app", "hello", "--key", join(s.repo.keysDir, "root.key"), "--json"],
-      LIMIT,
-    ),
-  );
-  const published = ok(
-    await runCli(
-      ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
-      LIMIT,
-    ),
-  );
+  ok(await repoCli(s, ["root", "sign", "--key", join(s.repo.keysDir, "root.key")], false));
+  const published = ok(await repoCli(s, ["root", "publish"]));
   assert.deepEqual((published.chain as { resigned: string[] }).resigned, ["timestamp"]);
   const expires = Date.parse((await rootDoc(s.repo, "2.root.json")).signed.expires);
   assert.ok(expires > Date.now() + 700 * 86_400_000);
@@ -395,39 +306,16 @@ test("root prepare refuses a threshold above the root's keys and a second key fo
 
 test("a rotation interrupted after its root was published is finished by root publish, and blocks a new rotation until then", async (t) => {
   const s = await installed(t);
-  const rotated = ok(
-    await runCli(
-      [
-        "keys",
-        "rotate",
-        "--repo",
-        s.repo.repoDir,
-        "--app",
-        "hello",
-        "--role",
-        "targets",
-        "--keys",
-        s.repo.keysDir,
-        "--json",
-      ],
-      LIMIT,
-    ),
-  );
+  const rotated = await rotate(s, "targets");
   // Put the key folder back as it was before the key files were settled: new key waiting, old key in place.
   const retiredKey = (rotated.retired as { privateKeyPath: string }[])[0]!.privateKeyPath;
   for (const ext of ["key", "pub"]) {
     await rename(join(s.repo.keysDir, `targets.${ext}`), join(s.repo.keysDir, `targets.next.${ext}`));
     await rename(retiredKey.replace(/\.key$/, `.${ext}`), join(s.repo.keysDir, `targets.${ext}`));
   }
-  const rotate = ["keys", "rotate", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"];
-  failure(await runCli([...rotate, "--role", "snapshot"], LIMIT), ExitCodes.USAGE, ErrorCodes.USAGE);
+  failure(await repoCli(s, ["keys", "rotate", "--role", "snapshot"]), ExitCodes.USAGE, ErrorCodes.USAGE);
 
-  const finished = ok(
-    await runCli(
-      ["root", "publish", "--repo", s.repo.repoDir, "--app", "hello", "--keys", s.repo.keysDir, "--json"],
-      LIMIT,
-    ),
-  );
+  const finished = ok(await repoCli(s, ["root", "publish"]));
   assert.deepEqual(finished.changedRoles, ["targets"]);
   assert.equal((finished.retired as unknown[]).length, 1);
   const current = parsePrivateKeyText("targets", await readFile(join(s.repo.keysDir, "targets.key"), "utf8"), "t");
