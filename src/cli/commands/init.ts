@@ -52,6 +52,11 @@ export function registerInit(program: Command): void {
             `Created app "${result.app}" in ${opts.repo}.`,
             `Public root:      ${result.rootPath}`,
             `Root fingerprint: sha256:${result.rootSha256}`,
+            ...(root
+              ? [
+                  `Root keys:        ${root.publicKeys.length}, threshold ${root.threshold} (signed by ${root.signers.length} here)`,
+                ]
+              : []),
             "Give the fingerprint (or the root file) to installers so they can pin it.",
             ...(result.url
               ? []
