@@ -10,12 +10,13 @@
  * `updraft root publish` checks the thresholds and publishes it. New online keys made for it wait
  * in the key folder as `<role>.next.key` until the root that lists them is published.
  */
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Metadata, MetadataKind, type Root } from "@tufjs/models";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { entryExists, writeFileAtomic } from "../core/fs.js";
 import { isJsonObject, parseJson } from "../core/json.js";
+import { FileTooLargeError, readCapped } from "../core/read-capped.js";
 import {
   DEFAULT_KEYS_DIR,
   type KeySet,
@@ -30,6 +31,7 @@ import {
   ROLES,
   type RoleKey,
   type RoleName,
+  readPrivateKeyFile,
 } from "./keys.js";
 import {
   type AppPaths,
@@ -242,13 +244,17 @@ export function signNextRoot(current: Metadata<Root>, next: Metadata<Root>, sign
   return added;
 }
 
+const PENDING_ROOT_CAP = 512_000;
+
 /** Reads a next root from a pending file. */
 export async function readPendingRoot(file: string): Promise<Metadata<Root>> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // A root is at most 512000 bytes for tuf-js; a larger file is no root a client would take.
+    text = (await readCapped(file, PENDING_ROOT_CAP)).toString("utf8");
   } catch (err) {
-    throw new UpdraftError(ErrorCodes.FILE_ERROR, `Cannot read the pending root ${file}: ${(err as Error).message}`, {
+    const reason = err instanceof FileTooLargeError ? `it is over ${PENDING_ROOT_CAP} bytes` : (err as Error).message;
+    throw new UpdraftError(ErrorCodes.FILE_ERROR, `Cannot read the pending root ${file}: ${reason}`, {
       cause: err,
       hint: "Run `updraft root prepare` (or `updraft keys rotate`) first, or give --file.",
     });
@@ -302,7 +308,7 @@ async function loadNextKeys(keysDir: string): Promise<NextKey[]> {
   for (const role of ONLINE_ROLES) {
     const path = join(keysDir, `${nextKeyBase(role)}.key`);
     if (!(await entryExists(path))) continue;
-    found.push({ role, key: parsePrivateKeyText(role, await readFile(path, "utf8"), path) });
+    found.push({ role, key: await readPrivateKeyFile(role, path) });
   }
   return found;
 }
@@ -458,9 +464,7 @@ async function settleKeyFiles(
     const held = await loadRoleKeys(role, { dir: keysDir, env: {} });
     for (let number = 1; number <= (role === "root" ? MAX_ROLE_KEYS : 1); number++) {
       const nextPath = join(keysDir, `${nextKeyBase(role, number)}.key`);
-      const pending = (await entryExists(nextPath))
-        ? parsePrivateKeyText(role, await readFile(nextPath, "utf8"), nextPath)
-        : undefined;
+      const pending = (await entryExists(nextPath)) ? await readPrivateKeyFile(role, nextPath) : undefined;
       const takesPlace = pending !== undefined && listed.has(pending.keyId);
       const key = held.get(number);
       if (key !== undefined && !listed.has(key.keyId) && (takesPlace || before.has(key.keyId))) {
@@ -493,7 +497,7 @@ export async function waitingKeyRoles(root: Metadata<Root>, keysDir: string): Pr
     for (let number = 1; number <= (role === "root" ? MAX_ROLE_KEYS : 1); number++) {
       const path = join(keysDir, `${nextKeyBase(role, number)}.key`);
       if (!(await entryExists(path))) continue;
-      const key = parsePrivateKeyText(role, await readFile(path, "utf8"), path);
+      const key = await readPrivateKeyFile(role, path);
       if (root.signed.roles[role]?.keyIDs.includes(key.keyId)) waiting.push(role);
     }
   }
