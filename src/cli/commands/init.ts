@@ -4,6 +4,16 @@ import { INIT_ROLES, initApp, loadKeys, ONLINE_ROLES, rootKeyPlan } from "../../
 import { runCommand } from "../output.js";
 import { httpUrl, path, publishedAppName, wholeNumber } from "../parse.js";
 
+interface InitCommandOptions {
+  repo: string;
+  app: string;
+  url?: string;
+  keys?: string;
+  rootKeys?: number;
+  rootThreshold?: number;
+  json?: boolean;
+}
+
 /** Registers `updraft init`. */
 export function registerInit(program: Command): void {
   program
@@ -20,50 +30,40 @@ export function registerInit(program: Command): void {
     )
     .option("--root-threshold <n>", "root signatures every new root version needs (default 1)", wholeNumber(1, 16))
     .option("--json", "print one JSON document")
-    .action(
-      async (opts: {
-        repo: string;
-        app: string;
-        url?: string;
-        keys?: string;
-        rootKeys?: number;
-        rootThreshold?: number;
-        json?: boolean;
-      }) => {
-        await runCommand(opts, async () => {
-          const dir = opts.keys ? { dir: opts.keys } : {};
-          const multiKey = opts.rootKeys !== undefined || opts.rootThreshold !== undefined;
-          const root = multiKey
-            ? await rootKeyPlan({
-                count: opts.rootKeys ?? 1,
-                threshold: opts.rootThreshold ?? 1,
-                ...(opts.keys ? { keysDir: opts.keys } : {}),
-              })
-            : undefined;
-          const keys = await loadKeys({ ...dir, roles: multiKey ? ONLINE_ROLES : INIT_ROLES });
-          const result = await initApp({
-            repoDir: opts.repo,
-            app: opts.app,
-            keys,
-            ...(root ? { root } : {}),
-            ...(opts.url !== undefined ? { url: opts.url } : {}),
-          });
-          const lines = [
-            `Created app "${result.app}" in ${opts.repo}.`,
-            `Public root:      ${result.rootPath}`,
-            `Root fingerprint: sha256:${result.rootSha256}`,
-            ...(root
-              ? [
-                  `Root keys:        ${root.publicKeys.length}, threshold ${root.threshold} (signed by ${root.signers.length} here)`,
-                ]
-              : []),
-            "Give the fingerprint (or the root file) to installers so they can pin it.",
-            ...(result.url
-              ? []
-              : ["No --url given: releases will not know where to fetch updates (pass --url to publish)."]),
-          ];
-          return { result: { ...result }, human: lines.join("\n") };
+    .action(async (opts: InitCommandOptions) => {
+      await runCommand(opts, async () => {
+        const dir = opts.keys ? { dir: opts.keys } : {};
+        const multiKey = opts.rootKeys !== undefined || opts.rootThreshold !== undefined;
+        const root = multiKey
+          ? await rootKeyPlan({
+              count: opts.rootKeys ?? 1,
+              threshold: opts.rootThreshold ?? 1,
+              ...(opts.keys ? { keysDir: opts.keys } : {}),
+            })
+          : undefined;
+        const keys = await loadKeys({ ...dir, roles: multiKey ? ONLINE_ROLES : INIT_ROLES });
+        const result = await initApp({
+          repoDir: opts.repo,
+          app: opts.app,
+          keys,
+          ...(root ? { root } : {}),
+          ...(opts.url !== undefined ? { url: opts.url } : {}),
         });
-      },
-    );
+        const lines = [
+          `Created app "${result.app}" in ${opts.repo}.`,
+          `Public root:      ${result.rootPath}`,
+          `Root fingerprint: sha256:${result.rootSha256}`,
+          ...(root
+            ? [
+                `Root keys:        ${root.publicKeys.length}, threshold ${root.threshold} (signed by ${root.signers.length} here)`,
+              ]
+            : []),
+          "Give the fingerprint (or the root file) to installers so they can pin it.",
+          ...(result.url
+            ? []
+            : ["No --url given: releases will not know where to fetch updates (pass --url to publish)."]),
+        ];
+        return { result: { ...result }, human: lines.join("\n") };
+      });
+    });
 }
