@@ -121,7 +121,14 @@ export const ERRORS = {
     ...FINAL,
   },
   KEY_INVALID: {
-    summary: "A key file holds something that is not an ed25519 key.",
+    summary:
+      "A key file holds something that is not an ed25519 key, or a key the app's root does not list for its role.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  ROOT_THRESHOLD: {
+    summary: "A new root version is not signed by enough root keys of the current root and of itself.",
     phase: "publish",
     exit: ExitCodes.CONFIG,
     ...FINAL,

@@ -1,7 +1,7 @@
 /**
  * Updraft's publisher as a library: generate and load signing keys, create an app's TUF
  * repository, publish releases into it and keep its metadata fresh. The CLI commands `keys`,
- * `init`, `publish` and `refresh-timestamp` are thin wrappers over these functions.
+ * `init`, `publish`, `refresh-timestamp` and `root` are thin wrappers over these functions.
  *
  * @example
  * ```ts
@@ -23,13 +23,16 @@ export {
   generateKeys,
   type KeySet,
   keyEnvVar,
+  keyFileBase,
   type LoadKeysOptions,
   loadKeys,
   ONLINE_ROLES,
+  type PublicRoleKey,
   parsePrivateKeyText,
   ROLES,
   type RoleKey,
   type RoleName,
+  readPublicKeyFile,
   type Signer,
 } from "./keys.js";
 export {
@@ -64,10 +67,36 @@ export {
   rolloutPercentAt,
 } from "./rollout-advance.js";
 export {
+  type CommittedRoot,
+  pendingRootPath,
+  RETIRED_KEYS_DIR,
+  type RetiredKey,
+  type RootChange,
+  type RootRoleSignatures,
+  type RootSignatureStatus,
+} from "./root-update.js";
+
+export {
+  type KeyOperationTarget,
+  type PreparedRoot,
+  type PrepareRootOptions,
+  type PublishPendingRootOptions,
+  prepareRoot,
+  publishPendingRoot,
+  type RootChangeResult,
+  type RotateKeyOptions,
+  type RotateKeyResult,
+  rootKeyPlan,
+  rotateKey,
+  type SignPendingRootOptions,
+  signPendingRoot,
+} from "./rotation.js";
+export {
   type AppPaths,
   appPaths,
   type CommittedVersions,
   DEFAULT_EXPIRY_DAYS,
   type ExpiryDays,
   type RefreshedVersions,
+  type RootKeyPlan,
 } from "./tuf-repo.js";

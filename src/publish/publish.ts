@@ -47,6 +47,7 @@ import {
   loadRepository,
   makeTargetFile,
   type RefreshedVersions,
+  type RootKeyPlan,
   refreshRoles,
   storeTargetBytes,
   storeTargetFile,
@@ -104,6 +105,8 @@ export interface InitAppOptions {
   url?: string;
   expiry?: Partial<ExpiryDays>;
   now?: Date;
+  /** A root of several keys with a threshold (see `rootKeyPlan`); default: the root key of `keys`. */
+  root?: RootKeyPlan;
 }
 
 /** What {@link initApp} created. */
@@ -137,6 +140,7 @@ export async function initApp(options: InitAppOptions): Promise<InitAppResult> {
       keys: options.keys,
       ...(options.expiry ? { expiry: options.expiry } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.root ? { root: options.root } : {}),
     });
     await writeAppSettings(paths.settingsFile, { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}) });
     return { app, ...created, ...(url ? { url } : {}) };

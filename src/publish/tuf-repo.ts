@@ -14,7 +14,7 @@ import { sha256Hex } from "../core/hash.js";
 import { isJsonObject, type JsonObject, type JsonValue, parseJson } from "../core/json.js";
 import { acquireLock, type LockToken } from "../core/lock.js";
 import { metadataPath, targetsPath } from "../formats/native.js";
-import { type KeySet, ROLES, type RoleName, requireKey } from "./keys.js";
+import { type KeySet, ONLINE_ROLES, type PublicRoleKey, type RoleKey, type RoleName, requireKey } from "./keys.js";
 
 /** TUF specification version written in every role. */
 export const SPEC_VERSION = "1.0.31";
@@ -106,6 +106,15 @@ export interface CreateRepositoryOptions {
   keys: KeySet;
   expiry?: Partial<ExpiryDays>;
   now?: Date;
+  /** A root of several keys (default: the one root key of `keys`, threshold 1). */
+  root?: RootKeyPlan;
+}
+
+/** The keys a root role lists, its threshold, and the keys at hand that sign it. */
+export interface RootKeyPlan {
+  publicKeys: readonly PublicRoleKey[];
+  threshold: number;
+  signers: readonly RoleKey[];
 }
 
 /** What {@link createRepository} wrote. */
@@ -118,17 +127,23 @@ export interface CreatedRepository {
 }
 
 /**
- * Writes a new repository: root version 1 (consistent snapshots, threshold 1, one key per role),
+ * Writes a new repository: root version 1 (consistent snapshots; one key per online role; the root
+ * key of `keys`, or the keys and threshold of `options.root`),
  * empty targets, snapshot and timestamp. Needs all four keys. Does not check for an existing one.
  */
 export async function createRepository(paths: AppPaths, options: CreateRepositoryOptions): Promise<CreatedRepository> {
   const now = options.now ?? new Date();
   const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  const keys = Object.fromEntries(ROLES.map((role) => [role, requireKey(options.keys, role)])) as Record<
+  const rootPlan: RootKeyPlan = options.root ?? {
+    publicKeys: [requireKey(options.keys, "root")],
+    threshold: 1,
+    signers: [requireKey(options.keys, "root")],
+  };
+  const keys = Object.fromEntries(ONLINE_ROLES.map((role) => [role, requireKey(options.keys, role)])) as Record<
     RoleName,
     ReturnType<typeof requireKey>
   >;
-  const root = new Metadata(
+  const draft = new Metadata(
     new Root({
       version: 1,
       specVersion: SPEC_VERSION,
@@ -136,8 +151,13 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
       consistentSnapshot: true,
     }),
   );
-  for (const role of ROLES) root.signed.addKey(keys[role].tufKey, role);
-  root.sign(keys.root.signer);
+  for (const key of rootPlan.publicKeys) draft.signed.addKey(key.tufKey, "root");
+  for (const role of ONLINE_ROLES) draft.signed.addKey(keys[role].tufKey, role);
+  // The models' roles are read-only: the root's threshold is set through its JSON.
+  const json = draft.signed.toJSON() as { roles: Record<string, { threshold: number }> };
+  if (json.roles.root) json.roles.root.threshold = rootPlan.threshold;
+  const root = new Metadata(Root.fromJSON(json as Parameters<typeof Root.fromJSON>[0]));
+  for (const signer of rootPlan.signers) root.sign(signer.signer, true);
   const rootBytes = serializeMetadata(root);
   const rootPath = join(paths.metadataDir, "root.json");
   await writeFileAtomic(join(paths.metadataDir, "1.root.json"), rootBytes);
@@ -149,7 +169,10 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
   return {
     rootPath,
     rootSha256: sha256Hex(rootBytes),
-    keyIds: Object.fromEntries(ROLES.map((role) => [role, keys[role].keyId])) as Record<RoleName, string>,
+    keyIds: {
+      ...(Object.fromEntries(ONLINE_ROLES.map((role) => [role, keys[role].keyId])) as Record<RoleName, string>),
+      root: rootPlan.publicKeys[0]?.keyId ?? "",
+    },
   };
 }
 
@@ -380,6 +403,8 @@ export async function commitTargets(
 export interface RefreshOptions extends CommitOptions {
   /** Re-sign snapshot/targets when they expire within this many days (default 60). */
   renewWithinDays?: number;
+  /** Re-sign this role (and the roles above it) whatever its expiry: after its key changed. */
+  renew?: "targets" | "snapshot";
 }
 
 /** What {@link refreshRoles} did. */
@@ -398,8 +423,8 @@ export async function refreshRoles(state: RepoState, options: RefreshOptions): P
   const now = options.now ?? new Date();
   const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
   const horizon = new Date(now.getTime() + (options.renewWithinDays ?? 60) * DAY_MS);
-  const renewTargets = state.targets.signed.isExpired(horizon);
-  const renewSnapshot = renewTargets || state.snapshot.signed.isExpired(horizon);
+  const renewTargets = options.renew === "targets" || state.targets.signed.isExpired(horizon);
+  const renewSnapshot = renewTargets || options.renew === "snapshot" || state.snapshot.signed.isExpired(horizon);
   const resigned: RefreshedVersions["resigned"] = [];
   let targets = state.targets;
   if (renewTargets) {

@@ -14,6 +14,7 @@ import { registerKeys } from "./keys.js";
 import { registerMirror } from "./mirror.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerRoot } from "./root.js";
 import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
 import { registerStats } from "./stats.js";
@@ -35,6 +36,7 @@ export function registerCommands(program: Command): void {
   registerPublish(program);
   registerRefreshTimestamp(program);
   registerMirror(program);
+  registerRoot(program);
   addNetworkFlags(program);
   addRepositoryFlags(program);
 }
