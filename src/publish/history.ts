@@ -159,7 +159,8 @@ export async function loadHistory(state: RepoState): Promise<RepositoryHistory> 
   }
   for (const [file, entry] of Object.entries(meta)) {
     const name = file.replace(/\.json$/, "");
-    if (name !== "targets" && !roles.has(name)) roles.set(name, { version: entry.version, content: undefined, expires: "" });
+    if (name !== "targets" && !roles.has(name))
+      roles.set(name, { version: entry.version, content: undefined, expires: "" });
   }
   // A v1 repository signed every release in the top-level role: the first v2 publish archives them.
   for (const release of top.releases.sort((a, b) => compareVersions(a.version, b.version))) {
@@ -242,7 +243,10 @@ function depthsOf(release: ReleaseTargets): number[] {
 /** Placeholder expiry of drafts compared by content only. */
 const EPOCH = "1970-01-01T00:00:00Z";
 
-const EVERY_RELEASE = releasePaths("*", [...Array(MAX_DEPTH_BELOW_RELEASE).keys()].map((d) => d + 1));
+const EVERY_RELEASE = releasePaths(
+  "*",
+  [...Array(MAX_DEPTH_BELOW_RELEASE).keys()].map((d) => d + 1),
+);
 
 /** A delegation as TUF metadata spells it (`@tufjs/models` builds its classes from this form only). */
 interface DelegatedRoleJson {
@@ -309,7 +313,9 @@ function draftRoles(history: RepositoryHistory, key: { keyId: string; key: JsonO
   drafts.set("targets", {
     targets: history.topLevel,
     delegations: delegations([
-      ...history.recent.map(({ slot, release }) => delegate(slotRole(slot), releasePaths(release.version, depthsOf(release)))),
+      ...history.recent.map(({ slot, release }) =>
+        delegate(slotRole(slot), releasePaths(release.version, depthsOf(release))),
+      ),
       delegate(ARCHIVE_ROLE, EVERY_RELEASE),
     ]),
   });
@@ -378,7 +384,8 @@ export async function commitHistory(
     if (name === "targets") continue;
     const old = history.roles.get(name);
     const content = roleContent(targetsOf(draft, 1, EPOCH), [key.keyId]);
-    if (old && old.content === content && !expiresSoon(old.expires)) snapshotMeta[`${name}.json`] = new MetaFile({ version: old.version });
+    if (old && old.content === content && !expiresSoon(old.expires))
+      snapshotMeta[`${name}.json`] = new MetaFile({ version: old.version });
     else if (old && old.content === undefined && Object.keys(draft.targets).length === 0 && !draft.delegations) {
       // A name listed but not reached (emptied before): already empty or unreachable; keep it as it is.
       snapshotMeta[`${name}.json`] = new MetaFile({ version: old.version });

@@ -64,7 +64,8 @@ import {
   withPublishLock,
 } from "./tuf-repo.js";
 
-function assertAppName(app: string): string {
+/** The app name, or a `USAGE` error naming what is wrong with it. */
+export function assertAppName(app: string): string {
   const reason = APP_NAME_PATTERN.test(app) ? unpublishableNameReason(app) : "is not a valid app name";
   if (reason !== undefined) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}": it ${reason}`, {

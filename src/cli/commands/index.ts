@@ -9,6 +9,7 @@ import { registerUpdate } from "./client-update.js";
 import { registerDemo } from "./demo.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
+import { registerPrune } from "./prune.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerApplyPrepared } from "./saau.js";
@@ -30,5 +31,6 @@ export function registerCommands(program: Command): void {
   registerInit(program);
   registerPublish(program);
   registerRefreshTimestamp(program);
+  registerPrune(program);
   addNetworkFlags(program);
 }

@@ -184,7 +184,8 @@ async function installedManifestBytes(layout: InstallLayout, version: string): P
  * install downloads (see {@link chooseUpdateArtifact}).
  */
 export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
-  const installed = ctx.currentVersion === undefined ? undefined : await installedManifestBytes(ctx.layout, ctx.currentVersion);
+  const installed =
+    ctx.currentVersion === undefined ? undefined : await installedManifestBytes(ctx.layout, ctx.currentVersion);
   const { manifest, manifestBytes, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer, installed);
   const full: LocatedArtifact = { ref: archive, url: archiveUrl };
   return {

@@ -13,12 +13,7 @@ import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
 import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
-import {
-  manifestTarget,
-  parseReleaseManifest,
-  type ReleaseManifest,
-  releaseOfTarget,
-} from "../../formats/native.js";
+import { manifestTarget, parseReleaseManifest, type ReleaseManifest, releaseOfTarget } from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
 import type { SourceFile } from "./sources.js";
 
