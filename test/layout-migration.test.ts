@@ -76,13 +76,14 @@ test("a v1 repository serves clients, and its first v2 publish archives the v1 r
 
   await publish(repo, work, "1.1.0", files("1.1.0"), undefined, 1);
   const manifest = await signedManifest(repo, "1.1.0");
-  assert.ok(manifest.artifacts.some((a) => a.from === "1.0.1"), "the delta starts from the last v1 release");
+  assert.ok(
+    manifest.artifacts.some((a) => a.from === "1.0.1"),
+    "the delta starts from the last v1 release",
+  );
   const metadata = await readdir(join(repo.repoDir, repo.app, "metadata"));
   const bin = metadata.find((f) => f.endsWith(".archive-1.json"));
   assert.ok(bin, "the v1 releases went to archive-1");
-  const binTargets = JSON.parse(
-    await readFile(join(repo.repoDir, repo.app, "metadata", bin), "utf8"),
-  ).signed.targets;
+  const binTargets = JSON.parse(await readFile(join(repo.repoDir, repo.app, "metadata", bin), "utf8")).signed.targets;
   assert.ok(binTargets["releases/1.0.0/manifest.json"] && binTargets["releases/1.0.1/manifest.json"]);
 
   const updater = new Updater({ installDir });
