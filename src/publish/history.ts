@@ -39,7 +39,7 @@ import {
 /** How many releases have a slot role of their own (the newest ones): what checks and rollouts need. */
 export const RECENT_SLOTS = 3;
 /** Releases per archive bin: the snapshot grows by one entry per this many releases. */
-export const ARCHIVE_BIN_RELEASES = 32;
+export const ARCHIVE_BIN_RELEASES = 64;
 
 const SLOT_PREFIX = "recent-";
 const ARCHIVE_ROLE = "archive";
