@@ -317,6 +317,9 @@ export class TrustSession {
       return await this.tuf.getTargetInfo(name);
     } catch (err) {
       throw mapTufError(err, this.location.repoUrl, this.fetcher?.lastFailure);
+    } finally {
+      // tuf-js persists the delegated roles it walked (a release's slot) here, with the umask.
+      await removeGroupOtherWrite(this.metadataDir);
     }
   }
 
