@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deltaTarget } from "../src/formats/delta.js";
-import { channelTarget, fullArchiveTarget, manifestTarget, metadataPath, targetsPath } from "../src/formats/native.js";
+import {
+  channelTarget,
+  fullArchiveTarget,
+  manifestPatchTarget,
+  manifestTarget,
+  metadataPath,
+  targetsPath,
+} from "../src/formats/native.js";
 import { CACHE_IMMUTABLE, CACHE_MUTABLE, cacheControlOf, classifyServedPath } from "../src/formats/served-paths.js";
 
 const HASH = "0f".repeat(32);
@@ -21,6 +28,10 @@ test("every name publish writes is classified, with its app, versions and cache 
     [`${metadataPath("demo")}/12.snapshot.json`, { app: "demo", kind: "metadata", immutable: true }],
     [stored("demo", channelTarget("beta")), { app: "demo", kind: "channel", channel: "beta", immutable: true }],
     [stored("demo", manifestTarget("1.2.0")), { app: "demo", kind: "manifest", version: "1.2.0", immutable: true }],
+    [
+      stored("demo", manifestPatchTarget("1.2.0", "1.1.0")),
+      { app: "demo", kind: "manifest-patch", version: "1.2.0", from: "1.1.0", immutable: true },
+    ],
     [
       stored("demo", fullArchiveTarget("demo", "1.2.0-rc.1")),
       { app: "demo", kind: "full", version: "1.2.0-rc.1", immutable: true },

@@ -605,6 +605,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           probation: this.probationPolicy(manifest),
           ...(installed ? { installed } : {}),
           checkSpace: this.options.checkDiskSpace !== false,
+          manifestBytes: release.manifestBytes,
         },
       );
     } catch (err) {

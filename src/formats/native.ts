@@ -199,6 +199,25 @@ export function fullArchiveTarget(app: string, version: string): string {
   return `releases/${version}/${app}-${version}.tar.zst`;
 }
 
+/** The folder every target of a release lives under (`releases/<version>/`), with its trailing slash. */
+export function releaseTargetPrefix(version: string): string {
+  return `releases/${version}/`;
+}
+
+/** The release version a target belongs to (`releases/<version>/…`), or undefined for another target. */
+export function releaseOfTarget(name: string): string | undefined {
+  const m = /^releases\/([^/]+)\/./.exec(name);
+  return m?.[1];
+}
+
+/**
+ * TUF target name of the zstd patch that turns release `from`'s manifest into `version`'s (applied
+ * with the old manifest as raw dictionary, like `zstd --patch-from`).
+ */
+export function manifestPatchTarget(version: string, from: string): string {
+  return `releases/${version}/manifest.from-${from}.zpatch`;
+}
+
 /** Repository-relative folder of an app's TUF metadata. */
 export function metadataPath(app: string): string {
   return `${app}/metadata`;

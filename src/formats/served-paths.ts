@@ -12,6 +12,7 @@ import {
   CHANNEL_PATTERN,
   channelTarget,
   fullArchiveTarget,
+  manifestPatchTarget,
   manifestTarget,
   metadataPath,
   targetsPath,
@@ -23,7 +24,7 @@ import { saauZipName, VERSAO_FILE } from "./versao.js";
  * The kinds of file a repository serves:
  * - `timestamp`: the app's `timestamp.json`, the one name a client asks for on every check;
  * - `metadata`: any other signed TUF metadata file (`root.json`, `<N>.<role>.json`);
- * - `channel`, `manifest`, `full`, `delta`: the targets of the native format;
+ * - `channel`, `manifest`, `manifest-patch`, `full`, `delta`: the targets of the native format;
  * - `legacy-label`, `legacy-archive`: `versao.txt` / `update.json` and their zips, for older clients.
  */
 export type ServedFileKind =
@@ -31,6 +32,7 @@ export type ServedFileKind =
   | "metadata"
   | "channel"
   | "manifest"
+  | "manifest-patch"
   | "full"
   | "delta"
   | "legacy-label"
@@ -43,7 +45,7 @@ export interface ServedFile {
   readonly kind: ServedFileKind;
   /** The release the file belongs to (manifests, archives, deltas: the version they install). */
   readonly version?: string;
-  /** For deltas: the version the delta applies to. */
+  /** For deltas and manifest patches: the version the file applies to. */
   readonly from?: string;
   /** For channel pointers: the channel. */
   readonly channel?: string;
@@ -107,6 +109,7 @@ function matcherOf(fragments: readonly string[], name: (...args: string[]) => st
 
 const CHANNEL = matcherOf([ANY_SEGMENT], channelTarget);
 const MANIFEST = matcherOf([ANY_SEGMENT], manifestTarget);
+const MANIFEST_PATCH = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestPatchTarget);
 const FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
 const DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD], deltaTarget);
 const LEGACY_ZIP = matcherOf([ANY_SEGMENT, ANY_SEGMENT], saauZipName);
@@ -132,6 +135,13 @@ function classifyTarget(app: string, name: string): ServedFile | undefined {
   if (manifest !== undefined) {
     const [version = ""] = manifest;
     return isValidVersion(version) ? { app, kind: "manifest", version, immutable: true } : undefined;
+  }
+  const patch = MANIFEST_PATCH(name);
+  if (patch !== undefined) {
+    const [version = "", from = ""] = patch;
+    return isValidVersion(version) && isValidVersion(from)
+      ? { app, kind: "manifest-patch", version, from, immutable: true }
+      : undefined;
   }
   const full = FULL(name);
   if (full !== undefined) {

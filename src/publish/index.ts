@@ -46,6 +46,7 @@ export {
   type WriteArchiveOptions,
   writeArchive,
 } from "./pack.js";
+export { type PruneOptions, type PruneResult, pruneReleases } from "./prune.js";
 export {
   INIT_ROLES,
   type InitAppOptions,

@@ -33,14 +33,25 @@ import {
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
 import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
+import {
+  addRelease,
+  commitHistory,
+  findRelease,
+  leanTargetFile,
+  loadHistory,
+  refreshHistory,
+  releaseTargetMap,
+  removeRelease,
+} from "./history.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
+import { deltaBases, writeManifestPatches } from "./manifest-patches.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
 import {
   appPaths,
   assertKeysMatchRoot,
   type CommittedVersions,
-  commitTargets,
   createRepository,
+  DEFAULT_EXPIRY_DAYS,
   type ExpiryDays,
   hasRepository,
   isoSeconds,
@@ -48,14 +59,14 @@ import {
   makeTargetFile,
   type RefreshedVersions,
   type RootKeyPlan,
-  refreshRoles,
   storeTargetBytes,
   storeTargetFile,
   tempTargetPath,
   withPublishLock,
 } from "./tuf-repo.js";
 
-function assertAppName(app: string): string {
+/** The app name, or a `USAGE` error naming what is wrong with it. */
+export function assertAppName(app: string): string {
   const reason = APP_NAME_PATTERN.test(app) ? unpublishableNameReason(app) : "is not a valid app name";
   if (reason !== undefined) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}": it ${reason}`, {
@@ -220,6 +231,8 @@ export interface PublishResult {
   targets: string[];
   /** New metadata versions. */
   metadata: CommittedVersions;
+  /** Bytes of signed metadata this publish wrote (roles re-signed, snapshot, timestamp): constant, whatever the history. */
+  metadataBytes: number;
   url?: string;
   timings: { scanMs: number; packMs: number; signMs: number; totalMs: number };
 }
@@ -240,16 +253,6 @@ async function assertBuildDir(buildDir: string): Promise<void> {
       });
     }
   }
-}
-
-/** Finds a published release of a version equal to `version` (`1.2` equals `1.2.0`). */
-function existingRelease(targets: Record<string, TargetFile>, version: string): string | undefined {
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (custom?.kind !== "manifest" || typeof custom.version !== "string") continue;
-    if (compareVersions(custom.version, version) === 0) return custom.version;
-  }
-  return undefined;
 }
 
 /**
@@ -275,8 +278,9 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   return withPublishLock(paths, async () => {
     const state = await loadRepository(paths);
     assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const current = state.targets.signed.targets;
-    const existing = existingRelease(current, version);
+    const history = await loadHistory(state);
+    const current = history.topLevel;
+    const existing = findRelease(history, version)?.version;
     if (existing !== undefined && !force) {
       throw new UpdraftError(ErrorCodes.VERSION_EXISTS, `Version ${existing} of "${app}" is already published`, {
         hint: "Publish a higher version, or pass --force to replace it.",
@@ -308,7 +312,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     packed.catch(() => undefined); // awaited below
     const deltasBuilt = buildReleaseDeltas({
       paths,
-      targets: current,
+      targets: releaseTargetMap(history),
       version,
       channel,
       files: contents.files,
@@ -353,22 +357,22 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       ],
     });
     const manifestName = manifestTarget(version);
-    const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
+    const manifestBytes = Buffer.from(serializeDocument(manifest));
+    const storedManifest = await storeTargetBytes(paths, manifestName, manifestBytes);
 
-    const next: Record<string, TargetFile> = {};
-    const prefix = `releases/${version}/`; // a forced republish replaces every target of this version
-    for (const [name, target] of Object.entries(current)) if (!name.startsWith(prefix)) next[name] = target;
-    next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, { kind: "full", version });
-    next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
-      kind: "manifest",
-      version,
-      channel,
-    });
-    const written = [archiveName, manifestName];
-    for (const d of deltas.deltas) {
-      next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from });
-      written.push(d.target);
+    // The release's own targets, without `custom`: kind, version and base are in their names.
+    const releaseTargets: Record<string, TargetFile> = {
+      [manifestName]: leanTargetFile(manifestName, storedManifest.length, storedManifest.sha256),
+      [archiveName]: leanTargetFile(archiveName, archive.size, archive.sha256),
+    };
+    for (const d of deltas.deltas) releaseTargets[d.target] = leanTargetFile(d.target, d.size, d.sha256);
+    for (const patch of await writeManifestPatches(paths, history, manifest, manifestBytes, deltaBases(deltas))) {
+      releaseTargets[patch.target] = leanTargetFile(patch.target, patch.length, patch.sha256);
     }
+    const written = Object.keys(releaseTargets);
+    removeRelease(history, version); // a forced republish replaces every target of this version
+    addRelease(history, { version, targets: releaseTargets });
+    const next = history.topLevel;
 
     const pointerName = channelTarget(channel);
     const previous = updraftCustom(current[pointerName])?.version;
@@ -394,11 +398,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     }
 
     // 3. Metadata, in publish order; then remember the URL.
-    const metadata = await commitTargets(state, next, {
+    const committed = await commitHistory(state, history, {
       keys: options.keys,
       now,
+      resignTargets: true,
       ...(options.expiry ? { expiry: options.expiry } : {}),
     });
+    const { targetsVersion, snapshotVersion, timestampVersion, metadataBytes } = committed;
+    const metadata: CommittedVersions = { targetsVersion, snapshotVersion, timestampVersion };
     if (urlOption !== undefined && urlOption !== settings.url) {
       await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
     }
@@ -426,6 +433,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       totalBytes: contents.totalBytes,
       targets: written,
       metadata,
+      metadataBytes,
       ...(url ? { url } : {}),
       timings: {
         scanMs: Math.round(tScan - t0),
@@ -468,11 +476,13 @@ export async function refreshTimestamp(options: RefreshTimestampOptions): Promis
   return withPublishLock(paths, async () => {
     const state = await loadRepository(paths);
     assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const refreshed = await refreshRoles(state, {
+    const now = options.now ?? new Date();
+    const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
+    const refreshed = await refreshHistory(state, {
       keys: options.keys,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.expiry ? { expiry: options.expiry } : {}),
-      ...(options.renewWithinDays !== undefined ? { renewWithinDays: options.renewWithinDays } : {}),
+      now,
+      expiry,
+      renewBefore: new Date(now.getTime() + (options.renewWithinDays ?? 60) * 86_400_000),
     });
     return { app, ...refreshed };
   });

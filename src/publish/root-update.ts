@@ -17,6 +17,7 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { entryExists, writeFileAtomic } from "../core/fs.js";
 import { isJsonObject, parseJson } from "../core/json.js";
 import { FileTooLargeError, readCapped } from "../core/read-capped.js";
+import { refreshHistory } from "./history.js";
 import {
   DEFAULT_KEYS_DIR,
   type KeySet,
@@ -40,7 +41,6 @@ import {
   expiresAfter,
   type RefreshedVersions,
   type RepoState,
-  refreshRoles,
   serializeMetadata,
 } from "./tuf-repo.js";
 
@@ -398,12 +398,27 @@ export async function commitRoot(
   const rootPath = join(state.paths.metadataDir, `${next.signed.version}.root.json`);
   await writeFileAtomic(rootPath, rootBytes);
   await writeFileAtomic(join(state.paths.metadataDir, "root.json"), rootBytes);
-  const chain = await refreshRoles(
-    { ...state, root: next, rootBytes },
-    { keys, ...(options.now ? { now: options.now } : {}), ...(renew ? { renew } : {}) },
-  );
+  const chain = await resignChain({ ...state, root: next, rootBytes }, keys, renew, options.now);
   const settled = await settleKeyFiles(next, state.root, keysDir, env);
   return { rootVersion: next.signed.version, rootPath, chain, changedRoles, ...settled };
+}
+
+/**
+ * Re-signs the chain under the root in `state`: from the role whose key changed (`renew`) up, and
+ * always the timestamp. A new targets key re-signs every delegated role too, since each names it.
+ */
+function resignChain(
+  state: RepoState,
+  keys: KeySet,
+  renew: "targets" | "snapshot" | undefined,
+  now: Date | undefined,
+): Promise<RefreshedVersions> {
+  return refreshHistory(state, {
+    keys,
+    ...(now ? { now } : {}),
+    ...(renew === "targets" ? { resignTargets: true } : {}),
+    ...(renew !== undefined ? { resignSnapshot: true } : {}),
+  });
 }
 
 /**
@@ -520,11 +535,7 @@ export async function finishRootChange(
   const changedRoles = ONLINE_ROLES.filter((role) => waiting.includes(role));
   const { keys, needed, renew } = await chainKeys(state.root, changedRoles, keysDir, env);
   assertKeysMatchRoot(state.root, keys, needed);
-  const chain = await refreshRoles(state, {
-    keys,
-    ...(options.now ? { now: options.now } : {}),
-    ...(renew ? { renew } : {}),
-  });
+  const chain = await resignChain(state, keys, renew, options.now);
   const settled = await settleKeyFiles(state.root, undefined, keysDir, env);
   const rootPath = join(state.paths.metadataDir, `${state.root.signed.version}.root.json`);
   return { rootVersion: state.root.signed.version, rootPath, chain, changedRoles, ...settled };

@@ -81,7 +81,8 @@ export function serializeMetadata(md: AnyMetadata): Buffer {
   return Buffer.from(`${JSON.stringify(md.toJSON(), null, 2)}\n`);
 }
 
-function metaFileOf(version: number, bytes: Buffer): MetaFile {
+/** The snapshot/timestamp entry of a metadata file: its version, length and sha256. */
+export function metaFileOf(version: number, bytes: Buffer): MetaFile {
   return new MetaFile({ version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } });
 }
 
@@ -176,7 +177,8 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
   };
 }
 
-async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JsonObject }> {
+/** Reads and parses `metadata/<name>` as a JSON object; a missing or broken file is a typed error. */
+export async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JsonObject }> {
   const path = join(paths.metadataDir, name);
   let bytes: Buffer;
   try {
@@ -204,7 +206,8 @@ async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes:
   return { bytes, json };
 }
 
-function parsed<T>(name: string, parse: () => T): T {
+/** Runs `parse` on a metadata file's JSON, turning its failure into `METADATA_INVALID` naming the file. */
+export function parsed<T>(name: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
@@ -357,13 +360,6 @@ async function writeRoles(paths: AppPaths, o: WriteRolesOptions): Promise<void> 
   await writeFileAtomic(join(paths.metadataDir, "timestamp.json"), serializeMetadata(timestamp));
 }
 
-/** Options of {@link commitTargets}. */
-export interface CommitOptions {
-  keys: KeySet;
-  expiry?: Partial<ExpiryDays>;
-  now?: Date;
-}
-
 /** Versions written by a commit. */
 export interface CommittedVersions {
   targetsVersion: number;
@@ -371,96 +367,12 @@ export interface CommittedVersions {
   timestampVersion: number;
 }
 
-/**
- * Writes new metadata versions listing `targets` (the complete new map): `<M+1>.targets.json`,
- * `<N+1>.snapshot.json`, then `timestamp.json`. The target files must already be stored.
- */
-export async function commitTargets(
-  state: RepoState,
-  targets: Record<string, TargetFile>,
-  options: CommitOptions,
-): Promise<CommittedVersions> {
-  const now = options.now ?? new Date();
-  const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  for (const role of ["targets", "snapshot", "timestamp"] as const) requireKey(options.keys, role); // before any write
-  const targetsVersion = state.targets.signed.version + 1;
-  const snapshotVersion = state.snapshot.signed.version + 1;
-  const timestampVersion = state.timestamp.signed.version + 1;
-  const md = new Metadata(
-    new Targets({
-      version: targetsVersion,
-      specVersion: SPEC_VERSION,
-      expires: expiresAfter(now, expiry.targets),
-      targets,
-      ...(state.targets.signed.delegations ? { delegations: state.targets.signed.delegations } : {}),
-    }),
-  );
-  await writeRoles(state.paths, { targets: md, keys: options.keys, expiry, now, snapshotVersion, timestampVersion });
-  return { targetsVersion, snapshotVersion, timestampVersion };
-}
-
-/** Options of {@link refreshRoles}. */
-export interface RefreshOptions extends CommitOptions {
-  /** Re-sign snapshot/targets when they expire within this many days (default 60). */
-  renewWithinDays?: number;
-  /** Re-sign this role (and the roles above it) whatever its expiry: after its key changed. */
-  renew?: "targets" | "snapshot";
-}
-
-/** What {@link refreshRoles} did. */
+/** What a refresh of the metadata did. */
 export interface RefreshedVersions extends CommittedVersions {
   /** Roles re-signed with a new version. */
   resigned: ("targets" | "snapshot" | "timestamp")[];
   /** New `expires` of the timestamp. */
   timestampExpires: string;
-}
-
-/**
- * Re-signs the timestamp with a new version and expiry; also targets and snapshot when they
- * expire within `renewWithinDays` (a new targets version implies a new snapshot).
- */
-export async function refreshRoles(state: RepoState, options: RefreshOptions): Promise<RefreshedVersions> {
-  const now = options.now ?? new Date();
-  const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  const horizon = new Date(now.getTime() + (options.renewWithinDays ?? 60) * DAY_MS);
-  const renewTargets = options.renew === "targets" || state.targets.signed.isExpired(horizon);
-  const renewSnapshot = renewTargets || options.renew === "snapshot" || state.snapshot.signed.isExpired(horizon);
-  const resigned: RefreshedVersions["resigned"] = [];
-  let targets = state.targets;
-  if (renewTargets) {
-    targets = new Metadata(
-      new Targets({
-        version: state.targets.signed.version + 1,
-        specVersion: SPEC_VERSION,
-        expires: expiresAfter(now, expiry.targets),
-        targets: state.targets.signed.targets,
-        ...(state.targets.signed.delegations ? { delegations: state.targets.signed.delegations } : {}),
-      }),
-    );
-    resigned.push("targets");
-  }
-  if (renewSnapshot) resigned.push("snapshot");
-  resigned.push("timestamp");
-  for (const role of resigned) requireKey(options.keys, role); // before any write
-  const snapshotVersion = renewSnapshot ? state.snapshot.signed.version + 1 : state.snapshot.signed.version;
-  const timestampVersion = state.timestamp.signed.version + 1;
-  await writeRoles(state.paths, {
-    targets,
-    keys: options.keys,
-    expiry,
-    now,
-    snapshotVersion,
-    timestampVersion,
-    writeTargets: renewTargets,
-    ...(renewSnapshot ? {} : { keepSnapshot: state.snapshot }),
-  });
-  return {
-    targetsVersion: targets.signed.version,
-    snapshotVersion,
-    timestampVersion,
-    resigned,
-    timestampExpires: expiresAfter(now, expiry.timestamp),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { registerDemo } from "./demo.js";
 import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerMirror } from "./mirror.js";
+import { registerPrune } from "./prune.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
 import { registerRoot } from "./root.js";
@@ -37,6 +38,7 @@ export function registerCommands(program: Command): void {
   registerRefreshTimestamp(program);
   registerMirror(program);
   registerRoot(program);
+  registerPrune(program);
   addNetworkFlags(program);
   addRepositoryFlags(program);
 }

@@ -8,7 +8,9 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { LOCAL_FILE_MAX_BYTES } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
+import { readCapped } from "../../core/read-capped.js";
 import type { AppConfig, ChannelPointer, ReleaseManifest } from "../../formats/native.js";
 import {
   type ChoiceContext,
@@ -19,7 +21,7 @@ import {
 import { assertFreeSpace, type InstallLayout } from "../install/index.js";
 import { downloadArtifact } from "../net/download.js";
 import type { HttpClient } from "../net/http.js";
-import { channelPointer, verifiedRelease } from "../trust/release.js";
+import { channelPointer, type InstalledManifest, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
 import { onBase, repositoryBases, tryEachBase } from "./mirrors.js";
@@ -28,6 +30,8 @@ import type { SourceOrigin, SourceRelease, StageOptions, UpdateSource } from "./
 /** A verified release of the channel, with the artifact chosen for this install. */
 export interface NativeRelease extends SourceRelease {
   readonly manifest: ReleaseManifest;
+  /** The manifest's exact signed bytes: kept as they are once installed, for the next update's manifest patch. */
+  readonly manifestBytes: Buffer;
   /** What to download: a delta from the installed version, or the full archive. */
   readonly artifact: LocatedArtifact;
   /** The full archive: what a delta falls back to when it cannot be downloaded or applied. */
@@ -204,17 +208,29 @@ export async function openTrust(layout: InstallLayout, config: AppConfig, http: 
   return trust;
 }
 
+/** The kept manifest of installed `version`, byte for byte, or undefined when none is kept. */
+async function installedManifestBytes(layout: InstallLayout, version: string): Promise<InstalledManifest | undefined> {
+  try {
+    return { version, bytes: await readCapped(layout.manifestFile(version), LOCAL_FILE_MAX_BYTES) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The release `pointer` names, verified (see {@link verifiedRelease}), with the artifact this
  * install downloads (see {@link chooseUpdateArtifact}).
  */
 export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
-  const { manifest, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer);
+  const installed =
+    ctx.currentVersion === undefined ? undefined : await installedManifestBytes(ctx.layout, ctx.currentVersion);
+  const { manifest, manifestBytes, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer, installed);
   const full: LocatedArtifact = { ref: archive, url: archiveUrl };
   return {
     version: manifest.version,
     signed: true,
     manifest,
+    manifestBytes,
     artifact: await chooseUpdateArtifact(ctx, manifest, full),
     full,
   };

@@ -4,10 +4,12 @@
  * describe that app and version, and its full archive must be the one the targets metadata signs.
  */
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { applyManifestPatch } from "../../formats/manifest-patch.js";
 import {
   type ArtifactRef,
   type ChannelPointer,
   channelTarget,
+  manifestPatchTarget,
   parseChannelPointer,
   parseReleaseManifest,
   type ReleaseManifest,
@@ -23,10 +25,18 @@ export interface ChannelRef {
 /** A release the channel points to, its manifest and full archive checked against the signed metadata. */
 export interface VerifiedRelease {
   readonly manifest: ReleaseManifest;
+  /** The manifest's exact signed bytes (kept as they are, so a later manifest patch applies to them). */
+  readonly manifestBytes: Buffer;
   /** The full archive, as the manifest describes it (and the targets metadata signs it). */
   readonly archive: ArtifactRef;
   /** Where the full archive is downloaded from. */
   readonly archiveUrl: string;
+}
+
+/** The exact bytes of the installed release's manifest, which a manifest patch may start from. */
+export interface InstalledManifest {
+  readonly version: string;
+  readonly bytes: Buffer;
 }
 
 /** The signed pointer of `ref`'s channel: which version it offers, and where its manifest is. */
@@ -44,9 +54,18 @@ export async function verifiedRelease(
   trust: TrustSession,
   app: string,
   pointer: ChannelPointer,
+  installed?: InstalledManifest,
 ): Promise<VerifiedRelease> {
   const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
-  const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
+  const patchInfo =
+    installed === undefined
+      ? undefined
+      : await trust.targetInfo(manifestPatchTarget(pointer.version, installed.version)).catch(() => undefined);
+  const manifestBytes = await trust.fetchSmallTarget(
+    manifestInfo,
+    patchInfo && installed ? { info: patchInfo, base: installed.bytes, apply: applyManifestPatch } : undefined,
+  );
+  const manifest = parseReleaseManifest(manifestBytes.toString("utf8"));
   if (manifest.app !== app || manifest.version !== pointer.version) {
     throw new UpdraftError(
       ErrorCodes.METADATA_INVALID,
@@ -62,7 +81,7 @@ export async function verifiedRelease(
       `The manifest and the targets metadata disagree on ${archive.target}`,
     );
   }
-  return { manifest, archive, archiveUrl: trust.targetUrl(archiveInfo) };
+  return { manifest, manifestBytes, archive, archiveUrl: trust.targetUrl(archiveInfo) };
 }
 
 /** The release `ref`'s channel points to, verified: {@link channelPointer}, then {@link verifiedRelease}. */

@@ -201,6 +201,16 @@ function channelsOf(targetsJson: Buffer | undefined): string[] {
   }
 }
 
+/** A signed patch that rebuilds a target from bytes held locally (see {@link TrustSession.fetchSmallTarget}). */
+export interface TargetPatch {
+  /** The patch's own signed target. */
+  info: TargetFile;
+  /** The local bytes the patch applies to. */
+  base: Buffer;
+  /** Applies the patch to `base`, producing at most `maxLength` bytes; throws when it cannot. */
+  apply: (base: Buffer, patch: Buffer, maxLength: number) => Buffer;
+}
+
 /** One refresh of an app's signed metadata, and access to its targets. */
 export class TrustSession {
   private tuf: TufUpdater | undefined;
@@ -318,6 +328,9 @@ export class TrustSession {
       return await this.tuf.getTargetInfo(name);
     } catch (err) {
       throw mapTufError(err, this.location.repoUrl, this.fetcher?.lastFailure);
+    } finally {
+      // tuf-js persists the delegated roles it walked (a release's slot) here, with the umask.
+      await removeGroupOtherWrite(this.metadataDir);
     }
   }
 
@@ -394,13 +407,35 @@ export class TrustSession {
    * damaged copy (another process writing it, a crash) is fetched again, never reported as
    * invalid. The cache is written atomically, so parallel processes never see a partial file.
    */
-  async fetchSmallTarget(info: TargetFile): Promise<Buffer> {
+  /**
+   * `info`'s bytes rebuilt from a signed patch against bytes held locally, or undefined when the
+   * patch cannot be fetched or applied, or its result is not exactly what `info` signs: the
+   * caller then fetches the target whole (a bad patch costs one request, never trust).
+   */
+  private async patchedTarget(info: TargetFile, patch: TargetPatch): Promise<Buffer | undefined> {
+    try {
+      const bytes = await this.http.getBytes(this.targetUrl(patch.info), patch.info.length);
+      if (!(await matchesTarget(patch.info, bytes))) return undefined;
+      const result = patch.apply(patch.base, bytes, info.length);
+      return (await matchesTarget(info, result)) ? result : undefined;
+    } catch (err) {
+      if (err instanceof UpdraftError && err.code === ErrorCodes.ABORTED) throw err;
+      return undefined;
+    }
+  }
+
+  async fetchSmallTarget(info: TargetFile, patch?: TargetPatch): Promise<Buffer> {
     if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
     const sha = info.hashes.sha256;
     if (!sha) throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Target ${info.path} has no sha256 in the metadata`);
     const cached = join(this.cacheDir, sha);
     const hit = await readIfExists(cached, info.length);
     if (hit && (await matchesTarget(info, hit))) return hit;
+    const patched = patch ? await this.patchedTarget(info, patch) : undefined;
+    if (patched) {
+      await writeFileAtomic(cached, patched);
+      return patched;
+    }
     const mismatch = (why: string) =>
       new UpdraftError(
         ErrorCodes.MANIFEST_MISMATCH,

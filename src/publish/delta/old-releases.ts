@@ -13,7 +13,7 @@ import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
 import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
-import { parseReleaseManifest, type ReleaseManifest } from "../../formats/native.js";
+import { manifestTarget, parseReleaseManifest, type ReleaseManifest, releaseOfTarget } from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
 import type { SourceFile } from "./sources.js";
 
@@ -23,11 +23,6 @@ export interface PreviousRelease {
   manifest: ReleaseManifest;
   /** Absolute path of its full archive. */
   archivePath: string;
-}
-
-function updraftCustom(target: TargetFile): Record<string, unknown> | undefined {
-  const updraft = target.custom.updraft;
-  return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
 }
 
 /**
@@ -44,12 +39,14 @@ export async function previousReleases(
   count: number,
   before: (path: string) => Promise<unknown> = async () => undefined,
 ): Promise<PreviousRelease[]> {
+  // Manifest targets are found by name (entries carry no `custom` since layout v2); the channel
+  // is read from each manifest, highest version first, until enough are found.
   const candidates: { version: string; target: TargetFile }[] = [];
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (custom?.kind !== "manifest" || custom.channel !== channel || typeof custom.version !== "string") continue;
-    if (compareVersions(custom.version, version) >= 0) continue;
-    candidates.push({ version: custom.version, target });
+  for (const [name, target] of Object.entries(targets)) {
+    const release = releaseOfTarget(name);
+    if (release === undefined || name !== manifestTarget(release)) continue;
+    if (compareVersions(release, version) >= 0) continue;
+    candidates.push({ version: release, target });
   }
   candidates.sort((a, b) => compareVersions(b.version, a.version));
   const out: PreviousRelease[] = [];
@@ -60,6 +57,7 @@ export async function previousReleases(
       const file = consistentTargetPath(paths, c.target.path, sha);
       await before(file);
       const manifest = parseReleaseManifest(await readFile(file, "utf8"), file);
+      if (manifest.channel !== channel) continue;
       const full = manifest.artifacts.find((a) => a.kind === "full");
       if (!full) continue;
       const archivePath = consistentTargetPath(paths, full.target, full.sha256);
