@@ -78,10 +78,17 @@ test("init, publish twice and refresh-timestamp to s3://; a client installs and 
   const manifest = (await (await fetch(s3.httpUrl(`apps/demo/metadata/${snapshotVersion}.snapshot.json`))).json()) as {
     signed: { meta: Record<string, { version: number }> };
   };
-  const targetsDoc = (await (
-    await fetch(s3.httpUrl(`apps/demo/metadata/${manifest.signed.meta["targets.json"]!.version}.targets.json`))
-  ).json()) as { signed: { targets: Record<string, { hashes: { sha256: string } }> } };
-  const archive = Object.entries(targetsDoc.signed.targets).find(([name]) => name.endsWith("demo-1.1.0.tar.zst"));
+  // The release is signed in whichever targets role holds it (layout v2: the newest ones in slot roles).
+  type TargetsDoc = { signed: { targets: Record<string, { hashes: { sha256: string } }> } };
+  const roles = await Promise.all(
+    Object.entries(manifest.signed.meta).map(
+      async ([file, meta]) =>
+        (await (await fetch(s3.httpUrl(`apps/demo/metadata/${meta.version}.${file}`))).json()) as TargetsDoc,
+    ),
+  );
+  const archive = roles
+    .flatMap((role) => Object.entries(role.signed.targets))
+    .find(([name]) => name.endsWith("demo-1.1.0.tar.zst"));
   assert.ok(archive);
   const [dir, base] = [
     archive[0].slice(0, archive[0].lastIndexOf("/")),

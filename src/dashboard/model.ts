@@ -8,7 +8,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { isJsonObject } from "../core/json.js";
 import { compareVersions } from "../core/version.js";
-import { parseChannelPointer, parseReleaseManifest } from "../formats/native.js";
+import { manifestTarget, parseChannelPointer, parseReleaseManifest, releaseOfTarget } from "../formats/native.js";
+import { loadHistory, releaseTargetMap } from "../publish/history.js";
 import { appPaths, consistentTargetPath, hasRepository, loadRepository } from "../publish/tuf-repo.js";
 
 /**
@@ -135,8 +136,14 @@ export async function readAppView(repoDir: string, app: string, now = new Date()
   });
   const channels: ChannelView[] = [];
   const releases: ReleaseView[] = [];
-  const targets = Object.values(state.targets.signed.targets);
-  for (const target of targets) {
+  // Channels are signed in the top-level role; releases wherever the history put them (slots, archive bins).
+  const releaseTargets = releaseTargetMap(await loadHistory(state));
+  for (const [name, target] of Object.entries(releaseTargets)) {
+    const version = releaseOfTarget(name);
+    if (version === undefined || name !== manifestTarget(version)) continue;
+    releases.push(await readRelease(repoDir, app, name, target.hashes.sha256 ?? "", version));
+  }
+  for (const target of Object.values(state.targets.signed.targets)) {
     const custom = customOf(target);
     const sha256 = target.hashes.sha256 ?? "";
     if (custom.kind === "channel") {
@@ -149,8 +156,6 @@ export async function readAppView(repoDir: string, app: string, now = new Date()
         ...(pointer.minimumVersion !== undefined ? { minimumVersion: pointer.minimumVersion } : {}),
         ...channelExtras(raw as Record<string, unknown>, pointer.version),
       });
-    } else if (custom.kind === "manifest" && typeof custom.version === "string") {
-      releases.push(await readRelease(repoDir, app, target.path, sha256, custom.version));
     }
   }
   for (const release of releases)

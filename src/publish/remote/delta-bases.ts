@@ -6,6 +6,7 @@
 import { relative, sep } from "node:path";
 import { DEFAULT_DELTA_PREVIOUS } from "../delta/build-deltas.js";
 import { previousReleases } from "../delta/old-releases.js";
+import { loadHistory, releaseTargetMap } from "../history.js";
 import { appPaths, loadRepository } from "../tuf-repo.js";
 import type { WorkingCopy } from "./working-copy.js";
 
@@ -25,7 +26,9 @@ export async function fetchDeltaBases(copy: WorkingCopy, query: DeltaBaseQuery):
   const paths = appPaths(copy.repoDir, query.app);
   const state = await loadRepository(paths).catch(() => undefined);
   if (!state) return; // the publish itself reports a missing or broken repository
-  await previousReleases(paths, state.targets.signed.targets, query.channel, query.version, count, (path) =>
+  // Every release the repository signs, wherever it sits (newest slots or archive bins), as publish sees them.
+  const targets = releaseTargetMap(await loadHistory(state));
+  await previousReleases(paths, targets, query.channel, query.version, count, (path) =>
     copy.fetch(relative(copy.repoDir, path).split(sep).join("/")),
   );
 }
