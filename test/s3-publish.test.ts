@@ -126,6 +126,24 @@ test("init, publish twice and refresh-timestamp to s3://; a client installs and 
   const check = await runCli(["check", "--dir", installDir, "--json"], { cwd, env, ...LIMIT });
   assert.equal(check.code, 0, check.stderr);
   assert.equal(parseJson(check).status, "current");
+
+  // Key rotation and prune write the bucket through the same working copy: the installed client
+  // follows the new targets key, and prune deletes old release objects it never downloaded.
+  const listReleases = async () => {
+    const res = await fetch(s3.httpUrl(""), { method: "GET" });
+    const xml = await res.text();
+    const versions = [...xml.matchAll(/<Key>apps\/demo\/targets\/releases\/([^/<]+)\//g)].map((m) => m[1]);
+    return [...new Set(versions)].sort();
+  };
+  assert.deepEqual(await listReleases(), ["1.0.0", "1.1.0", "1.2.0"]);
+  await run(["keys", "rotate", "--repo", repo, "--app", "demo", "--role", "targets"]);
+  await makeBuild(join(cwd, "b4"), "v4");
+  await run(["publish", "b4", "--repo", repo, "--app", "demo", "--version", "1.3.0", "--level", "3"]);
+  const pruned = parseJson(await run(["prune", "--repo", repo, "--app", "demo", "--keep", "2", "--json"]));
+  assert.deepEqual([...(pruned.removed as string[])].sort(), ["1.0.0", "1.1.0"]);
+  assert.deepEqual(await listReleases(), ["1.2.0", "1.3.0"]);
+  const afterRotation = parseJson(await run(["update", "--dir", installDir, "--json"]));
+  assert.equal(afterRotation.version, "1.3.0");
 });
 
 test("s3:// errors are typed: a malformed URL is a usage error, a missing bucket is REPO_NOT_FOUND", async (t) => {

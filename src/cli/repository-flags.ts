@@ -8,7 +8,16 @@ import { isS3Url, parseS3Url, type WorkingCopy, withWritableRepository } from ".
 import { httpUrl } from "./parse.js";
 
 /** Commands that write a repository (each also runs its work through {@link withRepository}). */
-const WRITING_COMMANDS = new Set(["init", "publish", "refresh-timestamp"]);
+const WRITING_COMMANDS = new Set([
+  "init",
+  "publish",
+  "refresh-timestamp",
+  "prune",
+  "keys rotate",
+  "root prepare",
+  "root sign",
+  "root publish",
+]);
 
 /** What the flags parse to. */
 export interface RepositoryFlags {
@@ -20,8 +29,12 @@ export interface RepositoryFlags {
 
 /** Adds `--s3-endpoint` to every command of `program` that writes a repository (call after registering them). */
 export function addRepositoryFlags(program: Command): void {
-  for (const cmd of program.commands) {
-    if (!WRITING_COMMANDS.has(cmd.name())) continue;
+  const commands = program.commands.flatMap((cmd) => [
+    [cmd.name(), cmd] as const,
+    ...cmd.commands.map((sub) => [`${cmd.name()} ${sub.name()}`, sub] as const),
+  ]);
+  for (const [name, cmd] of commands) {
+    if (!WRITING_COMMANDS.has(name)) continue;
     cmd.option(
       "--s3-endpoint <url>",
       "with --repo s3://BUCKET/PREFIX: an S3-compatible store (MinIO, Ceph, R2…), path-style (default: AWS, or AWS_ENDPOINT_URL_S3)",

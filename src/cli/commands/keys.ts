@@ -14,6 +14,7 @@ import {
 } from "../../publish/index.js";
 import { runCommand } from "../output.js";
 import { appName, path, wholeNumber } from "../parse.js";
+import { type RepositoryFlags, withRepository } from "../repository-flags.js";
 import { describeRootChange, roleName } from "./root.js";
 
 /** Registers `updraft keys` and its `generate` and `rotate` subcommands. */
@@ -46,7 +47,7 @@ export function registerKeys(program: Command): void {
   keys
     .command("rotate")
     .description("Replace one role's key: a new root version lists the new key, signed by the old and new root keys")
-    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--repo <dir>", "repository folder, or s3://BUCKET/PREFIX", path)
     .requiredOption("--app <name>", "app name", appName)
     .requiredOption("--role <role>", `role whose key to replace: ${ROLES.join(", ")}`, roleName)
     .option(
@@ -57,20 +58,20 @@ export function registerKeys(program: Command): void {
     )
     .option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path)
     .option("--json", "print one JSON document")
-    .action(
-      async (opts: { repo: string; app: string; role: RoleName; number: number; keys?: string; json?: boolean }) => {
-        await runCommand(opts, async () => {
-          const result = await rotateKey({
-            repoDir: opts.repo,
+    .action(async (opts: RepositoryFlags & { role: RoleName; number: number; keys?: string; json?: boolean }) => {
+      await runCommand(opts, async () => {
+        const result = await withRepository(opts, (repoDir) =>
+          rotateKey({
+            repoDir,
             app: opts.app,
             role: opts.role,
             number: opts.number,
             ...(opts.keys ? { keysDir: opts.keys } : {}),
-          });
-          return { result: { ...result }, human: describeRotation(result) };
-        });
-      },
-    );
+          }),
+        );
+        return { result: { ...result }, human: describeRotation(result) };
+      });
+    });
 }
 
 function describeRotation(r: RotateKeyResult): string {

@@ -18,6 +18,7 @@ import {
 } from "../../publish/index.js";
 import { runCommand } from "../output.js";
 import { appName, path, wholeNumber } from "../parse.js";
+import { type RepositoryFlags, withRepository } from "../repository-flags.js";
 
 /** A top-level role name, as an option value. */
 export function roleName(text: string): RoleName {
@@ -54,9 +55,7 @@ export function describeRootChange(
   ].join("\n");
 }
 
-interface RepoOptions {
-  repo: string;
-  app: string;
+interface RepoOptions extends RepositoryFlags {
   keys?: string;
   file?: string;
   json?: boolean;
@@ -64,7 +63,7 @@ interface RepoOptions {
 
 function withRepoOptions(command: Command): Command {
   return command
-    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--repo <dir>", "repository folder, or s3://BUCKET/PREFIX", path)
     .requiredOption("--app <name>", "app name", appName)
     .option("--file <file>", "pending root file (default REPO/<app>/root.pending.json)", path)
     .option("--json", "print one JSON document");
@@ -104,14 +103,16 @@ export function registerRoot(program: Command): void {
           ...(opts.removeKey ? { remove: opts.removeKey } : {}),
           ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
         };
-        const prepared = await prepareRoot({
-          repoDir: opts.repo,
-          app: opts.app,
-          changes: [change],
-          ...(opts.file ? { file: opts.file } : {}),
-          ...(opts.force ? { force: true } : {}),
-          ...(opts.expiresDays !== undefined ? { expiryDays: opts.expiresDays } : {}),
-        });
+        const prepared = await withRepository(opts, (repoDir) =>
+          prepareRoot({
+            repoDir,
+            app: opts.app,
+            changes: [change],
+            ...(opts.file ? { file: opts.file } : {}),
+            ...(opts.force ? { force: true } : {}),
+            ...(opts.expiresDays !== undefined ? { expiryDays: opts.expiresDays } : {}),
+          }),
+        );
         const human = [
           `Wrote root version ${prepared.status.version} to ${prepared.pendingFile}.`,
           signatureLine(prepared.status),
@@ -128,12 +129,14 @@ export function registerRoot(program: Command): void {
       .requiredOption("--key <file>", "private root key file (repeatable)", collect),
   ).action(async (opts: RepoOptions & { key: string[] }) => {
     await runCommand(opts, async () => {
-      const signed = await signPendingRoot({
-        repoDir: opts.repo,
-        app: opts.app,
-        keyFiles: opts.key.map((file) => path(file)),
-        ...(opts.file ? { file: opts.file } : {}),
-      });
+      const signed = await withRepository(opts, (repoDir) =>
+        signPendingRoot({
+          repoDir,
+          app: opts.app,
+          keyFiles: opts.key.map((file) => path(file)),
+          ...(opts.file ? { file: opts.file } : {}),
+        }),
+      );
       const human = [
         `Added ${signed.added} signature${signed.added === 1 ? "" : "s"} to ${signed.pendingFile}.`,
         signatureLine(signed.status),
@@ -149,12 +152,14 @@ export function registerRoot(program: Command): void {
       .option("--keys <dir>", "key folder with the online keys (default ./updraft-keys)", path),
   ).action(async (opts: RepoOptions) => {
     await runCommand(opts, async () => {
-      const published = await publishPendingRoot({
-        repoDir: opts.repo,
-        app: opts.app,
-        ...(opts.file ? { file: opts.file } : {}),
-        ...(opts.keys ? { keysDir: opts.keys } : {}),
-      });
+      const published = await withRepository(opts, (repoDir) =>
+        publishPendingRoot({
+          repoDir,
+          app: opts.app,
+          ...(opts.file ? { file: opts.file } : {}),
+          ...(opts.keys ? { keysDir: opts.keys } : {}),
+        }),
+      );
       return { result: { ...published }, human: describeRootChange({ ...published, pending: false }) };
     });
   });

@@ -11,7 +11,7 @@
  *
  * A command run on a folder (`--repo ./repo`) gets that folder itself.
  */
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
 import { hashFile } from "../../core/hash.js";
@@ -37,6 +37,12 @@ export interface WorkingCopy {
    * it is there already. False when the store has no such file.
    */
   fetch(key: string): Promise<boolean>;
+  /**
+   * Puts a stand-in (a sparse file of the object's size, nothing downloaded) for every object under
+   * `prefix` (relative to the repository's root), so a command can delete them: a stand-in it
+   * removes is deleted from the store, one it leaves is left as it is. Returns how many.
+   */
+  standIn(prefix: string): Promise<number>;
 }
 
 /** Options of {@link withWritableRepository}. */
@@ -100,6 +106,7 @@ export async function withStoreWorkingCopy<T>(
 /** The working copy: what was fetched, with the sha256 it had, to tell what the command changed. */
 class StoreCopy implements WorkingCopy {
   private readonly fetched = new Map<string, string>();
+  private readonly standIns = new Set<string>();
 
   constructor(
     private readonly store: RepositoryStore,
@@ -119,6 +126,20 @@ class StoreCopy implements WorkingCopy {
     if (!(await this.store.download(key, file))) return false;
     this.fetched.set(key, (await hashFile(file)).sha256);
     return true;
+  }
+
+  async standIn(prefix: string): Promise<number> {
+    let count = 0;
+    for (const [key, object] of this.seen) {
+      if (!key.startsWith(prefix) || this.fetched.has(key) || this.standIns.has(key)) continue;
+      const file = this.local(key);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, "");
+      await truncate(file, object.size);
+      this.standIns.add(key);
+      count++;
+    }
+    return count;
   }
 
   /** The version of role `name` that a fetched metadata document names in `meta`, if any. */
@@ -166,11 +187,12 @@ class StoreCopy implements WorkingCopy {
     for (const file of await listFiles(this.repoDir)) {
       const key = relative(this.repoDir, file).split(sep).join("/");
       present.add(key);
+      if (this.standIns.has(key)) continue;
       const before = this.fetched.get(key);
       if (before !== undefined && before === (await hashFile(file)).sha256) continue;
       writes.set(key, file);
     }
-    const deletes = [...this.fetched.keys()].filter((key) => !present.has(key));
+    const deletes = [...this.fetched.keys(), ...this.standIns].filter((key) => !present.has(key));
     return { writes, deletes };
   }
 }
