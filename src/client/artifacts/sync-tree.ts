@@ -9,7 +9,7 @@
  */
 import { type ExecFileException, execFile } from "node:child_process";
 import { open } from "node:fs/promises";
-import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { fsyncDir } from "../../core/fs.js";
 import { forEachLimited } from "./delta/concurrency.js";
 
@@ -38,18 +38,29 @@ let fileSystemSyncWorks: boolean | undefined;
 /** Files and folders fsynced at once in the fallback. */
 const FSYNC_PARALLEL = 16;
 
-/** Makes every file and folder of `tree` durable; throws `FILE_ERROR` when the disk reports a write error. */
-export async function syncTree(tree: StagedTree, options: SyncTreeOptions = {}): Promise<void> {
+/** How {@link syncTree} made a tree durable. */
+export type TreeSync = "file-system" | "each-entry";
+
+/**
+ * Makes every file and folder of `tree` durable and says how; throws `FILE_ERROR` when the disk
+ * reports a write error or a listed entry is gone.
+ */
+export async function syncTree(tree: StagedTree, options: SyncTreeOptions = {}): Promise<TreeSync> {
   const entries = tree.files.length + tree.folders.length;
   if (
     options.fileSystemSync !== false &&
     entries >= FILE_SYSTEM_SYNC_MIN_ENTRIES &&
     (await syncFileSystem(tree.root))
   ) {
-    return;
+    return "file-system";
   }
-  await forEachLimited(tree.files, FSYNC_PARALLEL, fsyncFile);
-  await forEachLimited(tree.folders, FSYNC_PARALLEL, fsyncDir);
+  try {
+    await forEachLimited(tree.files, FSYNC_PARALLEL, fsyncFile);
+    await forEachLimited(tree.folders, FSYNC_PARALLEL, fsyncDir);
+  } catch (err) {
+    throw toUpdraftError(err, ErrorCodes.FILE_ERROR, `Writing the new files in ${tree.root} to disk`);
+  }
+  return "each-entry";
 }
 
 /** fsyncs one file. */
