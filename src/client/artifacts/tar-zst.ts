@@ -77,7 +77,10 @@ export async function extractRelease(
   /** Creates the missing folders above `path` (inside `destDir`), parents first. */
   const ensureParent = (path: string) => {
     const missing: string[] = [];
-    for (let d = dirname(path); !dirs.has(d); d = dirname(d)) missing.push(d);
+    for (let d = dirname(path); !dirs.has(d); d = dirname(d)) {
+      if (d.length <= destDir.length) refuse(`"${path}" is not inside the staging folder`);
+      missing.push(d);
+    }
     for (let i = missing.length - 1; i >= 0; i--) {
       mkdirSync(missing[i]!, DIR_MODE);
       dirs.add(missing[i]!);
