@@ -18,7 +18,7 @@ import {
 } from "./app.js";
 import { type ClientReport, runClient } from "./client.js";
 import { median, mustRun, note } from "./exec.js";
-import { referencePackMs, referencePatchMs } from "./publish-speed.js";
+import { referencePackMs, referencePatchMs, settleWrites } from "./publish-speed.js";
 import { type ReferenceResult, runReferences, untarZst } from "./references.js";
 
 /** The measurements of one pair. */
@@ -77,6 +77,7 @@ export async function measurePair(
   const publishMs = performance.now() - t0;
   for (const s of published.deltas.skipped) note(`${app}: delta ${s.kind} from ${s.from} skipped: ${s.reason}`);
   note(`${app}: client update`);
+  await settleWrites(dir);
   const update = await runClient("update", installDir);
   if (update.version !== input.toVersion) throw new Error(`${app}: the client installed ${update.version}`);
   await assertInstalled(join(installDir, `app-${input.toVersion}`), await storedManifest(repo, published));
@@ -85,6 +86,7 @@ export async function measurePair(
   const cps: number[] = [];
   for (let i = 0; i < input.cpRuns; i++) {
     const dest = join(dir, `cp-${i}`);
+    await settleWrites(dir);
     cps.push((await mustRun("cp", ["-a", input.toDir, dest])).ms);
     await rm(dest, { recursive: true, force: true });
   }

@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
-import { type FileHandle, lstat, open, readdir, readFile, readlink } from "node:fs/promises";
+import { closeSync, createWriteStream, lstatSync, openSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { type FileHandle, open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -102,23 +102,27 @@ const SCAN_BATCH = 32;
 /** Files up to this size are hashed from one read instead of a stream. */
 const SMALL_FILE_BYTES = 256 * 1024;
 
-/** One entry of the build folder: a folder to walk, a file with its hash, or an in-tree symlink. */
+/**
+ * One entry of the build folder: a folder to walk, a file with its hash, or an in-tree symlink.
+ * Its stat and a small file's read are synchronous (microseconds each; a promise per call cost
+ * more than the call on trees of tiny files); only a large file is hashed as a stream.
+ */
 async function scanEntry(
   path: string,
   full: string,
 ): Promise<{ folder: string } | { file: PackFile } | { link: ManifestSymlink }> {
-  const st = await lstat(full);
+  const st = lstatSync(full);
   if (st.isDirectory()) return { folder: path };
   if (st.isFile()) {
     let hashed: { sha256: string; size: number };
     if (st.size <= SMALL_FILE_BYTES) {
-      const data = await readFile(full);
+      const data = readFileSync(full);
       hashed = { sha256: sha256Hex(data), size: data.length };
     } else hashed = await hashFile(full);
     return { file: { path, size: hashed.size, sha256: hashed.sha256, mode: manifestMode(st.mode), sourcePath: full } };
   }
   if (st.isSymbolicLink()) {
-    const target = await readlink(full);
+    const target = readlinkSync(full);
     if (!symlinkStaysInside(path, target)) {
       throw buildInvalid(
         `Symlink "${path}" points to "${target}", outside the build folder`,
@@ -267,10 +271,70 @@ async function feed(compressor: Writable, data: Uint8Array): Promise<void> {
   if (data.length > 0 && !compressor.write(data)) await once(compressor, "drain");
 }
 
+/** Small pieces (headers, tiny files, padding) are gathered into writes of this size. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Gathers the small pieces of the tar stream into larger writes: node:zlib compresses each write
+ * as its own job in the thread pool, and a tree of tiny files makes three pieces per file.
+ */
+class BatchedFeed {
+  private pieces: Uint8Array[] = [];
+  private bytes = 0;
+
+  constructor(private readonly compressor: Writable) {}
+
+  /** Adds `data` to the stream (large pieces go through at once, after what is gathered). */
+  async add(data: Uint8Array): Promise<void> {
+    if (data.length >= BATCH_BYTES) {
+      await this.flush();
+      await feed(this.compressor, data);
+      return;
+    }
+    this.pieces.push(data);
+    this.bytes += data.length;
+    if (this.bytes >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Writes what is gathered. */
+  async flush(): Promise<void> {
+    if (this.bytes === 0) return;
+    const batch = Buffer.concat(this.pieces, this.bytes);
+    this.pieces = [];
+    this.bytes = 0;
+    await feed(this.compressor, batch);
+  }
+}
+
+/**
+ * A small file's bytes, read synchronously in one go (one more byte is asked for, so a file that
+ * grew since the scan is noticed).
+ */
+function readSmallFile(path: string, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size + 1);
+  const fd = openSync(path, "r");
+  try {
+    let done = 0;
+    while (done < out.length) {
+      const n = readSync(fd, out, done, out.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return out.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Feeds one file's data and padding, checking it still has the scanned size and sha256. */
-async function feedFileData(compressor: Writable, file: PackFile, onBytes: (n: number) => void): Promise<void> {
+async function feedFileData(compressor: BatchedFeed, file: PackFile, onBytes: (n: number) => void): Promise<void> {
   if (file.data) {
-    await feed(compressor, file.data);
+    await compressor.add(file.data);
+    onBytes(file.size);
+  } else if (file.size <= SMALL_FILE_BYTES) {
+    const data = readSmallFile(file.sourcePath!, file.size);
+    if (data.length !== file.size || sha256Hex(data) !== file.sha256) throw changedWhilePacking(file);
+    await compressor.add(data);
     onBytes(file.size);
   } else {
     const hash = createHash("sha256");
@@ -282,7 +346,7 @@ async function feedFileData(compressor: Writable, file: PackFile, onBytes: (n: n
         if (chunk.length === 0) break;
         read += chunk.length;
         hash.update(chunk);
-        await feed(compressor, chunk);
+        await compressor.add(chunk);
         onBytes(chunk.length);
       }
       const grew = (await readRange(handle, read, 1)).length > 0;
@@ -291,7 +355,7 @@ async function feedFileData(compressor: Writable, file: PackFile, onBytes: (n: n
       await handle.close();
     }
   }
-  await feed(compressor, tarPadding(file.size));
+  await compressor.add(tarPadding(file.size));
 }
 
 /** Headers of the archive's entries, in manifest order. */
@@ -346,12 +410,14 @@ export async function writeArchive(
     bytesDone += n;
     options.onProgress?.({ bytesDone, bytesTotal: contents.totalBytes });
   };
+  const batched = new BatchedFeed(compressor);
   try {
     for (const { header, file } of entries) {
-      await feed(compressor, encodeTarHeader(header));
-      if (file) await feedFileData(compressor, file, onBytes);
+      await batched.add(encodeTarHeader(header));
+      if (file) await feedFileData(batched, file, onBytes);
     }
-    await feed(compressor, TAR_END);
+    await batched.add(TAR_END);
+    await batched.flush();
     compressor.end();
     await written;
   } catch (err) {

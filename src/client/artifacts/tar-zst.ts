@@ -4,16 +4,28 @@
  * written, nothing is ever written outside the staging folder, and a file that is unchanged from
  * the installed version is hard-linked from it instead of written again.
  */
-import { createReadStream } from "node:fs";
-import { chmod, link, mkdir, symlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  createReadStream,
+  fchmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
 import tar from "tar-stream";
 import { ErrorCodes, type Fail, failWith, toUpdraftError, UpdraftError } from "../../core/errors.js";
-import { DIR_MODE, ensureDir, fsyncDir, safeJoin } from "../../core/fs.js";
-import { hashFile, writeHashedFile } from "../../core/hash.js";
+import { DIR_MODE } from "../../core/fs.js";
+import { hashFile } from "../../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../../formats/native.js";
+import { underRoot } from "./delta/paths.js";
+import { syncTree } from "./sync-tree.js";
 
 /** A file of the installed version that may be reused when unchanged. */
 export interface ReusableFile {
@@ -34,9 +46,19 @@ const refuse: Fail = failWith(
   "The archive does not match its signed manifest. Nothing was installed.",
 );
 
+/** Writes all of `data` at the file's current position. */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+}
+
 /**
  * Extracts `archivePath` into `destDir` (which must not exist yet). Throws `ARCHIVE_INVALID` or
- * `FILE_MISMATCH` on any difference from `manifest`.
+ * `FILE_MISMATCH` on any difference from `manifest`. The tree is durable when this resolves.
+ *
+ * File calls are synchronous (each costs microseconds, and a release can hold tens of thousands
+ * of tiny files: a round trip through the thread pool per call cost more than the call); the
+ * archive's chunks arrive asynchronously, so the event loop keeps turning. Nothing is fsynced per
+ * file: {@link syncTree} makes the whole tree durable at the end.
  */
 export async function extractRelease(
   archivePath: string,
@@ -49,13 +71,19 @@ export async function extractRelease(
   const links = new Map<string, ManifestSymlink>(manifest.symlinks.map((l) => [l.path, l]));
   const done = new Set<string>();
   const dirs = new Set<string>([destDir]);
+  const written: string[] = [];
   const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0 };
 
-  const ensureParent = async (path: string) => {
-    const parent = dirname(path);
-    if (!dirs.has(parent)) {
-      await ensureDir(parent);
-      for (let d = parent; d.length > destDir.length && !dirs.has(d); d = dirname(d)) dirs.add(d);
+  /** Creates the missing folders above `path` (inside `destDir`), parents first. */
+  const ensureParent = (path: string) => {
+    const missing: string[] = [];
+    for (let d = dirname(path); !dirs.has(d); d = dirname(d)) {
+      if (d.length <= destDir.length) refuse(`"${path}" is not inside the staging folder`);
+      missing.push(d);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      mkdirSync(missing[i]!, DIR_MODE);
+      dirs.add(missing[i]!);
     }
   };
 
@@ -70,9 +98,10 @@ export async function extractRelease(
         const expected = links.get(name) ?? refuse(`The archive holds a symlink "${name}" the manifest does not list`);
         if (entry.header.linkname !== expected.target)
           refuse(`Symlink "${name}" points elsewhere than the manifest says`);
-        const target = safeJoin(destDir, name);
-        await ensureParent(target);
-        await symlink(expected.target, target);
+        // A manifest path: parseReleaseManifest checked it is relative and stays inside.
+        const target = underRoot(destDir, name);
+        ensureParent(target);
+        symlinkSync(expected.target, target);
         entry.resume();
         done.add(name);
         continue;
@@ -81,30 +110,42 @@ export async function extractRelease(
       const expected = files.get(name) ?? refuse(`The archive holds "${name}", which the manifest does not list`);
       if (size !== expected.size)
         refuse(`"${name}" is ${size} bytes in the archive but ${expected.size} in the manifest`);
-      const target = safeJoin(destDir, name);
-      await ensureParent(target);
+      const target = underRoot(destDir, name);
+      ensureParent(target);
       done.add(name);
 
       const candidate = reuse.get(name);
       if (candidate && candidate.sha256 === expected.sha256 && candidate.mode === expected.mode) {
         const actual = await hashFile(candidate.absolutePath).catch(() => undefined);
         if (actual?.sha256 === expected.sha256) {
-          await link(candidate.absolutePath, target);
+          linkSync(candidate.absolutePath, target);
           entry.resume();
           await new Promise<void>((resolve, reject) => entry.on("end", resolve).on("error", reject));
           stats.linked++;
           continue;
         }
       }
-      const written = await writeHashedFile(target, entry, { mode: expected.mode, sync: true });
-      await chmod(target, expected.mode);
-      if (written.size !== expected.size || written.sha256 !== expected.sha256) {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      const fd = openSync(target, "wx", expected.mode);
+      try {
+        for await (const chunk of entry) {
+          hash.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+          writeAll(fd, chunk as Buffer);
+        }
+        fchmodSync(fd, expected.mode); // the umask may have narrowed the mode open() set
+      } finally {
+        closeSync(fd);
+      }
+      written.push(target);
+      if (bytes !== expected.size || hash.digest("hex") !== expected.sha256) {
         throw new UpdraftError(ErrorCodes.FILE_MISMATCH, `"${name}" does not match its signed sha256`, {
           hint: "The archive was altered. Nothing was installed.",
         });
       }
       stats.written++;
-      stats.bytesWritten += written.size;
+      stats.bytesWritten += bytes;
     }
     await source;
   } catch (err) {
@@ -122,6 +163,6 @@ export async function extractRelease(
   for (const path of [...files.keys(), ...links.keys()]) {
     if (!done.has(path)) refuse(`The archive lacks "${path}", which the manifest lists`);
   }
-  for (const d of dirs) await fsyncDir(d);
+  await syncTree({ root: destDir, files: written, folders: [...dirs] });
   return stats;
 }

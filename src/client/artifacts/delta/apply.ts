@@ -5,12 +5,12 @@
  * every file checked against the new signed manifest, and creates the symlinks. Any difference
  * throws; the caller falls back to the full archive.
  */
-import { linkSync, mkdirSync } from "node:fs";
-import { copyFile, mkdir, open, symlink } from "node:fs/promises";
+import { linkSync, mkdirSync, symlinkSync } from "node:fs";
+import { chmod, copyFile, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ErrorCodes, type Fail, failWith } from "../../../core/errors.js";
-import { DIR_MODE, fsyncDir } from "../../../core/fs.js";
+import { DIR_MODE } from "../../../core/fs.js";
 import { hashFile } from "../../../core/hash.js";
 import {
   DELTA_PREAMBLE_BYTES,
@@ -24,6 +24,7 @@ import {
 import type { ReleaseManifest } from "../../../formats/native.js";
 import type { InstallLayout } from "../../install/layout.js";
 import type { StageProducer } from "../../install/versioned.js";
+import { syncTree } from "../sync-tree.js";
 import type { ExtractStats } from "../tar-zst.js";
 import { forEachLimited } from "./concurrency.js";
 import { NeededWriter } from "./needed-writer.js";
@@ -91,7 +92,10 @@ function makeFolders(stagingDir: string, manifest: ReleaseManifest): string[] {
   return [stagingDir, ...sorted];
 }
 
-/** Hard-links (or copies, when the mode changed) every file the new release shares with the installed one. */
+/**
+ * Hard-links (or copies, when the mode changed) every file the new release shares with the
+ * installed one; the copies' paths go to `copied` (to sync).
+ */
 async function placeUnchanged(
   options: DeltaApplyOptions,
   check: TreeCheckResult,
@@ -99,6 +103,7 @@ async function placeUnchanged(
   isNeeded: boolean[],
   stats: ExtractStats,
   identities: Map<string, string>,
+  copied: string[],
 ): Promise<void> {
   const source = new Map<string, number>();
   options.installed.files.forEach((f, i) => {
@@ -127,13 +132,8 @@ async function placeUnchanged(
   }
   await forEachLimited(copies, 8, async ({ file, src, dest }) => {
     await copyFile(src, dest);
-    const handle = await open(dest, "r+");
-    try {
-      await handle.chmod(file.mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await chmod(dest, file.mode);
+    copied.push(dest);
     const actual = await hashFile(dest);
     if (actual.sha256 !== file.sha256) baseMismatch(`"${file.path}" changed while it was being copied`);
     stats.written++;
@@ -170,7 +170,8 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0 };
     const identities = new Map<string, string>();
     // Links and decoding overlap: the link loop runs while zstd works in the thread pool.
-    const linked = placeUnchanged(options, check, stagingDir, isNeeded, stats, identities);
+    const copied: string[] = [];
+    const linked = placeUnchanged(options, check, stagingDir, isNeeded, stats, identities, copied);
     linked.catch(() => undefined); // awaited below
     const writer = new NeededWriter(stagingDir, manifest.files, needed);
     const decode = async () => {
@@ -188,7 +189,7 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
         await decodeSegment({ deltaPath: options.deltaPath, offset, segment, reference }, writer);
         offset += segment.payloadLength;
       }
-      await writer.finish();
+      writer.finish();
     };
     const [links, decoded] = await Promise.allSettled([linked, decode()]);
     writer.abort();
@@ -197,8 +198,8 @@ export function fromDelta(options: DeltaApplyOptions): StageProducer {
     for (const [path, id] of writer.identities) identities.set(path, id);
     stats.written += writer.filesDone;
     stats.bytesWritten += writer.position;
-    for (const l of manifest.symlinks) await symlink(l.target, underRoot(stagingDir, l.path));
-    await forEachLimited(dirs, 16, fsyncDir);
+    for (const l of manifest.symlinks) symlinkSync(l.target, underRoot(stagingDir, l.path));
+    await syncTree({ root: stagingDir, files: [...writer.written, ...copied], folders: dirs });
     options.onIdentities?.(identities);
     return stats;
   };

@@ -3,15 +3,13 @@
  * staging folder: cuts it at file boundaries, hashes each file while writing, sets its mode and
  * checks its size and sha256 against the signed manifest before the next one starts. File calls
  * are synchronous (each costs microseconds; the stream's chunks arrive asynchronously, so the
- * event loop keeps turning); the files are fsynced together at the end, which lets the kernel
- * write them out in parallel instead of one flush per file.
+ * event loop keeps turning). Nothing is fsynced here: the caller makes the whole staged tree
+ * durable at once ({@link syncTree}), {@link NeededWriter.written} lists the files.
  */
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { ErrorCodes, UpdraftError } from "../../../core/errors.js";
 import type { ManifestFile } from "../../../formats/native.js";
-import { forEachLimited } from "./concurrency.js";
 import { underRoot } from "./paths.js";
 
 interface OpenFile {
@@ -29,7 +27,8 @@ export class NeededWriter {
   private k = 0;
   private current: OpenFile | undefined;
   private readonly ready = new Set<number>();
-  private readonly written: string[] = [];
+  /** Paths of the files written so far. */
+  readonly written: string[] = [];
   /** Stat identities (`ino:size:mtimeNs`) of the files written, by path. */
   readonly identities = new Map<string, string>();
 
@@ -64,18 +63,10 @@ export class NeededWriter {
     }
   }
 
-  /** Checks that every needed file was written (creating trailing empty ones), then fsyncs them all. */
-  async finish(): Promise<void> {
+  /** Checks that every needed file was written (creating trailing empty ones). */
+  finish(): void {
     this.skipEmpty();
     if (this.k < this.needed.length || this.current) this.fail("the delta ended before every file was produced");
-    await forEachLimited(this.written, 16, async (path) => {
-      const handle = await open(path, "r+");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    });
   }
 
   /** Closes an open file after a failure. */
