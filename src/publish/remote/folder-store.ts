@@ -8,8 +8,8 @@
 import { copyFile, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ensureDir, fsyncDir, randomSuffix, safeJoin } from "../../core/fs.js";
-import { conflictError } from "./s3-store.js";
 import type { RepositoryStore, StoredObject, WriteCondition } from "./store.js";
+import { conflictError } from "./store.js";
 
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;

@@ -19,8 +19,8 @@
  * docs/hosting.md).
  */
 import { classifyServedPath } from "../../formats/served-paths.js";
-import { conflictError } from "./s3-store.js";
 import type { RepositoryStore, StoredObject, WriteCondition } from "./store.js";
+import { conflictError } from "./store.js";
 
 /** What changed in the working copy: files to write (key → local file) and keys to delete. */
 export interface RepositoryChanges {

@@ -23,6 +23,7 @@ import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { cacheControlFor, contentTypeFor } from "../../formats/served-headers.js";
 import { formatS3Url, type S3Location } from "./location.js";
 import type { RepositoryStore, StoredObject, WriteCondition } from "./store.js";
+import { conflictError } from "./store.js";
 
 /** Files at least this large go up as a multipart upload, in parts of this size. */
 const PART_SIZE = 16 * 1024 * 1024;
@@ -66,18 +67,6 @@ function storeError(err: unknown, what: string, where: string): UpdraftError {
       : "Check --s3-endpoint (or AWS_ENDPOINT_URL_S3), the region (AWS_REGION) and the network, then run the command again: nothing a client reads was changed half-way.",
     details: { ...(status !== undefined ? { status } : {}), ...(name ? { name } : {}) },
   });
-}
-
-/** `REPO_CONFLICT`: another publisher wrote the repository while this command ran. */
-export function conflictError(where: string, why: string, cause?: unknown): UpdraftError {
-  return new UpdraftError(
-    ErrorCodes.REPO_CONFLICT,
-    `Another publisher changed ${where} while this command ran: ${why}`,
-    {
-      ...(cause !== undefined ? { cause } : {}),
-      hint: "Run the command again: it starts from the repository as it is now. Publish from one CI job at a time.",
-    },
-  );
 }
 
 /** The S3 client for `options`: the standard chain, plus path-style addressing for custom endpoints. */

@@ -4,6 +4,7 @@
  * (`<app>/metadata/timestamp.json`). Two kinds: an S3-compatible bucket (./s3-store.ts) and a
  * local folder (./folder-store.ts), so the one upload order (./push.ts) serves both.
  */
+import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 
 /** One object as the store lists it. */
 export interface StoredObject {
@@ -37,4 +38,16 @@ export interface RepositoryStore {
   upload(key: string, file: string, condition?: WriteCondition): Promise<void>;
   /** Deletes `key` (nothing when it is already gone). */
   remove(key: string): Promise<void>;
+}
+
+/** `REPO_CONFLICT`: another publisher wrote the repository while this command ran. */
+export function conflictError(where: string, why: string, cause?: unknown): UpdraftError {
+  return new UpdraftError(
+    ErrorCodes.REPO_CONFLICT,
+    `Another publisher changed ${where} while this command ran: ${why}`,
+    {
+      ...(cause !== undefined ? { cause } : {}),
+      hint: "Run the command again: it starts from the repository as it is now. Publish from one CI job at a time.",
+    },
+  );
 }
