@@ -14,6 +14,7 @@ import {
   type ChannelPointer,
   documentName,
   invalid,
+  manifestTarget,
   NATIVE_SCHEMA,
   nameField,
   nativeDocument,
@@ -257,4 +258,11 @@ export function parseRolloutSchedule(text: string, start: Date): { steps: Rollou
     lastPercent = percent;
   }
   return { steps };
+}
+
+/** The manifest target of `release`'s build for `platform`. */
+export function manifestOfRelease(release: ChannelRelease, platform: string): string {
+  return platform === ANY_PLATFORM && release.legacyManifest !== undefined
+    ? release.legacyManifest
+    : manifestTarget(release.version, platform);
 }

@@ -12,11 +12,10 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists, removePath } from "../core/fs.js";
 import { assertVersion, compareVersions } from "../core/version.js";
 import {
+  ANY_PLATFORM,
   APP_NAME_PATTERN,
   type AppConfig,
   CHANNEL_PATTERN,
-  type ChannelPointer,
-  channelTarget,
   DEFAULT_HEALTH,
   EMBEDDED_CONFIG_FILE,
   EMBEDDED_ROOT_FILE,
@@ -25,6 +24,7 @@ import {
   type HealthPolicy,
   manifestTarget,
   NATIVE_SCHEMA,
+  PLATFORM_PATTERN,
   parseReleaseManifest,
   type ReleaseManifest,
   serializeDocument,
@@ -32,6 +32,15 @@ import {
   unpublishableVersionReason,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
+import {
+  emptyChannelDocument,
+  placeInChannel,
+  type RolloutRequest,
+  readChannelDocument,
+  rolloutOf,
+  storeChannelDocument,
+  updraftCustom,
+} from "./channels.js";
 import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
@@ -85,9 +94,24 @@ function assertPublishableVersion(text: string): string {
   return version;
 }
 
-function updraftCustom(target: TargetFile | undefined): Record<string, unknown> | undefined {
-  const updraft = target?.custom.updraft;
-  return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
+/** Node's `process.platform` values a build may be published for. */
+export const KNOWN_OSES = ["aix", "android", "darwin", "freebsd", "linux", "netbsd", "openbsd", "sunos", "win32"];
+/** Node's `process.arch` values a build may be published for. */
+export const KNOWN_ARCHES = ["arm", "arm64", "ia32", "loong64", "mips", "mipsel", "ppc64", "riscv64", "s390x", "x64"];
+
+/** `platform` if it is `any` or Node's `os-arch` of a known system; else `USAGE` naming the known ones. */
+export function assertPlatform(platform: string): string {
+  const [os = "", arch = ""] = platform.split("-");
+  if (platform === ANY_PLATFORM || (PLATFORM_PATTERN.test(platform) && KNOWN_OSES.includes(os) && KNOWN_ARCHES.includes(arch)))
+    return platform;
+  throw new UpdraftError(ErrorCodes.USAGE, `Invalid platform "${platform}": give any, or Node's os-arch`, {
+    hint: `os: ${KNOWN_OSES.join(", ")}; arch: ${KNOWN_ARCHES.join(", ")} (e.g. linux-x64, win32-x64, darwin-arm64).`,
+  });
+}
+
+/** The platform a target belongs to (targets published before platforms belong to `any`). */
+export function platformOfTarget(custom: Record<string, unknown> | undefined): string {
+  return typeof custom?.platform === "string" ? custom.platform : ANY_PLATFORM;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +194,17 @@ export interface PublishOptions {
   health?: HealthPolicy;
   /** Replace an existing version, and move the channel pointer even to a lower version. */
   force?: boolean;
+  /**
+   * The platform the build is for: Node's `os-arch` (`linux-x64`, `win32-x64`, `darwin-arm64`…), or
+   * `any` (the default). One version holds one build per platform, each published on its own.
+   */
+  platform?: string;
+  /** Mark the release critical: clients report `critical: true` (for the app to urge the user). */
+  critical?: boolean;
+  /** Installs below this version must take this release: it ignores the rollout and clients report `required`. */
+  minimumVersion?: string;
+  /** Start a staged rollout instead of offering the release to every install at once (see `setRollout`). */
+  rollout?: RolloutRequest;
   /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
   url?: string;
   /** zstd level, default 19. */
@@ -191,7 +226,9 @@ export interface PublishResult {
   version: string;
   channel: string;
   releasedAt: string;
-  /** True if the channel pointer now names this version. */
+  /** The build's platform (`any` or `os-arch`). */
+  platform: string;
+  /** True if the channel now offers this version (as its newest release, or as a new build of it). */
   channelMoved: boolean;
   /** The channel's version before this publish, if it had one. */
   previousChannelVersion?: string;
@@ -233,12 +270,22 @@ async function assertBuildDir(buildDir: string): Promise<void> {
   }
 }
 
-/** Finds a published release of a version equal to `version` (`1.2` equals `1.2.0`). */
-function existingRelease(targets: Record<string, TargetFile>, version: string): string | undefined {
+/** Finds a published build for `platform` of a version equal to `version` (`1.2` equals `1.2.0`). */
+function existingRelease(targets: Record<string, TargetFile>, version: string, platform: string): string | undefined {
   for (const target of Object.values(targets)) {
     const custom = updraftCustom(target);
     if (custom?.kind !== "manifest" || typeof custom.version !== "string") continue;
-    if (compareVersions(custom.version, version) === 0) return custom.version;
+    if (compareVersions(custom.version, version) === 0 && platformOfTarget(custom) === platform) return custom.version;
+  }
+  return undefined;
+}
+
+/** The published version equal to `version` (`1.2` equals `1.2.0`) whatever its platform, as it was spelled then. */
+export function publishedVersion(targets: Record<string, TargetFile>, version: string): string | undefined {
+  for (const target of Object.values(targets)) {
+    const custom = updraftCustom(target);
+    if (custom?.kind === "manifest" && typeof custom.version === "string" && compareVersions(custom.version, version) === 0)
+      return custom.version;
   }
   return undefined;
 }
@@ -258,6 +305,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const urlOption = options.url === undefined ? undefined : assertRepoUrl(options.url);
   const now = options.now ?? new Date();
   const force = options.force ?? false;
+  const platform = assertPlatform(options.platform ?? ANY_PLATFORM);
+  const minimumVersion = options.minimumVersion === undefined ? undefined : assertVersion(options.minimumVersion);
+  if (minimumVersion !== undefined && compareVersions(minimumVersion, version) > 0) {
+    throw new UpdraftError(ErrorCodes.USAGE, `--minimum-version ${minimumVersion} is above the version published (${version})`, {
+      hint: "The minimum version is the lowest version installs may keep running: at most the release's own version.",
+    });
+  }
+  const rollout = options.rollout === undefined ? undefined : rolloutOf(options.rollout, now);
   const progress = options.onProgress ?? (() => undefined);
   await assertBuildDir(buildDir);
   const paths = appPaths(resolve(options.repoDir), app);
@@ -267,12 +322,16 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const state = await loadRepository(paths);
     assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
     const current = state.targets.signed.targets;
-    const existing = existingRelease(current, version);
+    const existing = existingRelease(current, version, platform);
     if (existing !== undefined && !force) {
-      throw new UpdraftError(ErrorCodes.VERSION_EXISTS, `Version ${existing} of "${app}" is already published`, {
-        hint: "Publish a higher version, or pass --force to replace it.",
-        details: { version: existing },
-      });
+      throw new UpdraftError(
+        ErrorCodes.VERSION_EXISTS,
+        `Version ${existing} of "${app}" is already published${platform === ANY_PLATFORM ? "" : ` for ${platform}`}`,
+        {
+          hint: "Publish a higher version, or pass --force to replace it.",
+          details: { version: existing, platform },
+        },
+      );
     }
     const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
     const url = urlOption ?? settings.url;
@@ -286,7 +345,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       ...(options.extraFiles ?? []),
     ]);
     const tScan = performance.now();
-    const archiveName = fullArchiveTarget(app, version);
+    const archiveName = fullArchiveTarget(app, version, platform);
     const tmp = tempTargetPath(paths, archiveName);
     await mkdir(dirname(tmp), { recursive: true });
     // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
@@ -302,6 +361,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       targets: current,
       version,
       channel,
+      platform,
       files: contents.files,
       fullSize: packed.then((a) => a.size),
       ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
@@ -335,6 +395,9 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       releasedAt,
       ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
       health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
+      ...(minimumVersion !== undefined ? { minimumVersion } : {}),
+      ...(options.critical === true ? { critical: true } : {}),
+      platform,
       files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
       symlinks: contents.symlinks,
       artifacts: [
@@ -342,46 +405,48 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
       ],
     });
-    const manifestName = manifestTarget(version);
+    const manifestName = manifestTarget(version, platform);
     const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
 
     const next: Record<string, TargetFile> = {};
-    const prefix = `releases/${version}/`; // a forced republish replaces every target of this version
-    for (const [name, target] of Object.entries(current)) if (!name.startsWith(prefix)) next[name] = target;
-    next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, { kind: "full", version });
+    // A forced republish replaces every target of this version's build for this platform.
+    const replaced = (target: TargetFile) => {
+      const custom = updraftCustom(target);
+      return (
+        typeof custom?.version === "string" &&
+        custom.kind !== "channel" &&
+        compareVersions(custom.version, version) === 0 &&
+        platformOfTarget(custom) === platform
+      );
+    };
+    for (const [name, target] of Object.entries(current)) if (!replaced(target)) next[name] = target;
+    next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, { kind: "full", version, platform });
     next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
       kind: "manifest",
       version,
       channel,
+      platform,
     });
     const written = [archiveName, manifestName];
     for (const d of deltas.deltas) {
-      next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from });
+      next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from, platform });
       written.push(d.target);
     }
 
-    const pointerName = channelTarget(channel);
-    const previous = updraftCustom(current[pointerName])?.version;
-    const previousChannelVersion = typeof previous === "string" ? previous : undefined;
-    const higher = previousChannelVersion === undefined || compareVersions(version, previousChannelVersion) > 0;
-    const channelMoved = higher || force;
-    if (channelMoved) {
-      const pointer: ChannelPointer = {
-        schema: NATIVE_SCHEMA,
-        app,
-        channel,
-        version,
-        manifest: manifestName,
-        releasedAt,
-      };
-      const stored = await storeTargetBytes(paths, pointerName, Buffer.from(serializeDocument(pointer)));
-      next[pointerName] = makeTargetFile(pointerName, stored.length, stored.sha256, {
-        kind: "channel",
-        channel,
-        version,
-      });
-      written.push(pointerName);
-    }
+    const doc = (await readChannelDocument(paths, current, channel)) ?? emptyChannelDocument(app, channel);
+    const placed = placeInChannel(doc, {
+      version,
+      platform,
+      publishedAt: releasedAt,
+      force,
+      rollout,
+      minimumVersion,
+      critical: options.critical,
+    });
+    const previousChannelVersion = doc.releases[0]?.version;
+    const higher = placed.higher;
+    const channelMoved = placed.document !== undefined;
+    if (placed.document !== undefined) written.push(await storeChannelDocument(paths, next, placed.document, now));
 
     // 3. Metadata, in publish order; then remember the URL.
     const metadata = await commitTargets(state, next, {
@@ -395,14 +460,17 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     const tEnd = performance.now();
     progress({ phase: "done" });
     const channelNote = channelMoved
-      ? previousChannelVersion === undefined
-        ? `Channel "${channel}" now points to ${version} (it was empty).`
-        : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}.`
+      ? placed.addedBuild
+        ? `Channel "${channel}" offers ${version} for ${platform} too.`
+        : previousChannelVersion === undefined
+          ? `Channel "${channel}" now points to ${version} (it was empty).`
+          : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}${rollout ? `, rolling out from ${rollout.steps[0]!.percent} %` : ""}.`
       : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
     return {
       app,
       version,
       channel,
+      platform,
       releasedAt,
       channelMoved,
       ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),

@@ -13,7 +13,7 @@ import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
 import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
-import { parseReleaseManifest, type ReleaseManifest } from "../../formats/native.js";
+import { ANY_PLATFORM, parseReleaseManifest, type ReleaseManifest } from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
 import type { SourceFile } from "./sources.js";
 
@@ -30,21 +30,31 @@ function updraftCustom(target: TargetFile): Record<string, unknown> | undefined 
   return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
 }
 
+/** Which previous releases {@link previousReleases} looks for. */
+export interface PreviousReleasesQuery {
+  channel: string;
+  /** Only builds for this platform (targets published before platforms are `any`). */
+  platform: string;
+  /** Only releases below this version. */
+  version: string;
+  count: number;
+}
+
 /**
- * The up to `count` highest releases of `channel` below `version` listed in `targets`, highest
- * first. A release whose manifest or archive cannot be read is left out.
+ * The up to `count` highest releases of the query's channel and platform below its version listed
+ * in `targets`, highest first. A release whose manifest or archive cannot be read is left out.
  */
 export async function previousReleases(
   paths: AppPaths,
   targets: Record<string, TargetFile>,
-  channel: string,
-  version: string,
-  count: number,
+  query: PreviousReleasesQuery,
 ): Promise<PreviousRelease[]> {
+  const { channel, platform, version, count } = query;
   const candidates: { version: string; target: TargetFile }[] = [];
   for (const target of Object.values(targets)) {
     const custom = updraftCustom(target);
     if (custom?.kind !== "manifest" || custom.channel !== channel || typeof custom.version !== "string") continue;
+    if ((typeof custom.platform === "string" ? custom.platform : ANY_PLATFORM) !== platform) continue;
     if (compareVersions(custom.version, version) >= 0) continue;
     candidates.push({ version: custom.version, target });
   }
