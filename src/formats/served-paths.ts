@@ -14,6 +14,7 @@ import {
   fullArchiveTarget,
   manifestTarget,
   metadataPath,
+  PLATFORM_PATTERN,
   targetsPath,
 } from "./native.js";
 import { UPDATE_JSON_FILE } from "./update-json.js";
@@ -45,6 +46,8 @@ export interface ServedFile {
   readonly version?: string;
   /** For deltas: the version the delta applies to. */
   readonly from?: string;
+  /** For manifests, archives and deltas of a per-platform build: its platform (`any` or `os-arch`). */
+  readonly platform?: string;
   /** For channel pointers: the channel. */
   readonly channel?: string;
   /**
@@ -109,6 +112,9 @@ const CHANNEL = matcherOf([ANY_SEGMENT], channelTarget);
 const MANIFEST = matcherOf([ANY_SEGMENT], manifestTarget);
 const FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
 const DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD], deltaTarget);
+const PLATFORM_MANIFEST = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestTarget);
+const PLATFORM_FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
+const PLATFORM_DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD, ANY_SEGMENT], deltaTarget);
 const LEGACY_ZIP = matcherOf([ANY_SEGMENT, ANY_SEGMENT], saauZipName);
 const METADATA_FILE = /^(?:(\d+)\.)?[a-z0-9][a-z0-9._-]*\.json$/;
 const TIMESTAMP_FILE = "timestamp.json";
@@ -122,7 +128,22 @@ function logicalTarget(stored: string): string | undefined {
   return stored.slice(0, slash + 1) + base.slice(65);
 }
 
+/** The targets of a per-platform build (`releases/<version>/<platform>/…`). */
+function classifyPlatformTarget(app: string, name: string): ServedFile | undefined {
+  const manifest = PLATFORM_MANIFEST(name);
+  const full = PLATFORM_FULL(name);
+  const delta = PLATFORM_DELTA(name);
+  const [version = "", platform = ""] = manifest ?? (full ? full.slice(1) : undefined) ?? [delta?.[0], delta?.[3]];
+  if (!isValidVersion(version) || !PLATFORM_PATTERN.test(platform)) return undefined;
+  if (manifest) return { app, kind: "manifest", version, platform, immutable: true };
+  if (full) return { app, kind: "full", version, platform, immutable: true };
+  const from = delta?.[1] ?? "";
+  return isValidVersion(from) ? { app, kind: "delta", version, from, platform, immutable: true } : undefined;
+}
+
 function classifyTarget(app: string, name: string): ServedFile | undefined {
+  const perPlatform = classifyPlatformTarget(app, name);
+  if (perPlatform !== undefined) return perPlatform;
   const channel = CHANNEL(name);
   if (channel !== undefined) {
     const [c = ""] = channel;

@@ -9,7 +9,8 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { hashFile } from "../../core/hash.js";
-import type { AppConfig, ChannelPointer, ReleaseManifest } from "../../formats/native.js";
+import { type ChannelDocument, manifestOfRelease } from "../../formats/channel.js";
+import type { AppConfig, ReleaseManifest } from "../../formats/native.js";
 import {
   type ChoiceContext,
   chooseUpdateArtifact,
@@ -19,10 +20,11 @@ import {
 import { assertFreeSpace, type InstallLayout } from "../install/index.js";
 import { downloadArtifact } from "../net/download.js";
 import type { HttpClient } from "../net/http.js";
-import { channelPointer, verifiedRelease } from "../trust/release.js";
+import { chooseRelease, type ReleaseChoice } from "../trust/choose-release.js";
+import { channelDocument, type ReleaseRef, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
-import type { SourceOrigin, SourceRelease, StageOptions, UpdateSource } from "./source.js";
+import type { SourceOrigin, SourceRelease, StageOptions, UnusableRelease, UpdateSource } from "./source.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
 export interface NativeRelease extends SourceRelease {
@@ -62,6 +64,26 @@ export interface NativeSourceOptions {
   onFallback: (fallback: DeltaFallback) => void;
   /** Check free space before a download (default true). */
   checkDiskSpace?: boolean;
+  /** The install's platform (`os-arch`): only its builds, or `any` builds, are chosen. */
+  platform: string;
+  /** The install's random id, which places it in or out of staged rollouts. */
+  installId: () => Promise<string>;
+}
+
+/** How {@link NativeSource.choose} decides besides the channel and the install. */
+export interface ChoiceOptions {
+  /** A check a person asked for: bypasses a running rollout (see choose-release.ts). */
+  manual: boolean;
+  now?: Date;
+}
+
+/** The signed reference of the release `choice` picked. */
+export function releaseRefOf(choice: Extract<ReleaseChoice, { kind: "release" }>): ReleaseRef {
+  return {
+    version: choice.release.version,
+    manifest: manifestOfRelease(choice.release, choice.platform),
+    platform: choice.platform,
+  };
 }
 
 /**
@@ -73,7 +95,7 @@ export interface NativeSourceOptions {
 export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   readonly origin: SourceOrigin;
   private trust: TrustSession | undefined;
-  private pointer: ChannelPointer | undefined;
+  private document: ChannelDocument | undefined;
 
   constructor(private readonly options: NativeSourceOptions) {
     const { config } = options;
@@ -81,20 +103,43 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   }
 
   /**
-   * The version the channel offers now (its signed pointer), without reading the release: enough
-   * to tell an install that it is current or that the version is held back.
+   * What the channel offers now (its signed channel document), without reading any release: enough
+   * to choose the release for this install, or to tell it that it is current.
    */
-  async offered(): Promise<ChannelPointer> {
+  async offered(): Promise<ChannelDocument> {
     const { layout, config, http } = this.options;
     this.trust ??= await openTrust(layout, config, http);
-    this.pointer ??= await channelPointer(this.trust, config);
-    return this.pointer;
+    this.document ??= await channelDocument(this.trust, config);
+    return this.document;
   }
 
-  async latest(installed: string | undefined): Promise<NativeRelease> {
-    const pointer = await this.offered();
+  /** Which release of the channel this install should run (see {@link chooseRelease}). */
+  async choose(installed: string | undefined, options: ChoiceOptions): Promise<ReleaseChoice> {
+    const document = await this.offered();
+    return chooseRelease({
+      document,
+      installed,
+      platform: this.options.platform,
+      installId: await this.options.installId(),
+      now: options.now ?? new Date(),
+      manual: options.manual,
+    });
+  }
+
+  async latest(installed: string | undefined): Promise<NativeRelease | UnusableRelease> {
+    const choice = await this.choose(installed, { manual: false });
+    if (choice.kind === "none") {
+      const version = choice.newest?.version ?? (await this.offered()).version;
+      return { version, unusable: new UpdraftError(ErrorCodes.NO_UPDATE, choice.message) };
+    }
+    return this.release(releaseRefOf(choice), installed);
+  }
+
+  /** The release `ref` names (one {@link offered} listed), verified, with the artifact chosen for `installed`. */
+  async release(ref: ReleaseRef, installed: string | undefined): Promise<NativeRelease> {
+    await this.offered();
     const { layout, config, onFallback } = this.options;
-    return resolveRelease({ layout, trust: this.trust!, currentVersion: installed, onFallback }, config.app, pointer);
+    return resolveRelease({ layout, trust: this.trust!, currentVersion: installed, onFallback }, config.app, ref);
   }
 
   async stage(release: NativeRelease, workDir: string, options: StageOptions = {}): Promise<NativeStaged> {
@@ -170,7 +215,7 @@ export async function openTrust(layout: InstallLayout, config: AppConfig, http: 
  * The release `pointer` names, verified (see {@link verifiedRelease}), with the artifact this
  * install downloads (see {@link chooseUpdateArtifact}).
  */
-export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
+export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ReleaseRef): Promise<NativeRelease> {
   const { manifest, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer);
   const full: LocatedArtifact = { ref: archive, url: archiveUrl };
   return {

@@ -9,7 +9,8 @@
  * 4. rollout: the install takes the newest release when its bucket,
  *    `sha256(installId + "\n" + version) mod 10000`, is below `percent × 100`, else the release
  *    before it; a manual check takes it whenever the rollout is above 0 % and not halted;
- * 5. back-off: a chosen version that failed here recently is held back.
+ * The updater then holds the chosen version back if it failed here recently (back-off): only the
+ * chosen release's own failures count, so a required update is never held back by another's.
  */
 import { createHash } from "node:crypto";
 import { compareVersions } from "../../core/version.js";
@@ -37,8 +38,6 @@ export interface ReleaseChoiceInput {
   readonly now: Date;
   /** A check a person asked for: bypasses a rollout above 0 % that is not halted. */
   readonly manual: boolean;
-  /** Versions held back after failing here (back-off), by {@link compareVersions} equality. */
-  readonly heldBack?: (version: string) => boolean;
 }
 
 /** Where the install stands in the newest release's rollout. */
@@ -72,8 +71,6 @@ export type ReleaseChoice =
       /** The installed version was yanked: the offer may be lower, and installing it is allowed. */
       readonly installedYank?: YankedRelease;
       readonly rollout: RolloutPosition;
-      /** The chosen version failed here recently and is held back. */
-      readonly heldBack: boolean;
     }
   | {
       readonly kind: "none";
@@ -156,6 +153,5 @@ export function chooseRelease(input: ReleaseChoiceInput): ReleaseChoice {
     required,
     ...yankPart,
     rollout,
-    heldBack: input.heldBack?.(chosen.version) ?? false,
   };
 }
