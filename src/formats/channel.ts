@@ -98,15 +98,16 @@ function isoField(obj: Record<string, unknown>, doc: string, field: string, opti
   return v;
 }
 
-function arrayField(obj: Record<string, unknown>, doc: string, field: string): unknown[] {
-  const v = obj[field] ?? [];
-  if (!Array.isArray(v)) invalid(doc, field, "must be an array");
+/** `obj[key]` as an array (absent: empty); `label` names it in errors. */
+function arrayField(obj: Record<string, unknown>, doc: string, key: string, label = key): unknown[] {
+  const v = obj[key] ?? [];
+  if (!Array.isArray(v)) invalid(doc, label, "must be an array");
   return v;
 }
 
 function parseRollout(value: unknown, doc: string, field: string): Rollout {
   const o = asObject(value, doc, field);
-  const raw = arrayField(o, doc, `${field}.steps`);
+  const raw = arrayField(o, doc, "steps", `${field}.steps`);
   if (raw.length === 0 || raw.length > MAX_ROLLOUT_STEPS) {
     invalid(doc, `${field}.steps`, `must hold 1 to ${MAX_ROLLOUT_STEPS} steps`);
   }
@@ -129,7 +130,7 @@ function parseRollout(value: unknown, doc: string, field: string): Rollout {
 
 function parseRelease(value: unknown, doc: string, field: string): ChannelRelease {
   const o = asObject(value, doc, field);
-  const platforms = arrayField(o, doc, `${field}.platforms`).map((p, i) => {
+  const platforms = arrayField(o, doc, "platforms", `${field}.platforms`).map((p, i) => {
     if (typeof p !== "string" || !PLATFORM_PATTERN.test(p)) {
       invalid(doc, `${field}.platforms[${i}]`, `must match ${PLATFORM_PATTERN}`);
     }
