@@ -246,7 +246,7 @@ export function parseRolloutSchedule(text: string, start: Date): { steps: Rollou
   let lastOffset = -1;
   let lastPercent = -1;
   for (const [i, part] of parts.entries()) {
-    const m = /^(\d{1,3}(?:\.\d{1,2})?)%(?:@(\d{1,5})([mhd]))?$/.exec(part);
+    const m = /^(\d{1,3}(?:\.\d{1,2})?)%?(?:@(\d{1,5})([mhd]))?$/.exec(part);
     if (!m) return { error: `"${part}" is not PERCENT% or PERCENT%@DELAY (like 25%@24h)` };
     const percent = Number(m[1]);
     if (percent > 100) return { error: `"${part}": a percent is at most 100` };

@@ -11,6 +11,7 @@ import { registerInit } from "./init.js";
 import { registerKeys } from "./keys.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerReleaseCommands } from "./releases.js";
 import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
 import { registerStats } from "./stats.js";
@@ -29,6 +30,7 @@ export function registerCommands(program: Command): void {
   registerKeys(program);
   registerInit(program);
   registerPublish(program);
+  registerReleaseCommands(program);
   registerRefreshTimestamp(program);
   addNetworkFlags(program);
 }

@@ -22,8 +22,10 @@ import {
   path,
   publishedAppName,
   publishedChannelName,
+  platformName,
   publishedVersion,
   readOptionFile,
+  version,
   wholeNumber,
 } from "../parse.js";
 
@@ -42,6 +44,10 @@ interface PublishCliOptions extends CommonOptions {
   keys?: string;
   format?: (typeof FORMATS)[number];
   zipExtra?: string[];
+  platform?: string;
+  critical?: boolean;
+  minimumVersion?: string;
+  rollout?: string;
 }
 
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
@@ -127,6 +133,10 @@ export function registerPublish(program: Command): void {
     )
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)", httpUrl)
     .option("--force", "replace an existing version, and move the channel even to a lower version")
+    .option("--platform <os-arch>", "the platform of this build: Node's os-arch (linux-x64, win32-x64, darwin-arm64…) or any (default)", platformName)
+    .option("--critical", "mark the release critical: clients report critical: true")
+    .option("--minimum-version <version>", "installs below this version must take this release (check exits 11)", version)
+    .option("--rollout <steps>", 'start a staged rollout: a percent, or steps like "5%,25%@24h,100%@72h"')
     .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
     .option(
       "--deltas <k>",
@@ -172,6 +182,10 @@ export function registerPublish(program: Command): void {
             ...(opts.url !== undefined ? { url: opts.url } : {}),
             ...(level !== undefined ? { level } : {}),
             ...(deltas !== undefined ? { deltas } : {}),
+            ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+            ...(opts.critical ? { critical: true } : {}),
+            ...(opts.minimumVersion !== undefined ? { minimumVersion: opts.minimumVersion } : {}),
+            ...(opts.rollout !== undefined ? { rollout: { schedule: opts.rollout } } : {}),
           });
         } finally {
           forget();
