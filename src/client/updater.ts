@@ -166,7 +166,10 @@ export interface CheckedChannel {
   yanked?: { version: string; reason?: string };
   /** The staged rollout of the channel's newest release, and whether this install is in it. */
   rollout?: { version: string; percent: number; halted: boolean; included: boolean };
-  /** Why the channel offers this install no release at all (then `status` is `current`). */
+  /**
+   * Why the channel's newest release is not offered to this install: no release fits it at all
+   * (then `status` is `current`), or newer releases have no build for its platform.
+   */
   notOffered?: { reason: NotOfferedReason; message: string };
 }
 
@@ -425,6 +428,14 @@ function checkedChannel(
       ? { rollout: { version: rollout.version, percent: rollout.percent, halted: rollout.halted, included: rollout.included } }
       : {}),
     ...(choice.kind === "none" ? { notOffered: { reason: choice.reason, message: choice.message } } : {}),
+    ...(choice.kind === "release" && choice.unbuilt.length > 0
+      ? {
+          notOffered: {
+            reason: "no-build-for-platform" as const,
+            message: `${choice.unbuilt.join(", ")} ${choice.unbuilt.length === 1 ? "has" : "have"} no build for ${base.platform}`,
+          },
+        }
+      : {}),
   };
 }
 
@@ -636,11 +647,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   ): Promise<NativeStaged & { downloaded: DownloadedUpdate }> {
     // No failure here bans the version: the network, the mirror or the disk failed, not the release.
     const fetched = await this.fetchRelease(plan.release, options);
-    return { ...fetched, downloaded: this.announceDownloaded(update, plan.dir, fetched) };
+    return { ...fetched, downloaded: this.announceDownloaded(update, plan, fetched) };
   }
 
   /** `update` as downloaded into `staged` (the full archive's, after a fall-back), announced by `downloaded`. */
-  private announceDownloaded(update: Update, dir: string, staged: NativeStaged): DownloadedUpdate {
+  private announceDownloaded(update: Update, plan: UpdatePlan, staged: NativeStaged): DownloadedUpdate {
     const { release, path } = staged;
     const downloaded = issue<DownloadedUpdate>(
       {
@@ -650,7 +661,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         path,
         fetched: staged.fetched,
       },
-      { dir, release, path },
+      { ...plan, release, path },
     );
     this.emit("downloaded", downloaded);
     return downloaded;
@@ -682,7 +693,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         manifest,
         this.stageProducer(source, release, path, installed, options, (full) => {
           ({ release, path } = full);
-          this.announceDownloaded(update, plan.dir, full);
+          this.announceDownloaded(update, plan, full);
         }),
         {
           probation: this.probationPolicy(manifest),

@@ -140,7 +140,7 @@ export interface SetRolloutResult extends ReleaseChangeResult {
  * outside the rollout stay on, or are offered, the release before it; a halt stops every new
  * install of the release at once.
  */
-export function setRollout(options: SetRolloutOptions): Promise<SetRolloutResult> {
+export async function setRollout(options: SetRolloutOptions): Promise<SetRolloutResult> {
   const now = options.now ?? new Date();
   const { change } = options;
   const requested = "halt" in change || "resume" in change ? undefined : rolloutOf(change, now);
@@ -184,7 +184,7 @@ export interface YankReleaseResult extends ReleaseChangeResult {
  * offered the channel's newest release not yanked (a downgrade the signed yank list allows), and
  * each channel falls back to its previous release. The release's files stay.
  */
-export function yankRelease(options: YankReleaseOptions): Promise<YankReleaseResult> {
+export async function yankRelease(options: YankReleaseOptions): Promise<YankReleaseResult> {
   const asked = assertVersion(options.version);
   const reason = options.reason?.trim();
   if (reason !== undefined && reason.length > 500) {
@@ -257,7 +257,7 @@ function buildsOf(targets: Record<string, TargetFile>, version: string): Map<str
  * again: releases are stored per version, channels only name them. Its critical flag and minimum
  * version come along; a rollout does not (start one with `setRollout`).
  */
-export function promoteRelease(options: PromoteReleaseOptions): Promise<PromoteReleaseResult> {
+export async function promoteRelease(options: PromoteReleaseOptions): Promise<PromoteReleaseResult> {
   const asked = assertVersion(options.version);
   if (!CHANNEL_PATTERN.test(options.to)) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid channel name "${options.to}"`, {

@@ -71,6 +71,8 @@ export type ReleaseChoice =
       /** The installed version was yanked: the offer may be lower, and installing it is allowed. */
       readonly installedYank?: YankedRelease;
       readonly rollout: RolloutPosition;
+      /** Releases newer than the newest one for this platform that have no build for it (not yanked), newest first. */
+      readonly unbuilt: readonly string[];
     }
   | {
       readonly kind: "none";
@@ -145,8 +147,13 @@ export function chooseRelease(input: ReleaseChoiceInput): ReleaseChoice {
       rollout,
     };
   }
+  const unbuilt = document.releases
+    .filter((r) => buildFor(r, platform) === undefined && yankOf(document, r.version) === undefined)
+    .filter((r) => compareVersions(r.version, newest.version) > 0)
+    .map((r) => r.version);
   return {
     kind: "release",
+    unbuilt,
     release: chosen,
     platform: buildFor(chosen, platform)!,
     newest,
