@@ -115,7 +115,12 @@ test("a published release verifies with the real tuf-js client over HTTP", async
   assert.equal(pointer.manifest, "releases/1.0.0/any/manifest.json");
 
   const manifestInfo = await updater.getTargetInfo(pointer.manifest);
-  assert.deepEqual(manifestInfo?.custom.updraft, { kind: "manifest", version: "1.0.0", channel: "stable", platform: "any" });
+  assert.deepEqual(manifestInfo?.custom.updraft, {
+    kind: "manifest",
+    version: "1.0.0",
+    channel: "stable",
+    platform: "any",
+  });
   const manifest = parseReleaseManifest((await download(updater, f, pointer.manifest)).toString("utf8"));
   assert.equal(manifest.notes, "first");
   assert.ok(manifest.files.some((x) => x.path === "updraft.json"));

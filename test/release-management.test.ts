@@ -47,7 +47,12 @@ async function servedRepo(t: TestContext): Promise<Served> {
 
 type PublishExtra = Omit<Parameters<typeof publishRelease>[0], "repoDir" | "app" | "version" | "buildDir" | "keys">;
 
-async function publishVersion(s: Served, version: string, extra: PublishExtra = {}, text = `v${version}`): Promise<void> {
+async function publishVersion(
+  s: Served,
+  version: string,
+  extra: PublishExtra = {},
+  text = `v${version}`,
+): Promise<void> {
   const buildDir = await writeBuild(join(s.work, `build-${version}-${extra.platform ?? "any"}-${Math.random()}`), {
     "app.txt": text,
   });
@@ -187,7 +192,14 @@ test("a 10 % rollout: 2,000 simulated installs fall in at 10 % ± 2 points and m
   const ids = Array.from({ length: 2000 }, (_, i) => `${i.toString(16).padStart(8, "0")}${"5a".repeat(12)}`);
   const share = (at: Date, manual = false) => {
     const taken = ids.filter((installId) => {
-      const choice = chooseRelease({ document: doc, installed: "1.0.0", platform: hostPlatform(), installId, now: at, manual });
+      const choice = chooseRelease({
+        document: doc,
+        installed: "1.0.0",
+        platform: hostPlatform(),
+        installId,
+        now: at,
+        manual,
+      });
       return choice.kind === "release" && choice.release.version === "1.1.0";
     });
     return { percent: (100 * taken.length) / ids.length, taken: new Set(taken) };
@@ -399,7 +411,11 @@ test("channel documents: a first-layout pointer reads as one release for any; ba
   assert.deepEqual(doc.releases, [
     { version: "1.1.0", platforms: ["any"], publishedAt: v1.releasedAt, legacyManifest: v1.manifest },
   ]);
-  const v2 = { ...v1, channelSchema: 2, releases: [{ version: "1.1.0", platforms: ["linux-x64"], publishedAt: v1.releasedAt }] };
+  const v2 = {
+    ...v1,
+    channelSchema: 2,
+    releases: [{ version: "1.1.0", platforms: ["linux-x64"], publishedAt: v1.releasedAt }],
+  };
   assert.throws(() => parseChannelDocument({ ...v2, channelSchema: 3 }), /channelSchema/);
   assert.throws(
     () => parseChannelDocument({ ...v2, releases: [{ ...v2.releases[0], platforms: ["windows"] }] }),
@@ -422,12 +438,24 @@ test("channel documents: a first-layout pointer reads as one release for any; ba
 test("setRollout refuses a channel without releases with its own code", async (t) => {
   const s = await servedRepo(t);
   await assert.rejects(
-    setRollout({ repoDir: s.repo.repoDir, app: s.repo.app, channel: "stable", keys: s.repo.keys, change: { percent: 5 } }),
+    setRollout({
+      repoDir: s.repo.repoDir,
+      app: s.repo.app,
+      channel: "stable",
+      keys: s.repo.keys,
+      change: { percent: 5 },
+    }),
     { code: "RELEASE_NOT_FOUND" },
   );
   await publishVersion(s, "1.0.0");
   await assert.rejects(
-    setRollout({ repoDir: s.repo.repoDir, app: s.repo.app, channel: "stable", keys: s.repo.keys, change: { schedule: "50%,10%@1h" } }),
+    setRollout({
+      repoDir: s.repo.repoDir,
+      app: s.repo.app,
+      channel: "stable",
+      keys: s.repo.keys,
+      change: { schedule: "50%,10%@1h" },
+    }),
     { code: "USAGE" },
   );
 });

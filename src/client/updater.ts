@@ -351,10 +351,17 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("maxLaunches", options.maxLaunches, MAX_LAUNCHES_RANGE.min, MAX_LAUNCHES_RANGE.max, "launches");
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
   assertIntegerOption("fileLockBudgetMs", options.fileLockBudgetMs, 0, MAX_FILE_LOCK_BUDGET_MS, "ms");
-  if (options.platform !== undefined && (typeof options.platform !== "string" || !PLATFORM_PATTERN.test(options.platform))) {
-    throw new UpdraftError(ErrorCodes.USAGE, `Invalid platform ${String(options.platform)}: give Node's os-arch (linux-x64, win32-x64…) or any`, {
-      details: { option: "platform" },
-    });
+  if (
+    options.platform !== undefined &&
+    (typeof options.platform !== "string" || !PLATFORM_PATTERN.test(options.platform))
+  ) {
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `Invalid platform ${String(options.platform)}: give Node's os-arch (linux-x64, win32-x64…) or any`,
+      {
+        details: { option: "platform" },
+      },
+    );
   }
 }
 
@@ -423,9 +430,18 @@ function checkedChannel(
     platform: base.platform,
     ...(choice.required ? { required: true } : {}),
     ...(offered?.critical === true ? { critical: true } : {}),
-    ...(yank ? { yanked: { version: yank.version, ...(yank.reason !== undefined ? { reason: yank.reason } : {}) } } : {}),
+    ...(yank
+      ? { yanked: { version: yank.version, ...(yank.reason !== undefined ? { reason: yank.reason } : {}) } }
+      : {}),
     ...(rollout
-      ? { rollout: { version: rollout.version, percent: rollout.percent, halted: rollout.halted, included: rollout.included } }
+      ? {
+          rollout: {
+            version: rollout.version,
+            percent: rollout.percent,
+            halted: rollout.halted,
+            included: rollout.included,
+          },
+        }
       : {}),
     ...(choice.kind === "none" ? { notOffered: { reason: choice.reason, message: choice.message } } : {}),
     ...(choice.kind === "release" && choice.unbuilt.length > 0
@@ -707,7 +723,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
     if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
     await this.ensureConfig();
-    if (plan.switchesChannel) await writeConfig(this.layout, { ...(await readConfig(this.layout)), channel: update.channel });
+    if (plan.switchesChannel)
+      await writeConfig(this.layout, { ...(await readConfig(this.layout)), channel: update.channel });
     await rm(path, { force: true });
     const { probation } = await readState(this.layout);
     const result: InstallResult = {

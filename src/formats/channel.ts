@@ -211,7 +211,17 @@ export function parseChannelDocument(input: string | unknown, source?: string): 
 /** The channel document as stored: the pointer fields first, so a reader of the first layout finds them at the top. */
 export function serializeChannelDocument(doc: ChannelDocument): string {
   const { schema, app, channel, version, manifest, releasedAt, releases, yanked } = doc;
-  const ordered = { schema, app, channel, version, manifest, releasedAt, channelSchema: CHANNEL_SCHEMA, releases, yanked };
+  const ordered = {
+    schema,
+    app,
+    channel,
+    version,
+    manifest,
+    releasedAt,
+    channelSchema: CHANNEL_SCHEMA,
+    releases,
+    yanked,
+  };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 

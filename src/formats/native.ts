@@ -267,7 +267,12 @@ export function optionalBoolean(obj: Record<string, unknown>, doc: string, field
   return v;
 }
 
-export function versionField(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
+export function versionField(
+  obj: Record<string, unknown>,
+  doc: string,
+  field: string,
+  optional = false,
+): string | undefined {
   const v = str(obj, doc, field, optional);
   if (v !== undefined && !isValidVersion(v)) invalid(doc, field, `"${v}" is not a valid version`);
   return v;
@@ -364,7 +369,8 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
   const critical = optionalBoolean(obj, doc, "critical");
   const healthText = str(obj, doc, "health", true);
   const platform = str(obj, doc, "platform", true);
-  if (platform !== undefined && !PLATFORM_PATTERN.test(platform)) invalid(doc, "platform", `"${platform}" must match ${PLATFORM_PATTERN}`);
+  if (platform !== undefined && !PLATFORM_PATTERN.test(platform))
+    invalid(doc, "platform", `"${platform}" must match ${PLATFORM_PATTERN}`);
   if (healthText !== undefined && !parseHealthPolicy(healthText)) {
     invalid(
       doc,

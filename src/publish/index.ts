@@ -16,6 +16,7 @@
  */
 
 export type { AppSettings } from "./app-settings.js";
+export type { RolloutRequest } from "./channels.js";
 export {
   DEFAULT_KEYS_DIR,
   type GeneratedKeys,
@@ -56,7 +57,6 @@ export {
   type RefreshTimestampResult,
   refreshTimestamp,
 } from "./publish.js";
-export type { RolloutRequest } from "./channels.js";
 export {
   type ListReleasesOptions,
   listReleases,

@@ -102,7 +102,10 @@ export const KNOWN_ARCHES = ["arm", "arm64", "ia32", "loong64", "mips", "mipsel"
 /** `platform` if it is `any` or Node's `os-arch` of a known system; else `USAGE` naming the known ones. */
 export function assertPlatform(platform: string): string {
   const [os = "", arch = ""] = platform.split("-");
-  if (platform === ANY_PLATFORM || (PLATFORM_PATTERN.test(platform) && KNOWN_OSES.includes(os) && KNOWN_ARCHES.includes(arch)))
+  if (
+    platform === ANY_PLATFORM ||
+    (PLATFORM_PATTERN.test(platform) && KNOWN_OSES.includes(os) && KNOWN_ARCHES.includes(arch))
+  )
     return platform;
   throw new UpdraftError(ErrorCodes.USAGE, `Invalid platform "${platform}": give any, or Node's os-arch`, {
     hint: `os: ${KNOWN_OSES.join(", ")}; arch: ${KNOWN_ARCHES.join(", ")} (e.g. linux-x64, win32-x64, darwin-arm64).`,
@@ -284,7 +287,11 @@ function existingRelease(targets: Record<string, TargetFile>, version: string, p
 export function publishedVersion(targets: Record<string, TargetFile>, version: string): string | undefined {
   for (const target of Object.values(targets)) {
     const custom = updraftCustom(target);
-    if (custom?.kind === "manifest" && typeof custom.version === "string" && compareVersions(custom.version, version) === 0)
+    if (
+      custom?.kind === "manifest" &&
+      typeof custom.version === "string" &&
+      compareVersions(custom.version, version) === 0
+    )
       return custom.version;
   }
   return undefined;
@@ -308,9 +315,13 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const platform = assertPlatform(options.platform ?? ANY_PLATFORM);
   const minimumVersion = options.minimumVersion === undefined ? undefined : assertVersion(options.minimumVersion);
   if (minimumVersion !== undefined && compareVersions(minimumVersion, version) > 0) {
-    throw new UpdraftError(ErrorCodes.USAGE, `--minimum-version ${minimumVersion} is above the version published (${version})`, {
-      hint: "The minimum version is the lowest version installs may keep running: at most the release's own version.",
-    });
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `--minimum-version ${minimumVersion} is above the version published (${version})`,
+      {
+        hint: "The minimum version is the lowest version installs may keep running: at most the release's own version.",
+      },
+    );
   }
   const rollout = options.rollout === undefined ? undefined : rolloutOf(options.rollout, now);
   const progress = options.onProgress ?? (() => undefined);

@@ -72,11 +72,7 @@ function notFound(message: string, hint: string, details: Record<string, unknown
  */
 async function changeChannels<T>(
   options: ReleaseChangeOptions,
-  change: (
-    state: RepoState,
-    save: (doc: ChannelDocument) => Promise<void>,
-    paths: AppPaths,
-  ) => Promise<T>,
+  change: (state: RepoState, save: (doc: ChannelDocument) => Promise<void>, paths: AppPaths) => Promise<T>,
 ): Promise<T & ReleaseChangeResult> {
   const paths = appPaths(resolve(options.repoDir), options.app);
   if (!(await exists(paths.appDir))) await loadRepository(paths); // REPO_NOT_FOUND before creating a lock there
@@ -156,7 +152,12 @@ export async function setRollout(options: SetRolloutOptions): Promise<SetRollout
     const rollout: Rollout = requested ?? { ...current, halted: "halt" in change };
     const releases = doc.releases.map((r) => (r === newest ? { ...r, rollout } : r));
     await save({ ...doc, releases });
-    return { channel: options.channel, version: newest.version, rollout, percentNow: rolloutPercentAt({ rollout }, now) };
+    return {
+      channel: options.channel,
+      version: newest.version,
+      rollout,
+      percentNow: rolloutPercentAt({ rollout }, now),
+    };
   });
 }
 
@@ -197,9 +198,13 @@ export async function yankRelease(options: YankReleaseOptions): Promise<YankRele
     const targets = state.targets.signed.targets;
     const version = publishedVersion(targets, asked);
     if (version === undefined) {
-      throw notFound(`Version ${asked} of "${options.app}" was never published`, "Check the version: `updraft releases` lists them.", {
-        version: asked,
-      });
+      throw notFound(
+        `Version ${asked} of "${options.app}" was never published`,
+        "Check the version: `updraft releases` lists them.",
+        {
+          version: asked,
+        },
+      );
     }
     const channels = channelsOf(targets);
     const fallbacks: YankReleaseResult["fallbacks"] = [];
@@ -269,9 +274,13 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
     const targets = state.targets.signed.targets;
     const version = publishedVersion(targets, asked);
     if (version === undefined) {
-      throw notFound(`Version ${asked} of "${options.app}" was never published`, "Check the version: `updraft releases` lists them.", {
-        version: asked,
-      });
+      throw notFound(
+        `Version ${asked} of "${options.app}" was never published`,
+        "Check the version: `updraft releases` lists them.",
+        {
+          version: asked,
+        },
+      );
     }
     const flags = await releaseFlags(paths, targets, version);
     let doc = (await readChannelDocument(paths, targets, options.to)) ?? emptyChannelDocument(options.app, options.to);
@@ -290,7 +299,9 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
         throw new UpdraftError(
           ErrorCodes.USAGE,
           `Channel "${options.to}" offers ${previousVersion}, higher than ${version}: not promoting`,
-          { hint: "Pass --force to offer it anyway (the releases above it leave that channel), or promote a higher version." },
+          {
+            hint: "Pass --force to offer it anyway (the releases above it leave that channel), or promote a higher version.",
+          },
         );
       }
       doc = placed.document;
@@ -316,7 +327,11 @@ async function releaseFlags(
 ): Promise<Pick<ChannelRelease, "critical" | "minimumVersion"> | undefined> {
   for (const channel of channelsOf(targets)) {
     const entry = (await readChannelDocument(paths, targets, channel))?.releases.find((r) => r.version === version);
-    if (entry) return { ...(entry.critical ? { critical: true } : {}), ...(entry.minimumVersion ? { minimumVersion: entry.minimumVersion } : {}) };
+    if (entry)
+      return {
+        ...(entry.critical ? { critical: true } : {}),
+        ...(entry.minimumVersion ? { minimumVersion: entry.minimumVersion } : {}),
+      };
   }
   return undefined;
 }
@@ -365,15 +380,15 @@ export async function listReleases(
   const now = options.now ?? new Date();
   const targets = state.targets.signed.targets;
   const byVersion = new Map<string, ReleaseListing>();
-  const listing = (version: string) => {
-    let found = byVersion.get(version);
-    if (!found) byVersion.set(version, (found = { version, builds: [], channels: [] }));
+  const listing = (version: string): ReleaseListing => {
+    const found = byVersion.get(version) ?? { version, builds: [], channels: [] };
+    byVersion.set(version, found);
     return found;
   };
-  const build = (version: string, platform: string) => {
+  const build = (version: string, platform: string): ReleaseBuild => {
     const entry = listing(version);
-    let found = entry.builds.find((b) => b.platform === platform);
-    if (!found) entry.builds.push((found = { platform, fullSize: 0, deltas: [] }));
+    const found = entry.builds.find((b) => b.platform === platform) ?? { platform, fullSize: 0, deltas: [] };
+    if (!entry.builds.includes(found)) entry.builds.push(found);
     return found;
   };
   for (const target of Object.values(targets)) {

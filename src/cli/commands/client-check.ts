@@ -45,7 +45,9 @@ export function registerCheck(program: Command): void {
         const available = result.status === "available";
         const required = available && result.required === true;
         const notes = [
-          ...(result.yanked ? [`${result.yanked.version} was yanked${result.yanked.reason ? `: ${result.yanked.reason}` : ""}.`] : []),
+          ...(result.yanked
+            ? [`${result.yanked.version} was yanked${result.yanked.reason ? `: ${result.yanked.reason}` : ""}.`]
+            : []),
           ...(result.notOffered ? [`${result.notOffered.message}.`] : []),
           ...(required ? ["This update is required: the installed version is below the publisher's minimum."] : []),
           ...(available && result.critical ? ["The publisher marked this update critical."] : []),

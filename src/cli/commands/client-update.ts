@@ -96,7 +96,9 @@ export function registerUpdate(program: Command): void {
                 latestVersion: check.latestVersion,
                 ...(check.notOffered ? { notOffered: check.notOffered } : {}),
               },
-              human: check.notOffered ? `Up to date: ${check.currentVersion}. ${check.notOffered.message}.` : `Up to date: ${check.currentVersion}`,
+              human: check.notOffered
+                ? `Up to date: ${check.currentVersion}. ${check.notOffered.message}.`
+                : `Up to date: ${check.currentVersion}`,
             };
           }
           const { update } = check;

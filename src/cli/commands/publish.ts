@@ -20,9 +20,9 @@ import {
   healthPolicy,
   httpUrl,
   path,
+  platformName,
   publishedAppName,
   publishedChannelName,
-  platformName,
   publishedVersion,
   readOptionFile,
   version,
@@ -133,9 +133,17 @@ export function registerPublish(program: Command): void {
     )
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)", httpUrl)
     .option("--force", "replace an existing version, and move the channel even to a lower version")
-    .option("--platform <os-arch>", "the platform of this build: Node's os-arch (linux-x64, win32-x64, darwin-arm64…) or any (default)", platformName)
+    .option(
+      "--platform <os-arch>",
+      "the platform of this build: Node's os-arch (linux-x64, win32-x64, darwin-arm64…) or any (default)",
+      platformName,
+    )
     .option("--critical", "mark the release critical: clients report critical: true")
-    .option("--minimum-version <version>", "installs below this version must take this release (check exits 11)", version)
+    .option(
+      "--minimum-version <version>",
+      "installs below this version must take this release (check exits 11)",
+      version,
+    )
     .option("--rollout <steps>", 'start a staged rollout: a percent, or steps like "5%,25%@24h,100%@72h"')
     .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
     .option(

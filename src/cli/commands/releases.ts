@@ -30,7 +30,8 @@ function repoCommand(program: Command, name: string, description: string, signs:
     .description(description)
     .requiredOption("--repo <dir>", "repository folder", path)
     .requiredOption("--app <name>", "app name", appName);
-  if (signs) command.option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path);
+  if (signs)
+    command.option("--keys <dir>", "key folder (default ./updraft-keys; UPDRAFT_<ROLE>_KEY variables win)", path);
   return command.option("--json", "print one JSON document");
 }
 
@@ -56,23 +57,38 @@ function rolloutChange(opts: { percent?: number; schedule?: string; halt?: boole
 
 /** Registers `rollout`, `yank`, `promote` and `releases`. */
 export function registerReleaseCommands(program: Command): void {
-  repoCommand(program, "rollout", "Set, schedule, halt or resume the staged rollout of a channel's newest release", true)
+  repoCommand(
+    program,
+    "rollout",
+    "Set, schedule, halt or resume the staged rollout of a channel's newest release",
+    true,
+  )
     .requiredOption("--channel <name>", "channel whose newest release rolls out", channelName)
     .option("--percent <n>", "offer it to this share of installs from now on (0–100)", percent)
     .option("--schedule <steps>", 'steps with delays from now, e.g. "5%,25%@24h,100%@72h" (m, h or d)')
     .option("--halt", "stop every new install of the release now")
     .option("--resume", "resume a halted rollout where its schedule stands")
-    .action(async (opts: RepoOptions & { channel: string; percent?: number; schedule?: string; halt?: boolean; resume?: boolean }) => {
-      await runCommand(opts, async () => {
-        const change = rolloutChange(opts);
-        const result = await setRollout({ repoDir: opts.repo, app: opts.app, channel: opts.channel, change, keys: await onlineKeys(opts) });
-        const steps = result.rollout.steps.map((s) => `${s.percent}% from ${s.at}`).join(", ");
-        const human = result.rollout.halted
-          ? `The rollout of ${result.version} on "${result.channel}" is halted: no new install takes it.`
-          : `${result.version} on "${result.channel}" goes to ${result.percentNow}% of installs now (${steps}).`;
-        return { result: { ...result }, human };
-      });
-    });
+    .action(
+      async (
+        opts: RepoOptions & { channel: string; percent?: number; schedule?: string; halt?: boolean; resume?: boolean },
+      ) => {
+        await runCommand(opts, async () => {
+          const change = rolloutChange(opts);
+          const result = await setRollout({
+            repoDir: opts.repo,
+            app: opts.app,
+            channel: opts.channel,
+            change,
+            keys: await onlineKeys(opts),
+          });
+          const steps = result.rollout.steps.map((s) => `${s.percent}% from ${s.at}`).join(", ");
+          const human = result.rollout.halted
+            ? `The rollout of ${result.version} on "${result.channel}" is halted: no new install takes it.`
+            : `${result.version} on "${result.channel}" goes to ${result.percentNow}% of installs now (${steps}).`;
+          return { result: { ...result }, human };
+        });
+      },
+    );
 
   repoCommand(program, "yank", "Pull a release back: never offered again, and installs running it go back", true)
     .requiredOption("--version <version>", "the version to yank", version)
@@ -117,20 +133,27 @@ export function registerReleaseCommands(program: Command): void {
       });
     });
 
-  repoCommand(program, "releases", "List every release: channels, platforms, sizes, deltas, rollouts, yanks", false).action(
-    async (opts: RepoOptions) => {
-      await runCommand(opts, async () => {
-        const result = await listReleases({ repoDir: opts.repo, app: opts.app });
-        const lines = result.releases.map((r) => {
-          const builds = r.builds.map((b) => `${b.platform} ${(b.fullSize / 1e6).toFixed(2)} MB${b.deltas.length ? ` + ${b.deltas.length} delta(s)` : ""}`);
-          const channels = r.channels.map(
-            (c) => `${c.channel}${c.newest ? "*" : ""}${c.rollout ? ` ${c.rollout.halted ? "halted" : `${c.percentNow}%`}` : ""}${c.critical ? " critical" : ""}${c.minimumVersion ? ` min ${c.minimumVersion}` : ""}`,
-          );
-          const yank = r.yanked ? ` YANKED${r.yanked.reason ? ` (${r.yanked.reason})` : ""}` : "";
-          return `${r.version}${yank}  [${channels.join(", ") || "no channel"}]  ${builds.join("; ")}`;
-        });
-        return { result: { ...result }, human: lines.length ? lines.join("\n") : `No release of "${result.app}" yet.` };
+  repoCommand(
+    program,
+    "releases",
+    "List every release: channels, platforms, sizes, deltas, rollouts, yanks",
+    false,
+  ).action(async (opts: RepoOptions) => {
+    await runCommand(opts, async () => {
+      const result = await listReleases({ repoDir: opts.repo, app: opts.app });
+      const lines = result.releases.map((r) => {
+        const builds = r.builds.map(
+          (b) =>
+            `${b.platform} ${(b.fullSize / 1e6).toFixed(2)} MB${b.deltas.length ? ` + ${b.deltas.length} delta(s)` : ""}`,
+        );
+        const channels = r.channels.map(
+          (c) =>
+            `${c.channel}${c.newest ? "*" : ""}${c.rollout ? ` ${c.rollout.halted ? "halted" : `${c.percentNow}%`}` : ""}${c.critical ? " critical" : ""}${c.minimumVersion ? ` min ${c.minimumVersion}` : ""}`,
+        );
+        const yank = r.yanked ? ` YANKED${r.yanked.reason ? ` (${r.yanked.reason})` : ""}` : "";
+        return `${r.version}${yank}  [${channels.join(", ") || "no channel"}]  ${builds.join("; ")}`;
       });
-    },
-  );
+      return { result: { ...result }, human: lines.length ? lines.join("\n") : `No release of "${result.app}" yet.` };
+    });
+  });
 }
