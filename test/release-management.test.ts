@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import type { TargetFile } from "@tufjs/models";
 import { installFromRepository } from "../src/client/first-install.js";
 import { INSTALL_ID_FILE, installId } from "../src/client/install/install-id.js";
 import { installLayout } from "../src/client/install/layout.js";
@@ -18,9 +19,17 @@ import { TrustSession } from "../src/client/trust/session.js";
 import { hostPlatform, Updater } from "../src/client/updater.js";
 import { ExitCodes } from "../src/core/errors.js";
 import { type ChannelDocument, parseChannelDocument } from "../src/formats/channel.js";
-import { parseChannelPointer } from "../src/formats/native.js";
+import {
+  channelTarget,
+  fullArchiveTarget,
+  manifestTarget,
+  parseChannelPointer,
+  parseReleaseManifest,
+  serializeDocument,
+} from "../src/formats/native.js";
 import { publishRelease } from "../src/publish/publish.js";
-import { setRollout } from "../src/publish/releases.js";
+import { setRollout, yankRelease } from "../src/publish/releases.js";
+import { appPaths, commitTargets, loadRepository, makeTargetFile, storeTargetBytes } from "../src/publish/tuf-repo.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { parseJson, runCli } from "./helpers/cli.js";
 import { createTestRepo, type TestRepo, targetFilePath, writeBuild } from "./helpers/repo.js";
@@ -458,4 +467,85 @@ test("setRollout refuses a channel without releases with its own code", async (t
     }),
     { code: "USAGE" },
   );
+});
+
+/**
+ * Rewrites the app's only release (`any`) into the first layout's names and pointer, as a
+ * publisher from before platforms left it: a repository for the migration tests.
+ */
+async function toFirstLayout(s: Served, version: string): Promise<void> {
+  const paths = appPaths(s.repo.repoDir, s.repo.app);
+  const state = await loadRepository(paths);
+  const manifest = parseReleaseManifest(
+    await readFile(await targetFilePath(s.repo, manifestTarget(version, "any")), "utf8"),
+  );
+  const archive = await readFile(await targetFilePath(s.repo, fullArchiveTarget(s.repo.app, version, "any")));
+  const archiveName = fullArchiveTarget(s.repo.app, version);
+  const { platform: _platform, ...rest } = manifest;
+  const full = { ...manifest.artifacts[0]!, target: archiveName };
+  const v1Manifest = Buffer.from(serializeDocument({ ...rest, artifacts: [full] }));
+  const next: Record<string, TargetFile> = {};
+  const storedArchive = await storeTargetBytes(paths, archiveName, archive);
+  next[archiveName] = makeTargetFile(archiveName, storedArchive.length, storedArchive.sha256, {
+    kind: "full",
+    version,
+  });
+  const manifestName = manifestTarget(version);
+  const storedManifest = await storeTargetBytes(paths, manifestName, v1Manifest);
+  next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
+    kind: "manifest",
+    version,
+    channel: "stable",
+  });
+  const pointer = {
+    schema: 1 as const,
+    app: s.repo.app,
+    channel: "stable",
+    version,
+    manifest: manifestName,
+    releasedAt: manifest.releasedAt,
+  };
+  const storedPointer = await storeTargetBytes(paths, channelTarget("stable"), Buffer.from(serializeDocument(pointer)));
+  next[channelTarget("stable")] = makeTargetFile(channelTarget("stable"), storedPointer.length, storedPointer.sha256, {
+    kind: "channel",
+    channel: "stable",
+    version,
+  });
+  await commitTargets(state, next, { keys: s.repo.keys });
+}
+
+test("a first-layout repository: installs from it, publish moves it on, old clients keep updating", async (t) => {
+  const s = await servedRepo(t);
+  await publishVersion(s, "1.0.0", {}, "one");
+  await toFirstLayout(s, "1.0.0");
+  const dir = await install(s, "install");
+  assert.equal(await runningText(dir), "one");
+
+  await publishVersion(s, "1.1.0", { deltas: 1 }, "one and a bit");
+  const doc = await signedChannel(s, t);
+  assert.deepEqual(
+    doc.releases.map((r) => [r.version, r.legacyManifest]),
+    [
+      ["1.1.0", undefined],
+      ["1.0.0", "releases/1.0.0/manifest.json"],
+    ],
+  );
+  // A client that reads only the pointer fields finds 1.1.0's manifest, and its archive, where they are.
+  const pointer = parseChannelPointer(JSON.stringify(doc));
+  assert.equal(pointer.manifest, "releases/1.1.0/any/manifest.json");
+  await stat(await targetFilePath(s.repo, pointer.manifest));
+
+  const found = await new Updater({ installDir: dir }).check();
+  assert.equal(found.status, "available");
+  assert.equal(
+    found.status === "available" && found.update.artifactKind !== "full",
+    true,
+    "a delta from the first-layout release",
+  );
+  await new Updater({ installDir: dir }).update();
+  assert.equal(await runningText(dir), "one and a bit");
+  // Back to the first-layout release through its legacy manifest name after a yank.
+  await yankRelease({ repoDir: s.repo.repoDir, app: s.repo.app, version: "1.1.0", keys: s.repo.keys });
+  await new Updater({ installDir: dir }).update();
+  assert.equal(await runningText(dir), "one");
 });
