@@ -28,7 +28,7 @@ import {
   serializeDocument,
 } from "../src/formats/native.js";
 import { publishRelease } from "../src/publish/publish.js";
-import { setRollout, yankRelease } from "../src/publish/releases.js";
+import { promoteRelease, setRollout, yankRelease } from "../src/publish/releases.js";
 import { appPaths, commitTargets, loadRepository, makeTargetFile, storeTargetBytes } from "../src/publish/tuf-repo.js";
 import { createRepositoryServer } from "../src/server/static-server.js";
 import { parseJson, runCli } from "./helpers/cli.js";
@@ -548,4 +548,25 @@ test("a first-layout repository: installs from it, publish moves it on, old clie
   await yankRelease({ repoDir: s.repo.repoDir, app: s.repo.app, version: "1.1.0", keys: s.repo.keys });
   await new Updater({ installDir: dir }).update();
   assert.equal(await runningText(dir), "one");
+});
+
+test("promote a release built for two platforms into a new channel: every build comes along", async (t) => {
+  const s = await servedRepo(t);
+  await publishVersion(s, "3.0.0-rc.1", { channel: "rc", platform: hostPlatform() }, "mine");
+  await publishVersion(s, "3.0.0-rc.1", { channel: "rc", platform: OTHER_PLATFORM }, "other");
+  const promoted = await promoteRelease({
+    repoDir: s.repo.repoDir,
+    app: s.repo.app,
+    version: "3.0.0-rc.1",
+    to: "canary",
+    keys: s.repo.keys,
+  });
+  assert.deepEqual(promoted.platforms, [hostPlatform(), OTHER_PLATFORM].sort());
+  assert.deepEqual(promoted.targets, ["channels/canary.json"]);
+  const dir = await install(s, "install", { channel: "canary" });
+  assert.equal(await runningText(dir), "mine");
+  await assert.rejects(
+    promoteRelease({ repoDir: s.repo.repoDir, app: s.repo.app, version: "9.0.0", to: "canary", keys: s.repo.keys }),
+    { code: "RELEASE_NOT_FOUND" },
+  );
 });

@@ -164,7 +164,7 @@ export interface CheckedChannel {
   critical?: boolean;
   /** The installed version was yanked by the publisher: why, and the way back is allowed without `allowDowngrade`. */
   yanked?: { version: string; reason?: string };
-  /** The staged rollout of the channel's newest release, and whether this install is in it. */
+  /** The staged rollout of the channel's newest release, and whether this install is in it (absent when it has none). */
   rollout?: { version: string; percent: number; halted: boolean; included: boolean };
   /**
    * Why the channel's newest release is not offered to this install: no release fits it at all
@@ -420,7 +420,8 @@ function checkedChannel(
   choice: ReleaseChoice,
   base: { currentVersion: string | undefined; channel: string; platform: string; latestVersion: string },
 ): CheckedChannel {
-  const rollout = choice.rollout;
+  // Reported only for a release that has a staged rollout.
+  const rollout = choice.newest?.rollout === undefined ? undefined : choice.rollout;
   const yank = choice.installedYank;
   const offered = choice.kind === "release" ? choice.release : undefined;
   return {

@@ -101,12 +101,15 @@ export async function storeChannelDocument(
 ): Promise<string> {
   const kept = bounded(doc);
   const pointed = pointerRelease(kept, now);
-  // A channel whose releases were all yanked keeps the pointer it had: older clients cannot be told less.
-  const pointer = pointed
+  // Without such a release the pointer stays where it was (older clients cannot be told less); a
+  // new channel without one names the newest release's first build.
+  const fallback = doc.manifest === "" ? kept.releases[0] : undefined;
+  const named = pointed ?? (fallback ? { release: fallback, platform: fallback.platforms[0]! } : undefined);
+  const pointer = named
     ? {
-        version: pointed.release.version,
-        manifest: manifestOfRelease(pointed.release, pointed.platform),
-        releasedAt: pointed.release.publishedAt,
+        version: named.release.version,
+        manifest: manifestOfRelease(named.release, named.platform),
+        releasedAt: named.release.publishedAt,
       }
     : { version: doc.version, manifest: doc.manifest, releasedAt: doc.releasedAt };
   if (pointer.manifest === "") {

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { healthOf } from "../../client/install/probation.js";
 import { spawnRestartHelper } from "../../client/runtime/restart-helper.js";
 import { type InstallResult, Updater } from "../../client/updater.js";
+import { compareVersions } from "../../core/version.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
 import { channelName, duration, path, pid, platformName } from "../parse.js";
@@ -96,9 +97,13 @@ export function registerUpdate(program: Command): void {
                 latestVersion: check.latestVersion,
                 ...(check.notOffered ? { notOffered: check.notOffered } : {}),
               },
-              human: check.notOffered
-                ? `Up to date: ${check.currentVersion}. ${check.notOffered.message}.`
-                : `Up to date: ${check.currentVersion}`,
+              human: [
+                `Up to date: ${check.currentVersion}.`,
+                ...(check.notOffered ? [`${check.notOffered.message}.`] : []),
+                ...(check.currentVersion !== undefined && compareVersions(check.latestVersion, check.currentVersion) < 0
+                  ? [`The channel offers ${check.latestVersion}, lower: pass --allow-downgrade to install it.`]
+                  : []),
+              ].join(" "),
             };
           }
           const { update } = check;
