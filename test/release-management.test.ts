@@ -570,3 +570,23 @@ test("promote a release built for two platforms into a new channel: every build 
     { code: "RELEASE_NOT_FOUND" },
   );
 });
+
+test("two runners publish one version for two platforms at once: they take the lock in turn, both builds are offered", async (t) => {
+  const s = await servedRepo(t);
+  await publishVersion(s, "1.0.0");
+  await Promise.all(
+    [hostPlatform(), OTHER_PLATFORM].map((platform) =>
+      publishVersion(s, "2.0.0", { platform, lockWaitMs: 120_000 }, `2.0.0 for ${platform}`),
+    ),
+  );
+  const doc = await signedChannel(s, t);
+  assert.deepEqual(doc.releases[0]?.platforms, [hostPlatform(), OTHER_PLATFORM].sort());
+  const dir = await install(s, "install");
+  assert.equal(await runningText(dir), `2.0.0 for ${hostPlatform()}`);
+});
+  const second = publishVersion(s, "3.0.0", { platform: OTHER_PLATFORM });
+  const outcomes = await Promise.allSettled([first, second]);
+  const refused = outcomes.filter((o) => o.status === "rejected");
+  assert.ok(refused.length <= 1);
+  for (const r of refused) assert.equal((r.reason as { code?: string }).code, "LOCKED");
+});

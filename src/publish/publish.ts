@@ -208,6 +208,11 @@ export interface PublishOptions {
   minimumVersion?: string;
   /** Start a staged rollout instead of offering the release to every install at once (see `setRollout`). */
   rollout?: RolloutRequest;
+  /**
+   * How long to wait for another publish of the app to finish (ms; default 0: fail with `LOCKED`).
+   * CI runners that publish builds of one version for several platforms at once take turns with it.
+   */
+  lockWaitMs?: number;
   /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
   url?: string;
   /** zstd level, default 19. */
@@ -329,181 +334,189 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const paths = appPaths(resolve(options.repoDir), app);
   if (!(await exists(paths.appDir))) await loadRepository(paths); // throws REPO_NOT_FOUND before creating a lock there
 
-  return withPublishLock(paths, async () => {
-    const state = await loadRepository(paths);
-    assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const current = state.targets.signed.targets;
-    const existing = existingRelease(current, version, platform);
-    if (existing !== undefined && !force) {
-      throw new UpdraftError(
-        ErrorCodes.VERSION_EXISTS,
-        `Version ${existing} of "${app}" is already published${platform === ANY_PLATFORM ? "" : ` for ${platform}`}`,
-        {
-          hint: "Publish a higher version, or pass --force to replace it.",
-          details: { version: existing, platform },
+  return withPublishLock(
+    paths,
+    async () => {
+      const state = await loadRepository(paths);
+      assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
+      const current = state.targets.signed.targets;
+      const existing = existingRelease(current, version, platform);
+      if (existing !== undefined && !force) {
+        throw new UpdraftError(
+          ErrorCodes.VERSION_EXISTS,
+          `Version ${existing} of "${app}" is already published${platform === ANY_PLATFORM ? "" : ` for ${platform}`}`,
+          {
+            hint: "Publish a higher version, or pass --force to replace it.",
+            details: { version: existing, platform },
+          },
+        );
+      }
+      const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
+      const url = urlOption ?? settings.url;
+
+      // 1. Pack the build with its embedded files.
+      progress({ phase: "scan" });
+      const config: AppConfig = { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}), channel };
+      const contents = await scanBuild(buildDir, [
+        { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
+        { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
+        ...(options.extraFiles ?? []),
+      ]);
+      const tScan = performance.now();
+      const archiveName = fullArchiveTarget(app, version, platform);
+      const tmp = tempTargetPath(paths, archiveName);
+      await mkdir(dirname(tmp), { recursive: true });
+      // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
+      // is written (its single zstd stream keeps one core busy); their progress shows once it is done.
+      let packing = true;
+      const packed = writeArchive(contents, tmp, {
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        onProgress: (pack) => progress({ phase: "pack", pack }),
+      });
+      packed.catch(() => undefined); // awaited below
+      const deltasBuilt = buildReleaseDeltas({
+        paths,
+        targets: current,
+        version,
+        channel,
+        platform,
+        files: contents.files,
+        fullSize: packed.then((a) => a.size),
+        ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
+        onProgress: (delta) => {
+          if (!packing) progress({ phase: "delta", delta });
         },
-      );
-    }
-    const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
-    const url = urlOption ?? settings.url;
+      });
+      deltasBuilt.catch(() => undefined); // awaited below
+      let archive: { size: number; sha256: string };
+      try {
+        archive = await packed;
+        await storeTargetFile(paths, archiveName, tmp, archive.sha256);
+      } catch (err) {
+        await deltasBuilt.catch(() => undefined);
+        throw err;
+      } finally {
+        packing = false;
+        await removePath(tmp);
+      }
+      const tPack = performance.now();
+      const deltas = await deltasBuilt;
 
-    // 1. Pack the build with its embedded files.
-    progress({ phase: "scan" });
-    const config: AppConfig = { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}), channel };
-    const contents = await scanBuild(buildDir, [
-      { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
-      { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
-      ...(options.extraFiles ?? []),
-    ]);
-    const tScan = performance.now();
-    const archiveName = fullArchiveTarget(app, version, platform);
-    const tmp = tempTargetPath(paths, archiveName);
-    await mkdir(dirname(tmp), { recursive: true });
-    // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
-    // is written (its single zstd stream keeps one core busy); their progress shows once it is done.
-    let packing = true;
-    const packed = writeArchive(contents, tmp, {
-      ...(options.level !== undefined ? { level: options.level } : {}),
-      onProgress: (pack) => progress({ phase: "pack", pack }),
-    });
-    packed.catch(() => undefined); // awaited below
-    const deltasBuilt = buildReleaseDeltas({
-      paths,
-      targets: current,
-      version,
-      channel,
-      platform,
-      files: contents.files,
-      fullSize: packed.then((a) => a.size),
-      ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
-      onProgress: (delta) => {
-        if (!packing) progress({ phase: "delta", delta });
-      },
-    });
-    deltasBuilt.catch(() => undefined); // awaited below
-    let archive: { size: number; sha256: string };
-    try {
-      archive = await packed;
-      await storeTargetFile(paths, archiveName, tmp, archive.sha256);
-    } catch (err) {
-      await deltasBuilt.catch(() => undefined);
-      throw err;
-    } finally {
-      packing = false;
-      await removePath(tmp);
-    }
-    const tPack = performance.now();
-    const deltas = await deltasBuilt;
+      // 2. Manifest and channel pointer as targets.
+      progress({ phase: "sign" });
+      const releasedAt = isoSeconds(now);
+      const manifest: ReleaseManifest = parseReleaseManifest({
+        schema: NATIVE_SCHEMA,
+        app,
+        version,
+        channel,
+        releasedAt,
+        ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
+        health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
+        ...(minimumVersion !== undefined ? { minimumVersion } : {}),
+        ...(options.critical === true ? { critical: true } : {}),
+        platform,
+        files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
+        symlinks: contents.symlinks,
+        artifacts: [
+          { kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 },
+          ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
+        ],
+      });
+      const manifestName = manifestTarget(version, platform);
+      const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
 
-    // 2. Manifest and channel pointer as targets.
-    progress({ phase: "sign" });
-    const releasedAt = isoSeconds(now);
-    const manifest: ReleaseManifest = parseReleaseManifest({
-      schema: NATIVE_SCHEMA,
-      app,
-      version,
-      channel,
-      releasedAt,
-      ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
-      health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
-      ...(minimumVersion !== undefined ? { minimumVersion } : {}),
-      ...(options.critical === true ? { critical: true } : {}),
-      platform,
-      files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
-      symlinks: contents.symlinks,
-      artifacts: [
-        { kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 },
-        ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
-      ],
-    });
-    const manifestName = manifestTarget(version, platform);
-    const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
+      const next: Record<string, TargetFile> = {};
+      // A forced republish replaces every target of this version's build for this platform.
+      const replaced = (target: TargetFile) => {
+        const custom = updraftCustom(target);
+        return (
+          typeof custom?.version === "string" &&
+          custom.kind !== "channel" &&
+          compareVersions(custom.version, version) === 0 &&
+          platformOfTarget(custom) === platform
+        );
+      };
+      for (const [name, target] of Object.entries(current)) if (!replaced(target)) next[name] = target;
+      next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, {
+        kind: "full",
+        version,
+        platform,
+      });
+      next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
+        kind: "manifest",
+        version,
+        channel,
+        platform,
+      });
+      const written = [archiveName, manifestName];
+      for (const d of deltas.deltas) {
+        next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from, platform });
+        written.push(d.target);
+      }
 
-    const next: Record<string, TargetFile> = {};
-    // A forced republish replaces every target of this version's build for this platform.
-    const replaced = (target: TargetFile) => {
-      const custom = updraftCustom(target);
-      return (
-        typeof custom?.version === "string" &&
-        custom.kind !== "channel" &&
-        compareVersions(custom.version, version) === 0 &&
-        platformOfTarget(custom) === platform
-      );
-    };
-    for (const [name, target] of Object.entries(current)) if (!replaced(target)) next[name] = target;
-    next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, { kind: "full", version, platform });
-    next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
-      kind: "manifest",
-      version,
-      channel,
-      platform,
-    });
-    const written = [archiveName, manifestName];
-    for (const d of deltas.deltas) {
-      next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from, platform });
-      written.push(d.target);
-    }
+      const doc = (await readChannelDocument(paths, current, channel)) ?? emptyChannelDocument(app, channel);
+      const placed = placeInChannel(doc, {
+        version,
+        platform,
+        publishedAt: releasedAt,
+        force,
+        rollout,
+        minimumVersion,
+        critical: options.critical,
+      });
+      const previousChannelVersion = doc.releases[0]?.version;
+      const higher = placed.higher;
+      const channelMoved = placed.document !== undefined;
+      if (placed.document !== undefined) written.push(await storeChannelDocument(paths, next, placed.document, now));
 
-    const doc = (await readChannelDocument(paths, current, channel)) ?? emptyChannelDocument(app, channel);
-    const placed = placeInChannel(doc, {
-      version,
-      platform,
-      publishedAt: releasedAt,
-      force,
-      rollout,
-      minimumVersion,
-      critical: options.critical,
-    });
-    const previousChannelVersion = doc.releases[0]?.version;
-    const higher = placed.higher;
-    const channelMoved = placed.document !== undefined;
-    if (placed.document !== undefined) written.push(await storeChannelDocument(paths, next, placed.document, now));
-
-    // 3. Metadata, in publish order; then remember the URL.
-    const metadata = await commitTargets(state, next, {
-      keys: options.keys,
-      now,
-      ...(options.expiry ? { expiry: options.expiry } : {}),
-    });
-    if (urlOption !== undefined && urlOption !== settings.url) {
-      await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
-    }
-    const tEnd = performance.now();
-    progress({ phase: "done" });
-    const channelNote = channelMoved
-      ? placed.addedBuild
-        ? `Channel "${channel}" offers ${version} for ${platform} too.`
-        : previousChannelVersion === undefined
-          ? `Channel "${channel}" now points to ${version} (it was empty).`
-          : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}${rollout ? `, rolling out from ${rollout.steps[0]!.percent} %` : ""}.`
-      : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
-    return {
-      app,
-      version,
-      channel,
-      platform,
-      releasedAt,
-      channelMoved,
-      ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),
-      channelNote,
-      replaced: existing !== undefined,
-      archive: { target: archiveName, ...archive },
-      manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
-      fileCount: contents.files.length,
-      symlinkCount: contents.symlinks.length,
-      deltas,
-      totalBytes: contents.totalBytes,
-      targets: written,
-      metadata,
-      ...(url ? { url } : {}),
-      timings: {
-        scanMs: Math.round(tScan - t0),
-        packMs: Math.round(tPack - tScan),
-        signMs: Math.round(tEnd - tPack),
-        totalMs: Math.round(tEnd - t0),
-      },
-    };
-  });
+      // 3. Metadata, in publish order; then remember the URL.
+      const metadata = await commitTargets(state, next, {
+        keys: options.keys,
+        now,
+        ...(options.expiry ? { expiry: options.expiry } : {}),
+      });
+      if (urlOption !== undefined && urlOption !== settings.url) {
+        await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
+      }
+      const tEnd = performance.now();
+      progress({ phase: "done" });
+      const channelNote = channelMoved
+        ? placed.addedBuild
+          ? `Channel "${channel}" offers ${version} for ${platform} too.`
+          : previousChannelVersion === undefined
+            ? `Channel "${channel}" now points to ${version} (it was empty).`
+            : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}${rollout ? `, rolling out from ${rollout.steps[0]!.percent} %` : ""}.`
+        : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
+      return {
+        app,
+        version,
+        channel,
+        platform,
+        releasedAt,
+        channelMoved,
+        ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),
+        channelNote,
+        replaced: existing !== undefined,
+        archive: { target: archiveName, ...archive },
+        manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
+        fileCount: contents.files.length,
+        symlinkCount: contents.symlinks.length,
+        deltas,
+        totalBytes: contents.totalBytes,
+        targets: written,
+        metadata,
+        ...(url ? { url } : {}),
+        timings: {
+          scanMs: Math.round(tScan - t0),
+          packMs: Math.round(tPack - tScan),
+          signMs: Math.round(tEnd - tPack),
+          totalMs: Math.round(tEnd - t0),
+        },
+      };
+    },
+    options.lockWaitMs ?? 0,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -441,11 +441,15 @@ export async function refreshRoles(state: RepoState, options: RefreshOptions): P
 // ---------------------------------------------------------------------------------------------
 // Publish lock
 
-/** Takes `REPO/<app>/.publish.lock` (see src/core/lock.ts), or throws `LOCKED` naming the other publisher. */
-export async function acquirePublishLock(paths: AppPaths): Promise<LockToken> {
+/**
+ * Takes `REPO/<app>/.publish.lock` (see src/core/lock.ts), waiting up to `waitMs` for another
+ * publisher to finish, or throws `LOCKED` naming the other publisher.
+ */
+export async function acquirePublishLock(paths: AppPaths, waitMs = 0): Promise<LockToken> {
   await mkdir(paths.appDir, { recursive: true });
   return acquireLock(paths.lockFile, {
     purpose: "publishing",
+    waitMs,
     busyError: (holder) =>
       new UpdraftError(
         ErrorCodes.LOCKED,
@@ -458,9 +462,9 @@ export async function acquirePublishLock(paths: AppPaths): Promise<LockToken> {
   });
 }
 
-/** Runs `fn` while holding the app's publish lock. */
-export async function withPublishLock<T>(paths: AppPaths, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquirePublishLock(paths);
+/** Runs `fn` while holding the app's publish lock (waiting up to `waitMs` for it). */
+export async function withPublishLock<T>(paths: AppPaths, fn: () => Promise<T>, waitMs = 0): Promise<T> {
+  const lock = await acquirePublishLock(paths, waitMs);
   try {
     return await fn();
   } finally {

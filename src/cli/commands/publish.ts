@@ -16,6 +16,7 @@ import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, onReport, runCommand } from "../output.js";
 import {
+  duration,
   FILE_CAPS,
   healthPolicy,
   httpUrl,
@@ -48,6 +49,7 @@ interface PublishCliOptions extends CommonOptions {
   critical?: boolean;
   minimumVersion?: string;
   rollout?: string;
+  lockWait?: number;
 }
 
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
@@ -145,6 +147,11 @@ export function registerPublish(program: Command): void {
       version,
     )
     .option("--rollout <steps>", 'start a staged rollout: a percent, or steps like "5%,25%@24h,100%@72h"')
+    .option(
+      "--lock-wait <seconds>",
+      "wait this long for another publish of the app to finish (runners publishing several platforms at once)",
+      duration("seconds", 0, 86_400),
+    )
     .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
     .option(
       "--deltas <k>",
@@ -194,6 +201,7 @@ export function registerPublish(program: Command): void {
             ...(opts.critical ? { critical: true } : {}),
             ...(opts.minimumVersion !== undefined ? { minimumVersion: opts.minimumVersion } : {}),
             ...(opts.rollout !== undefined ? { rollout: { schedule: opts.rollout } } : {}),
+            ...(opts.lockWait !== undefined ? { lockWaitMs: opts.lockWait } : {}),
           });
         } finally {
           forget();
