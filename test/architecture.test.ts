@@ -27,8 +27,19 @@ const ROOMS_UNDER_SOURCES = ["client/net", "client/trust", "client/artifacts", "
 const RULES: Readonly<Record<string, LayerRule>> = {
   core: { mayImport: [], why: "errors, fs, lock, version, hash: the base every layer stands on" },
   formats: { mayImport: ["core"], why: "pure parse and serialize" },
-  publish: { mayImport: ["core", "formats"], why: "the publisher never needs the client or the server" },
-  server: { mayImport: ["core", "formats"], why: "serves what a repository publishes, as the formats name it" },
+  publish: { mayImport: ["core", "formats", "events"], why: "the publisher never needs the client or the server" },
+  events: {
+    mayImport: ["core", "formats"],
+    why: "the health events database: written by serve, read by the publisher",
+  },
+  dashboard: {
+    mayImport: ["core", "formats", "events", "publish", "server"],
+    why: "reads a repository, its logs and events; acts through the publisher; never the client",
+  },
+  server: {
+    mayImport: ["core", "formats"],
+    why: "serves what a repository publishes, as the formats name it; health reports go to a sink it is given",
+  },
   "client/net": { mayImport: ["core"], why: "transport knows nothing of what it carries" },
   "client/trust": { mayImport: ["core", "formats", "client/net", "client/install"], why: "TUF over the transport" },
   "client/artifacts": {
@@ -48,6 +59,10 @@ const RULES: Readonly<Record<string, LayerRule>> = {
     mayImport: ["core", "formats", ...ROOMS_UNDER_SOURCES, "client/sources"],
     why: "orchestration over the rooms; never the publisher or the server",
   },
+  mirror: {
+    mayImport: ["core", "formats", "client/net", "client/trust", "publish"],
+    why: "verifies like a client (net, trust) and writes like the publisher (its stores, through publish/remote)",
+  },
   compat: {
     mayImport: ["core", "formats", CLIENT_ROOT, "client/net", "client/install", "client/sources"],
     why: "the python-autoupdate facade drives the legacy sources, like a source",
@@ -60,6 +75,11 @@ const DOORS: readonly { room: string; door: string; from: readonly string[] }[] 
     room: "client/install",
     door: "client/install/index.ts",
     from: ["client/sources", "compat"],
+  },
+  {
+    room: "publish",
+    door: "publish/remote/index.ts",
+    from: ["mirror"],
   },
 ];
 

@@ -83,7 +83,11 @@ test("the helper entry refuses a malformed job document with a clear message and
     ["two arguments", [JSON.stringify(job), "extra"], /expected one JSON argument, got 2/],
     ["not JSON", ["{job: restart"], /not JSON/],
     ["a list", [JSON.stringify([job])], /must be a JSON object/],
-    ["an unknown job", [JSON.stringify({ ...job, job: "reboot" })], /"job" must be "restart" or "watch-uptime"/],
+    [
+      "an unknown job",
+      [JSON.stringify({ ...job, job: "reboot" })],
+      /"job" must be "restart", "watch-uptime" or "report"/,
+    ],
     ["a negative PID", [JSON.stringify({ ...job, waitPid: -1 })], /"waitPid" must be a positive integer/],
     ["a PID as text", [JSON.stringify({ ...job, waitPid: "1" })], /"waitPid" must be a positive integer/],
     ["an empty command", [JSON.stringify({ ...job, command: [] })], /"command" must be a non-empty list/],
@@ -96,6 +100,22 @@ test("the helper entry refuses a malformed job document with a clear message and
     ],
     ["an unknown field", [JSON.stringify({ ...job, env: { A: "1" } })], /unknown field "env"/],
     ["an uptime watch without a PID", [JSON.stringify({ job: "watch-uptime", dir: appDir })], /"pid" must be/],
+    [
+      "a report to a file URL",
+      [JSON.stringify({ job: "report", url: "file:///etc/passwd", report: {} })],
+      /"url" must be/,
+    ],
+    [
+      "a report that names the machine",
+      [
+        JSON.stringify({
+          job: "report",
+          url: "http://127.0.0.1:9/_events",
+          report: { schema: 1, app: "a", event: "installed", to: "1.0.0", platform: "linux-x64", installId: "my-host" },
+        }),
+      ],
+      /"report": installId must be a random UUID/,
+    ],
   ];
   for (const [what, args, problem] of cases) {
     const run = await runHelper(args);

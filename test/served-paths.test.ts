@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deltaTarget } from "../src/formats/delta.js";
-import { channelTarget, fullArchiveTarget, manifestTarget, metadataPath, targetsPath } from "../src/formats/native.js";
+import {
+  channelTarget,
+  fullArchiveTarget,
+  manifestPatchTarget,
+  manifestTarget,
+  metadataPath,
+  targetsPath,
+} from "../src/formats/native.js";
 import { CACHE_IMMUTABLE, CACHE_MUTABLE, cacheControlOf, classifyServedPath } from "../src/formats/served-paths.js";
 
 const HASH = "0f".repeat(32);
@@ -22,12 +29,16 @@ test("every name publish writes is classified, with its app, versions and cache 
     [stored("demo", channelTarget("beta")), { app: "demo", kind: "channel", channel: "beta", immutable: true }],
     [stored("demo", manifestTarget("1.2.0")), { app: "demo", kind: "manifest", version: "1.2.0", immutable: true }],
     [
+      stored("demo", manifestPatchTarget("1.2.0", "1.1.0")),
+      { app: "demo", kind: "manifest-patch", version: "1.2.0", from: "1.1.0", immutable: true },
+    ],
+    [
       stored("demo", fullArchiveTarget("demo", "1.2.0-rc.1")),
       { app: "demo", kind: "full", version: "1.2.0-rc.1", immutable: true },
     ],
     [
       stored("demo", deltaTarget("1.2.0", "1.1.0", "delta-files")),
-      { app: "demo", kind: "delta", version: "1.2.0", from: "1.1.0", immutable: true },
+      { app: "demo", kind: "delta", version: "1.2.0", from: "1.1.0", deltaKind: "delta-files", immutable: true },
     ],
     [
       stored("demo", manifestTarget("1.2.0", "linux-x64")),
@@ -39,7 +50,26 @@ test("every name publish writes is classified, with its app, versions and cache 
     ],
     [
       stored("demo", deltaTarget("1.2.0", "1.1.0", "delta-tree", "win32-arm64")),
-      { app: "demo", kind: "delta", version: "1.2.0", from: "1.1.0", platform: "win32-arm64", immutable: true },
+      {
+        app: "demo",
+        kind: "delta",
+        version: "1.2.0",
+        from: "1.1.0",
+        deltaKind: "delta-tree",
+        platform: "win32-arm64",
+        immutable: true,
+      },
+    ],
+    [
+      stored("demo", manifestPatchTarget("1.2.0", "1.1.0", "darwin-arm64")),
+      {
+        app: "demo",
+        kind: "manifest-patch",
+        version: "1.2.0",
+        from: "1.1.0",
+        platform: "darwin-arm64",
+        immutable: true,
+      },
     ],
     ["demo/versao.txt", { app: "demo", kind: "legacy-label", immutable: false }],
     ["demo/update.json", { app: "demo", kind: "legacy-label", immutable: false }],

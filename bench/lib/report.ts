@@ -7,10 +7,14 @@ import { int, type Row, type Section } from "./table.js";
 
 const MB = 1024 * 1024;
 
-/** Sections for the release pairs: delta size (vs full, vs best tool), apply time, peak RSS, check. */
+/** Fixed allowance of the total-bytes goal (issue 12): room for TUF metadata, channel and manifest patch. */
+const TOTAL_ALLOWANCE_BYTES = 4096;
+
+/** The per-pair sections: delta size, total bytes, apply time, peak RSS and the check when current. */
 export function pairSections(pairs: readonly PairMeasure[], applyGoalPair?: string): Section[] {
   const vsFull: Row[] = [];
   const vsTools: Row[] = [];
+  const total: Row[] = [];
   const apply: Row[] = [];
   const rss: Row[] = [];
   const check: Row[] = [];
@@ -35,6 +39,17 @@ export function pairSections(pairs: readonly PairMeasure[], applyGoalPair?: stri
         ratio,
         goal: "≤ 1.25",
         met: ratio <= 1.25,
+      });
+      // Everything the update fetched (TUF metadata, channel, manifest or its patch, payload)
+      // against issue 12's budget: 1.25 × the best tool + 4 KiB.
+      const budget = 1.25 * best.bytes! + TOTAL_ALLOWANCE_BYTES;
+      total.push({
+        label: p.id,
+        figure: `${int(p.update.totalBytes)} (${p.update.totalRequests} requests)`,
+        reference: `${int(budget)} (1.25 × ${best.tool} + 4 KiB)`,
+        ratio: p.update.totalBytes / budget,
+        goal: "≤ 1",
+        met: p.update.totalBytes <= budget,
       });
     }
     const installMs = p.update.installMs ?? 0;
@@ -77,6 +92,14 @@ export function pairSections(pairs: readonly PairMeasure[], applyGoalPair?: stri
       figureHeader: "updraft download",
       referenceHeader: "best of zstd/bsdiff/xdelta3",
       rows: vsTools,
+    });
+  }
+  if (total.length > 0) {
+    sections.push({
+      title: "Total update bytes, everything counted",
+      figureHeader: "updraft, all requests",
+      referenceHeader: "budget",
+      rows: total,
     });
   }
   sections.push(

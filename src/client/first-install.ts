@@ -137,7 +137,14 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
         skipped ? { hint: `It may be tried again after ${skipped.retryAfter}.` } : {},
       );
     }
-    await writeConfig(layout, { schema: NATIVE_SCHEMA, app, url: repoUrl, channel });
+    const { mirrors } = options;
+    await writeConfig(layout, {
+      schema: NATIVE_SCHEMA,
+      app,
+      url: repoUrl,
+      channel,
+      ...(mirrors !== undefined && mirrors.length > 0 ? { mirrors } : {}),
+    });
     await removeUnfinishedInstall(layout);
     return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse: root.source === "first-use" };
   } catch (err) {

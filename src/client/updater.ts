@@ -19,6 +19,7 @@ import {
   healthPolicyOf,
   NATIVE_SCHEMA,
   PLATFORM_PATTERN,
+  parseAppConfig,
   type ReleaseManifest,
 } from "../formats/native.js";
 import { type DeltaFallback, installedManifest } from "./artifacts/choice.js";
@@ -50,7 +51,14 @@ import { unfinishedInstallError } from "./install/unfinished-install.js";
 import { fromFullArchive, type InstallOutcome, installRelease, type StageProducer } from "./install/versioned.js";
 import type { DownloadProgress } from "./net/download.js";
 import { HttpClient, type NetworkOptions, networkOptionsOf, type TrafficStats } from "./net/http.js";
-import { spawnRestartHelper } from "./runtime/restart-helper.js";
+import {
+  healthReportOf,
+  type OutcomeFacts,
+  type ReportTarget,
+  reportTargetOf,
+  rollbackReasonOf,
+} from "./runtime/health-report.js";
+import { spawnHealthReporter, spawnRestartHelper } from "./runtime/restart-helper.js";
 import { scheduleJittered } from "./runtime/schedule.js";
 import {
   isDelta,
@@ -75,6 +83,11 @@ export interface UpdaterOptions extends NetworkOptions {
   repoUrl?: string;
   /** App name in the repository; defaults to the install's `updraft.json`. */
   app?: string;
+  /**
+   * Other base URLs serving the same repository, tried in order before `repoUrl`; a mirror that is
+   * down or serves stale or altered files is passed over. Defaults to the install's configuration.
+   */
+  mirrors?: string[];
   /**
    * Channel to follow; defaults to the install's `updraft.json`, else `stable`. An update installed
    * from another channel than the install's makes the install follow that channel from then on.
@@ -363,6 +376,15 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
       },
     );
   }
+  const { mirrors } = options;
+  if (mirrors !== undefined) {
+    // The install configuration's own rule, so a library option and a stored list are judged alike.
+    try {
+      parseAppConfig({ schema: NATIVE_SCHEMA, app: "x", mirrors });
+    } catch (err) {
+      throw new UpdraftError(ErrorCodes.USAGE, `mirrors: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /** This process's platform, as publishers name builds (`linux-x64`, `win32-x64`, `darwin-arm64`…). */
@@ -505,16 +527,24 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** The app's configuration, with options taking precedence. */
   async config(): Promise<AppConfig> {
-    const { repoUrl, app, channel } = this.options;
+    const { repoUrl, app, channel, mirrors } = this.options;
     let base: AppConfig | undefined;
-    if (!repoUrl || !app) base = await this.installedConfig();
+    if (!repoUrl || !app || !mirrors)
+      base = await this.installedConfig().catch((err) => (repoUrl && app ? undefined : Promise.reject(err)));
     const url = repoUrl ?? base?.url;
     if (!url) {
       throw new UpdraftError(ErrorCodes.NOT_INSTALLED, "No repository URL is configured for this install", {
         hint: "Pass repoUrl, or publish with --url so releases carry it.",
       });
     }
-    return { schema: NATIVE_SCHEMA, app: app ?? base!.app, url, channel: channel ?? base?.channel ?? "stable" };
+    const bases = mirrors ?? base?.mirrors;
+    return {
+      schema: NATIVE_SCHEMA,
+      app: app ?? base!.app,
+      url,
+      channel: channel ?? base?.channel ?? "stable",
+      ...(bases !== undefined && bases.length > 0 ? { mirrors: bases } : {}),
+    };
   }
 
   /** The version `current` points at. */
@@ -691,6 +721,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     options: DownloadOptions,
     lock: LockToken,
   ): Promise<InstallResult> {
+    const started = performance.now();
     await recover(this.layout, { lock });
     await this.assertStillApplies(update, plan);
     const source = this.nativeSource(await this.config());
@@ -716,10 +747,17 @@ export class Updater extends EventEmitter<UpdaterEvents> {
           probation: this.probationPolicy(manifest),
           ...(installed ? { installed } : {}),
           checkSpace: this.options.checkDiskSpace !== false,
+          manifestBytes: release.manifestBytes,
         },
       );
     } catch (err) {
       await recordIfReleaseFault(this.layout, manifest.version, err, "install failed");
+      const target = manifest.reportUrl === undefined ? undefined : { url: manifest.reportUrl, app: manifest.app };
+      const reason = toUpdraftError(err).code;
+      // A cancelled install says nothing about the release.
+      if (reason !== ErrorCodes.ABORTED) {
+        await this.reportOutcome({ event: "failed", from: current, to: manifest.version, reason }, target);
+      }
       throw err;
     }
     if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
@@ -736,6 +774,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       filesReused: outcome.stats.linked,
       ...(probation?.version === outcome.version ? { probation } : {}),
     };
+    await this.reportOutcome({
+      event: "installed",
+      from: outcome.previous,
+      to: outcome.version,
+      artifact: release.artifact.ref.kind,
+      bytes: release.artifact.ref.size,
+      seconds: (performance.now() - started) / 1000,
+    });
     this.emit("installed", result);
     return result;
   }
@@ -935,6 +981,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       const report = await recover(this.layout, options);
       if (options.launch && report.probation) this.confirmAfterUptime(report.probation);
+      const back = report.rolledBack;
+      if (back) {
+        await this.reportOutcome({
+          event: "rolled-back",
+          from: back.to,
+          to: back.from,
+          reason: rollbackReasonOf(back.reason),
+        });
+      }
       return report;
     });
   }
@@ -972,7 +1027,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, CONFIRM_LOCK, async (lock) => {
         await recover(this.layout, { lock });
-        return confirm(this.layout, lock);
+        const confirmed = await confirm(this.layout, lock);
+        if (confirmed.wasOnProbation && confirmed.version !== undefined) {
+          await this.reportOutcome({ event: "confirmed", to: confirmed.version });
+        }
+        return confirmed;
       });
     });
   }
@@ -983,9 +1042,23 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, { purpose: "rolling back" }, async (lock) => {
         await recover(this.layout, { lock });
-        return rollbackToPrevious(this.layout, reason, lock);
+        const back = await rollbackToPrevious(this.layout, reason, lock);
+        await this.reportOutcome({ event: "rolled-back", from: back.to, to: back.from, reason: "by-user" });
+        return back;
       });
     });
+  }
+
+  /**
+   * Hands the report of `facts` to a detached helper when the release (`target`, else the kept
+   * manifest of `facts.to`) names a report URL. Reads two small local files and starts a process:
+   * the update never waits for the network, and a report never fails anything.
+   */
+  private async reportOutcome(facts: OutcomeFacts, target?: ReportTarget): Promise<void> {
+    const to = target ?? (await reportTargetOf(this.layout, facts.to));
+    if (to === undefined) return;
+    const report = await healthReportOf(this.layout, to.app, facts);
+    if (report !== undefined) spawnHealthReporter(to.url, report);
   }
 
   private get backoffMs(): number {

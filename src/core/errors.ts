@@ -134,13 +134,26 @@ export const ERRORS = {
     ...FINAL,
   },
   KEY_INVALID: {
-    summary: "A key file holds something that is not an ed25519 key.",
+    summary:
+      "A key file holds something that is not an ed25519 key, or a key the app's root does not list for its role.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  ROOT_THRESHOLD: {
+    summary: "A new root version is not signed by enough root keys of the current root and of itself.",
     phase: "publish",
     exit: ExitCodes.CONFIG,
     ...FINAL,
   },
   REPO_NOT_FOUND: {
     summary: "The repository (or the app inside it) does not exist or is not initialised.",
+    phase: "publish",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  EVENTS_DB_INVALID: {
+    summary: "The health events database cannot be opened, or is not one `updraft serve --events` wrote.",
     phase: "publish",
     exit: ExitCodes.CONFIG,
     ...FINAL,
@@ -161,6 +174,20 @@ export const ERRORS = {
     summary: "Publishing a version not higher than the channel's current one, or another build folder problem.",
     phase: "publish",
     exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  STORE_FAILED: {
+    summary:
+      "An object store (S3 or compatible) refused or failed a request of the publisher (credentials, bucket, network).",
+    phase: "publish",
+    exit: ExitCodes.NETWORK,
+    ...TRANSIENT,
+  },
+  REPO_CONFLICT: {
+    summary:
+      "Another publisher changed the remote repository while this command ran; nothing of this one was made visible.",
+    phase: "publish",
+    exit: ExitCodes.LOCKED,
     ...FINAL,
   },
   NETWORK: {

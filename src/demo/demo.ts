@@ -139,7 +139,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
     print(
       `9. Done: the restarted app reports ${final.version}. Update: ${update.bytes} bytes downloaded ` +
-        `(${update.payload} of them the delta, the rest signed metadata and the release manifest), ` +
+        `(${update.payload} of them the delta, the rest signed metadata and the patch of the release manifest), ` +
         `${seconds.toFixed(2)} s from start to restarted app (first install ${installed.version}).`,
     );
     return {

@@ -146,6 +146,11 @@ export interface ReleaseManifest {
   platform?: string;
   /** How the new version proves it works after an update (text of a {@link HealthPolicy}); see {@link healthPolicyOf}. */
   health?: string;
+  /**
+   * Where installs send their anonymous health reports about this release (`publish --report-url`);
+   * absent: no reports (the default).
+   */
+  reportUrl?: string;
   files: ManifestFile[];
   symlinks: ManifestSymlink[];
   artifacts: ArtifactRef[];
@@ -176,7 +181,15 @@ export interface AppConfig {
   url?: string;
   /** The channel the install follows (`stable` unless chosen otherwise). */
   channel: string;
+  /**
+   * Other base URLs serving the same repository (copies made by `updraft mirror sync`, a CDN), tried
+   * in order before `url` (at most 16). Only the install's own configuration has them.
+   */
+  mirrors?: string[];
 }
+
+/** Most mirrors an install configuration may list. */
+export const MAX_MIRRORS = 16;
 
 /** TUF target name of a channel pointer. */
 export function channelTarget(channel: string): string {
@@ -199,6 +212,27 @@ export function fullArchiveTarget(app: string, version: string, platform?: strin
   return platform === undefined
     ? `releases/${version}/${app}-${version}.tar.zst`
     : `releases/${version}/${platform}/full.tar.zst`;
+}
+
+/** The folder every target of a release lives under (`releases/<version>/`), with its trailing slash. */
+export function releaseTargetPrefix(version: string): string {
+  return `releases/${version}/`;
+}
+
+/** The release version a target belongs to (`releases/<version>/…`), or undefined for another target. */
+export function releaseOfTarget(name: string): string | undefined {
+  const m = /^releases\/([^/]+)\/./.exec(name);
+  return m?.[1];
+}
+
+/**
+ * TUF target name of the zstd patch that turns release `from`'s manifest into `version`'s (applied
+ * with the old manifest as raw dictionary, like `zstd --patch-from`): beside the manifest of the
+ * build for `platform` (both manifests of that platform), or without `platform` in the first layout.
+ */
+export function manifestPatchTarget(version: string, from: string, platform?: string): string {
+  const folder = platform === undefined ? `releases/${version}` : `releases/${version}/${platform}`;
+  return `${folder}/manifest.from-${from}.zpatch`;
 }
 
 /** Repository-relative folder of an app's TUF metadata. */
@@ -378,6 +412,10 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
       `"${healthText}" must be confirm, none or uptime:SECONDS (1 to ${MAX_HEALTH_UPTIME_SECONDS})`,
     );
   }
+  const reportUrl = str(obj, doc, "reportUrl", true);
+  if (reportUrl !== undefined && !isReportUrl(reportUrl)) {
+    invalid(doc, "reportUrl", `must be an http or https URL of at most ${MAX_REPORT_URL_LENGTH} characters`);
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
@@ -385,6 +423,7 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
     channel: nameField(obj, doc, "channel", CHANNEL_PATTERN),
     releasedAt: str(obj, doc, "releasedAt")!,
     ...(notes !== undefined ? { notes } : {}),
+    ...(reportUrl !== undefined ? { reportUrl } : {}),
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
     ...(critical !== undefined ? { critical } : {}),
     ...(healthText !== undefined ? { health: healthText } : {}),
@@ -393,6 +432,20 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
     symlinks,
     artifacts,
   };
+}
+
+/** Longest report URL a manifest may name. */
+export const MAX_REPORT_URL_LENGTH = 2048;
+
+/** True for an absolute http or https URL short enough to be a report URL. */
+export function isReportUrl(text: string): boolean {
+  if (text.length > MAX_REPORT_URL_LENGTH) return false;
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "";
+  } catch {
+    return false;
+  }
 }
 
 /** Parses and validates a channel pointer; `source` (a file or URL) is named in errors. */
@@ -424,11 +477,20 @@ export function parseAppConfig(input: string | unknown, source?: string): AppCon
   const obj = nativeDocument(input, doc);
   const url = str(obj, doc, "url", true);
   if (url !== undefined && !/^(https?|file):\/\//.test(url)) invalid(doc, "url", `"${url}" must be an http(s) URL`);
+  const mirrors = obj.mirrors;
+  if (mirrors !== undefined) {
+    const valid =
+      Array.isArray(mirrors) &&
+      mirrors.length <= MAX_MIRRORS &&
+      mirrors.every((m) => typeof m === "string" && /^https?:\/\/[^\s]+$/.test(m));
+    if (!valid) invalid(doc, "mirrors", `must be a list of at most ${MAX_MIRRORS} http(s) URLs`);
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
     ...(url !== undefined ? { url } : {}),
     channel: obj.channel === undefined ? "stable" : nameField(obj, doc, "channel", CHANNEL_PATTERN),
+    ...(Array.isArray(mirrors) && mirrors.length > 0 ? { mirrors: mirrors as string[] } : {}),
   };
 }
 

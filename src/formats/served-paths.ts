@@ -12,6 +12,7 @@ import {
   CHANNEL_PATTERN,
   channelTarget,
   fullArchiveTarget,
+  manifestPatchTarget,
   manifestTarget,
   metadataPath,
   PLATFORM_PATTERN,
@@ -24,7 +25,7 @@ import { saauZipName, VERSAO_FILE } from "./versao.js";
  * The kinds of file a repository serves:
  * - `timestamp`: the app's `timestamp.json`, the one name a client asks for on every check;
  * - `metadata`: any other signed TUF metadata file (`root.json`, `<N>.<role>.json`);
- * - `channel`, `manifest`, `full`, `delta`: the targets of the native format;
+ * - `channel`, `manifest`, `manifest-patch`, `full`, `delta`: the targets of the native format;
  * - `legacy-label`, `legacy-archive`: `versao.txt` / `update.json` and their zips, for older clients.
  */
 export type ServedFileKind =
@@ -32,6 +33,7 @@ export type ServedFileKind =
   | "metadata"
   | "channel"
   | "manifest"
+  | "manifest-patch"
   | "full"
   | "delta"
   | "legacy-label"
@@ -44,9 +46,11 @@ export interface ServedFile {
   readonly kind: ServedFileKind;
   /** The release the file belongs to (manifests, archives, deltas: the version they install). */
   readonly version?: string;
-  /** For deltas: the version the delta applies to. */
+  /** For deltas and manifest patches: the version the file applies to. */
   readonly from?: string;
-  /** For manifests, archives and deltas of a per-platform build: its platform (`any` or `os-arch`). */
+  /** For deltas: the delta's encoding (the `<kind>` of `<from>.<kind>.udelta`). */
+  readonly deltaKind?: string;
+  /** For the targets of a per-platform build: its platform (`any` or `os-arch`). */
   readonly platform?: string;
   /** For channel pointers: the channel. */
   readonly channel?: string;
@@ -110,11 +114,13 @@ function matcherOf(fragments: readonly string[], name: (...args: string[]) => st
 
 const CHANNEL = matcherOf([ANY_SEGMENT], channelTarget);
 const MANIFEST = matcherOf([ANY_SEGMENT], manifestTarget);
+const MANIFEST_PATCH = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestPatchTarget);
 const FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
 const DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD], deltaTarget);
 const PLATFORM_MANIFEST = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestTarget);
 const PLATFORM_FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
 const PLATFORM_DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD, ANY_SEGMENT], deltaTarget);
+const PLATFORM_MANIFEST_PATCH = matcherOf([ANY_SEGMENT, ANY_SEGMENT, ANY_SEGMENT], manifestPatchTarget);
 const LEGACY_ZIP = matcherOf([ANY_SEGMENT, ANY_SEGMENT], saauZipName);
 const METADATA_FILE = /^(?:(\d+)\.)?[a-z0-9][a-z0-9._-]*\.json$/;
 const TIMESTAMP_FILE = "timestamp.json";
@@ -133,15 +139,24 @@ function classifyPlatformTarget(app: string, name: string): ServedFile | undefin
   const manifest = PLATFORM_MANIFEST(name);
   const full = PLATFORM_FULL(name);
   const delta = PLATFORM_DELTA(name);
-  const [version = "", platform = ""] = manifest ?? (full ? full.slice(1) : undefined) ?? [delta?.[0], delta?.[3]];
+  const patch = PLATFORM_MANIFEST_PATCH(name);
+  const [version = "", platform = ""] = manifest ??
+    (full ? full.slice(1) : undefined) ??
+    (patch ? [patch[0], patch[2]] : undefined) ?? [delta?.[0], delta?.[3]];
   if (!isValidVersion(version) || !PLATFORM_PATTERN.test(platform)) return undefined;
   if (manifest) return { app, kind: "manifest", version, platform, immutable: true };
   if (full) return { app, kind: "full", version, platform, immutable: true };
-  const from = delta?.[1] ?? "";
-  return isValidVersion(from) ? { app, kind: "delta", version, from, platform, immutable: true } : undefined;
+  const from = (patch ?? delta)?.[1] ?? "";
+  if (!isValidVersion(from)) return undefined;
+  if (patch) return { app, kind: "manifest-patch", version, from, platform, immutable: true };
+  return { app, kind: "delta", version, from, deltaKind: delta?.[2] ?? "", platform, immutable: true };
 }
 
-function classifyTarget(app: string, name: string): ServedFile | undefined {
+/**
+ * What the TUF target `name` of `app` is (channel document, manifest, manifest patch, archive or
+ * delta, with its version, base and platform), read from the name alone; undefined for any other name.
+ */
+export function classifyTarget(app: string, name: string): ServedFile | undefined {
   const perPlatform = classifyPlatformTarget(app, name);
   if (perPlatform !== undefined) return perPlatform;
   const channel = CHANNEL(name);
@@ -154,6 +169,13 @@ function classifyTarget(app: string, name: string): ServedFile | undefined {
     const [version = ""] = manifest;
     return isValidVersion(version) ? { app, kind: "manifest", version, immutable: true } : undefined;
   }
+  const patch = MANIFEST_PATCH(name);
+  if (patch !== undefined) {
+    const [version = "", from = ""] = patch;
+    return isValidVersion(version) && isValidVersion(from)
+      ? { app, kind: "manifest-patch", version, from, immutable: true }
+      : undefined;
+  }
   const full = FULL(name);
   if (full !== undefined) {
     const [archiveApp, version = ""] = full;
@@ -161,9 +183,9 @@ function classifyTarget(app: string, name: string): ServedFile | undefined {
   }
   const delta = DELTA(name);
   if (delta !== undefined) {
-    const [version = "", from = ""] = delta;
+    const [version = "", from = "", deltaKind = ""] = delta;
     return isValidVersion(version) && isValidVersion(from)
-      ? { app, kind: "delta", version, from, immutable: true }
+      ? { app, kind: "delta", version, from, deltaKind, immutable: true }
       : undefined;
   }
   return undefined;

@@ -81,11 +81,27 @@ function pointerRelease(doc: ChannelDocument, now: Date): { release: ChannelRele
   return { release, platform: release.platforms.includes(ANY_PLATFORM) ? ANY_PLATFORM : release.platforms[0]! };
 }
 
-/** `doc` kept within its bounds: releases newest first (at most {@link MAX_CHANNEL_RELEASES}), yanks newest first. */
-function bounded(doc: ChannelDocument): ChannelDocument {
-  const releases = [...doc.releases]
-    .sort((a, b) => compareVersions(b.version, a.version))
-    .slice(0, MAX_CHANNEL_RELEASES);
+/**
+ * `doc` kept within its bounds: releases newest first, down to the point where every platform of
+ * the channel has two releases every install may take (not yanked, rollout complete at `now`): the
+ * one offered and the one a yank of it falls back to; older ones can no longer be offered. At most
+ * {@link MAX_CHANNEL_RELEASES}; yanks newest first. A check fetches the document, so its size does
+ * not grow with the history.
+ */
+function bounded(doc: ChannelDocument, now: Date): ChannelDocument {
+  const sorted = [...doc.releases].sort((a, b) => compareVersions(b.version, a.version));
+  const platforms = new Set(sorted.flatMap((r) => r.platforms));
+  const complete = new Map<string, number>();
+  const count = (platform: string) => complete.get(platform) ?? 0;
+  const covered = (p: string) => count(p) + (p === ANY_PLATFORM ? 0 : count(ANY_PLATFORM)) >= 2;
+  const releases: ChannelRelease[] = [];
+  for (const release of sorted) {
+    if (releases.length >= MAX_CHANNEL_RELEASES || [...platforms].every(covered)) break;
+    releases.push(release);
+    if (yankOf(doc, release.version) === undefined && rolloutPercentAt(release, now) >= 100) {
+      for (const p of release.platforms) complete.set(p, count(p) + 1);
+    }
+  }
   return { ...doc, releases, yanked: doc.yanked.slice(0, MAX_CHANNEL_YANKS) };
 }
 
@@ -99,7 +115,7 @@ export async function storeChannelDocument(
   doc: ChannelDocument,
   now: Date,
 ): Promise<string> {
-  const kept = bounded(doc);
+  const kept = bounded(doc, now);
   const pointed = pointerRelease(kept, now);
   // Without such a release the pointer stays where it was (older clients cannot be told less); a
   // new channel without one names the newest release's first build.

@@ -2,7 +2,7 @@
  * Updraft's publisher as a library: generate and load signing keys, create an app's TUF
  * repository, publish releases into it, manage them (rollouts, yanks, promotions, the list of
  * releases) and keep its metadata fresh. The CLI commands `keys`, `init`, `publish`, `rollout`,
- * `yank`, `promote`, `releases` and `refresh-timestamp` are thin wrappers over these functions.
+ * `yank`, `promote`, `releases`, `refresh-timestamp` and `root` are thin wrappers over these functions.
  *
  * @example
  * ```ts
@@ -15,6 +15,7 @@
  * @packageDocumentation
  */
 
+export { type ReleaseHealth, releaseHealth } from "../events/index.js";
 export type { AppSettings } from "./app-settings.js";
 export type { RolloutRequest } from "./channels.js";
 export {
@@ -24,13 +25,16 @@ export {
   generateKeys,
   type KeySet,
   keyEnvVar,
+  keyFileBase,
   type LoadKeysOptions,
   loadKeys,
   ONLINE_ROLES,
+  type PublicRoleKey,
   parsePrivateKeyText,
   ROLES,
   type RoleKey,
   type RoleName,
+  readPublicKeyFile,
   type Signer,
 } from "./keys.js";
 export {
@@ -44,6 +48,7 @@ export {
   type WriteArchiveOptions,
   writeArchive,
 } from "./pack.js";
+export { type PruneOptions, type PruneResult, pruneReleases } from "./prune.js";
 export {
   INIT_ROLES,
   type InitAppOptions,
@@ -76,10 +81,43 @@ export {
   yankRelease,
 } from "./releases.js";
 export {
+  decideRolloutAdvance,
+  type RolloutAdvanceDecision,
+  type RolloutAdvanceInput,
+  type RolloutStep,
+  rolloutPercentAt,
+} from "./rollout-advance.js";
+export {
+  type CommittedRoot,
+  pendingRootPath,
+  RETIRED_KEYS_DIR,
+  type RetiredKey,
+  type RootChange,
+  type RootRoleSignatures,
+  type RootSignatureStatus,
+} from "./root-update.js";
+
+export {
+  type KeyOperationTarget,
+  type PreparedRoot,
+  type PrepareRootOptions,
+  type PublishPendingRootOptions,
+  prepareRoot,
+  publishPendingRoot,
+  type RootChangeResult,
+  type RotateKeyOptions,
+  type RotateKeyResult,
+  rootKeyPlan,
+  rotateKey,
+  type SignPendingRootOptions,
+  signPendingRoot,
+} from "./rotation.js";
+export {
   type AppPaths,
   appPaths,
   type CommittedVersions,
   DEFAULT_EXPIRY_DAYS,
   type ExpiryDays,
   type RefreshedVersions,
+  type RootKeyPlan,
 } from "./tuf-repo.js";

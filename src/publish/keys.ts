@@ -44,10 +44,18 @@ export interface RoleKey {
 /** Loaded keys by role; a role is absent when it was not asked for (or optional and missing). */
 export type KeySet = Partial<Record<RoleName, RoleKey>>;
 
-/** The environment variable that overrides a role's key file. */
-export function keyEnvVar(role: RoleName): string {
-  return `UPDRAFT_${role.toUpperCase()}_KEY`;
+/** The environment variable that overrides a role's key file (`number` ≥ 2: one of a multi-key root's further keys). */
+export function keyEnvVar(role: RoleName, number = 1): string {
+  return number === 1 ? `UPDRAFT_${role.toUpperCase()}_KEY` : `UPDRAFT_${role.toUpperCase()}_${number}_KEY`;
 }
+
+/** File name, without `.key`/`.pub`, of a role's key `number`: `root` for the first, `root-2`, `root-3`… after. */
+export function keyFileBase(role: RoleName, number = 1): string {
+  return number === 1 ? role : `${role}-${number}`;
+}
+
+/** Most keys one role may list (a root of 3 to 5 keys is usual; more is a mistake). */
+export const MAX_ROLE_KEYS = 16;
 
 /** Builds the TUF key object and key id of an ed25519 public key. */
 export function tufKeyOf(publicKey: KeyObject): { keyId: string; publicHex: string; tufKey: Key } {
@@ -176,6 +184,8 @@ export function requireKey(keys: KeySet, role: RoleName): RoleKey {
 export interface GenerateKeysOptions {
   /** Overwrite existing key files. */
   force?: boolean;
+  /** How many root keys to create (default 1): `root.key`, then `root-2.key` … `root-N.key`. */
+  rootKeys?: number;
 }
 
 /** What {@link generateKeys} wrote. */
@@ -195,10 +205,15 @@ export async function generateKeys(
   options: GenerateKeysOptions = {},
 ): Promise<GeneratedKeys> {
   const dir = resolve(process.cwd(), outDir);
+  const rootKeys = options.rootKeys ?? 1;
+  assertKeyCount(rootKeys);
+  const files = ROLES.flatMap((role) =>
+    Array.from({ length: role === "root" ? rootKeys : 1 }, (_, i) => ({ role, base: keyFileBase(role, i + 1) })),
+  );
   const existing: string[] = [];
-  for (const role of ROLES) {
+  for (const { base } of files) {
     for (const ext of ["key", "pub"]) {
-      const path = join(dir, `${role}.${ext}`);
+      const path = join(dir, `${base}.${ext}`);
       if (await entryExists(path)) existing.push(path);
     }
   }
@@ -216,17 +231,146 @@ export async function generateKeys(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (created && process.platform !== "win32") await chmod(dir, 0o700);
   const result: GeneratedKeys = { dir, keys: [] };
-  for (const role of ROLES) {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    const privateKeyPath = join(dir, `${role}.key`);
-    const publicKeyPath = join(dir, `${role}.pub`);
-    await writeFileAtomic(privateKeyPath, privateKey.export({ format: "pem", type: "pkcs8" }), 0o600);
-    await writeFileAtomic(publicKeyPath, publicKey.export({ format: "pem", type: "spki" }), 0o644);
-    if (process.platform !== "win32") {
-      await chmod(privateKeyPath, 0o600);
-      await chmod(publicKeyPath, 0o644);
-    }
-    result.keys.push({ role, keyId: tufKeyOf(publicKey).keyId, privateKeyPath, publicKeyPath });
+  for (const { role, base } of files) {
+    const written = await writeKeyPair(dir, base, generateKeyPairSync("ed25519").privateKey);
+    result.keys.push({ role, ...written });
   }
   return result;
+}
+
+/** Refuses (`USAGE`) a number of keys for one role outside 1 to {@link MAX_ROLE_KEYS}. */
+export function assertKeyCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_ROLE_KEYS) {
+    throw new UpdraftError(ErrorCodes.USAGE, `Invalid number of keys: ${count}`, {
+      hint: `Give a whole number from 1 to ${MAX_ROLE_KEYS}.`,
+    });
+  }
+}
+
+/**
+ * Writes `<dir>/<base>.key` (PKCS#8 PEM, mode 0600) and `<dir>/<base>.pub` (SPKI PEM), each
+ * atomically; returns their paths and the key id.
+ */
+export async function writeKeyPair(
+  dir: string,
+  base: string,
+  privateKey: KeyObject,
+): Promise<{ keyId: string; privateKeyPath: string; publicKeyPath: string }> {
+  const publicKey = createPublicKey(privateKey);
+  const privateKeyPath = join(dir, `${base}.key`);
+  const publicKeyPath = join(dir, `${base}.pub`);
+  await writeFileAtomic(privateKeyPath, privateKey.export({ format: "pem", type: "pkcs8" }), 0o600);
+  await writeFileAtomic(publicKeyPath, publicKey.export({ format: "pem", type: "spki" }), 0o644);
+  if (process.platform !== "win32") {
+    await chmod(privateKeyPath, 0o600);
+    await chmod(publicKeyPath, 0o644);
+  }
+  return { keyId: tufKeyOf(publicKey).keyId, privateKeyPath, publicKeyPath };
+}
+
+/** A public key a root lists, as read from a `.pub` file (or derived from its private key). */
+export interface PublicRoleKey {
+  keyId: string;
+  tufKey: Key;
+  /** Where the key came from, for messages. */
+  source: string;
+}
+
+/** Reads a public key file (SPKI PEM, as `keys generate` writes `*.pub`), or a private key file whose public half is wanted. */
+export async function readPublicKeyFile(path: string): Promise<PublicRoleKey> {
+  const text = await readKeyFile(path);
+  if (text === undefined) {
+    throw new UpdraftError(ErrorCodes.KEYS_MISSING, `Key file ${path} does not exist`, {
+      hint: "Give the .pub file `updraft keys generate` wrote.",
+    });
+  }
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: text, format: "pem" });
+  } catch (err) {
+    throw new UpdraftError(ErrorCodes.KEY_INVALID, `${path} is not a readable public key`, {
+      cause: err,
+      hint: "Give an SPKI PEM ed25519 public key, as `updraft keys generate` writes in *.pub.",
+    });
+  }
+  if (publicKey.asymmetricKeyType !== "ed25519") {
+    throw new UpdraftError(ErrorCodes.KEY_INVALID, `${path} holds a ${publicKey.asymmetricKeyType} key, not ed25519`, {
+      hint: "Create keys with `updraft keys generate`.",
+    });
+  }
+  const { keyId, tufKey } = tufKeyOf(publicKey);
+  return { keyId, tufKey, source: path };
+}
+
+/** Reads a private key file given by path (e.g. `root sign --key FILE`). */
+export async function readPrivateKeyFile(role: RoleName, path: string): Promise<RoleKey> {
+  const text = await readKeyFile(path);
+  if (text === undefined) {
+    throw new UpdraftError(ErrorCodes.KEYS_MISSING, `Key file ${path} does not exist`, {
+      hint: "Give the private key file (*.key) `updraft keys generate` wrote.",
+    });
+  }
+  return parsePrivateKeyText(role, text, path);
+}
+
+/**
+ * Every private key of `role` at hand, by number: `<role>.key` / `UPDRAFT_<ROLE>_KEY` is number 1,
+ * `<role>-<n>.key` / `UPDRAFT_<ROLE>_<n>_KEY` number n (the variable wins over the file).
+ * Missing numbers are skipped: the holders of a multi-key root usually keep one key each.
+ */
+export async function loadRoleKeys(
+  role: RoleName,
+  options: { dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Map<number, RoleKey>> {
+  const dir = resolve(process.cwd(), options.dir ?? DEFAULT_KEYS_DIR);
+  const env = options.env ?? process.env;
+  const found = new Map<number, RoleKey>();
+  for (let number = 1; number <= MAX_ROLE_KEYS; number++) {
+    const envName = keyEnvVar(role, number);
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv.trim() !== "") {
+      found.set(number, parsePrivateKeyText(role, fromEnv, `environment variable ${envName}`));
+      continue;
+    }
+    const path = join(dir, `${keyFileBase(role, number)}.key`);
+    const text = await readKeyFile(path);
+    if (text !== undefined) found.set(number, parsePrivateKeyText(role, text, path));
+  }
+  return found;
+}
+
+/**
+ * The public keys 1…`count` of `role` in the key folder: each from its private key when at hand
+ * (file or variable), else from `<role>[-n].pub`. A key with neither is `KEYS_MISSING`.
+ */
+export async function loadRolePublicKeys(
+  role: RoleName,
+  count: number,
+  options: { dir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ publicKeys: PublicRoleKey[]; privateKeys: Map<number, RoleKey> }> {
+  assertKeyCount(count);
+  const dir = resolve(process.cwd(), options.dir ?? DEFAULT_KEYS_DIR);
+  const privateKeys = await loadRoleKeys(role, options);
+  const publicKeys: PublicRoleKey[] = [];
+  for (let number = 1; number <= count; number++) {
+    const key = privateKeys.get(number);
+    if (key) {
+      publicKeys.push(key);
+      continue;
+    }
+    const path = join(dir, `${keyFileBase(role, number)}.pub`);
+    if (!(await entryExists(path))) {
+      throw new UpdraftError(
+        ErrorCodes.KEYS_MISSING,
+        `No ${role} key number ${number}: neither ${keyFileBase(role, number)}.key nor .pub is in ${dir}, and ${keyEnvVar(role, number)} is not set`,
+        {
+          hint: `Run \`updraft keys generate --root-keys ${count}\`, or copy each key holder's .pub file into ${dir}.`,
+          details: { role, number, dir },
+        },
+      );
+    }
+    publicKeys.push(await readPublicKeyFile(path));
+  }
+  for (const number of privateKeys.keys()) if (number > count) privateKeys.delete(number);
+  return { publicKeys, privateKeys };
 }

@@ -39,31 +39,41 @@ import {
   readChannelDocument,
   rolloutOf,
   storeChannelDocument,
-  updraftCustom,
 } from "./channels.js";
 import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
+import {
+  addRelease,
+  commitHistory,
+  findRelease,
+  leanTargetFile,
+  loadHistory,
+  refreshHistory,
+  releaseTargetMap,
+} from "./history.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
+import { deltaBases, writeManifestPatches } from "./manifest-patches.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
+import { buildsOfRelease, withoutBuild } from "./release-targets.js";
 import {
   appPaths,
   assertKeysMatchRoot,
   type CommittedVersions,
-  commitTargets,
   createRepository,
+  DEFAULT_EXPIRY_DAYS,
   type ExpiryDays,
   hasRepository,
   isoSeconds,
   loadRepository,
-  makeTargetFile,
   type RefreshedVersions,
-  refreshRoles,
+  type RootKeyPlan,
   storeTargetBytes,
   storeTargetFile,
   tempTargetPath,
   withPublishLock,
 } from "./tuf-repo.js";
 
-function assertAppName(app: string): string {
+/** The app name, or a `USAGE` error naming what is wrong with it. */
+export function assertAppName(app: string): string {
   const reason = APP_NAME_PATTERN.test(app) ? unpublishableNameReason(app) : "is not a valid app name";
   if (reason !== undefined) {
     throw new UpdraftError(ErrorCodes.USAGE, `Invalid app name "${app}": it ${reason}`, {
@@ -112,11 +122,6 @@ export function assertPlatform(platform: string): string {
   });
 }
 
-/** The platform a target belongs to (targets published before platforms belong to `any`). */
-export function platformOfTarget(custom: Record<string, unknown> | undefined): string {
-  return typeof custom?.platform === "string" ? custom.platform : ANY_PLATFORM;
-}
-
 // ---------------------------------------------------------------------------------------------
 // init
 
@@ -131,6 +136,8 @@ export interface InitAppOptions {
   url?: string;
   expiry?: Partial<ExpiryDays>;
   now?: Date;
+  /** A root of several keys with a threshold (see `rootKeyPlan`); default: the root key of `keys`. */
+  root?: RootKeyPlan;
 }
 
 /** What {@link initApp} created. */
@@ -164,6 +171,7 @@ export async function initApp(options: InitAppOptions): Promise<InitAppResult> {
       keys: options.keys,
       ...(options.expiry ? { expiry: options.expiry } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.root ? { root: options.root } : {}),
     });
     await writeAppSettings(paths.settingsFile, { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}) });
     return { app, ...created, ...(url ? { url } : {}) };
@@ -195,6 +203,11 @@ export interface PublishOptions {
   notes?: string;
   /** How installs judge the new version after updating to it (default: still running after 10 s, or exited 0). */
   health?: HealthPolicy;
+  /**
+   * Where installs of this release send their anonymous health reports (`updraft serve --events`
+   * accepts them at `POST /_events`). Default: none, installs send nothing.
+   */
+  reportUrl?: string;
   /** Replace an existing version, and move the channel pointer even to a lower version. */
   force?: boolean;
   /**
@@ -256,6 +269,8 @@ export interface PublishResult {
   targets: string[];
   /** New metadata versions. */
   metadata: CommittedVersions;
+  /** Bytes of signed metadata this publish wrote (roles re-signed, snapshot, timestamp): constant, whatever the history. */
+  metadataBytes: number;
   url?: string;
   timings: { scanMs: number; packMs: number; signMs: number; totalMs: number };
 }
@@ -276,30 +291,6 @@ async function assertBuildDir(buildDir: string): Promise<void> {
       });
     }
   }
-}
-
-/** Finds a published build for `platform` of a version equal to `version` (`1.2` equals `1.2.0`). */
-function existingRelease(targets: Record<string, TargetFile>, version: string, platform: string): string | undefined {
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (custom?.kind !== "manifest" || typeof custom.version !== "string") continue;
-    if (compareVersions(custom.version, version) === 0 && platformOfTarget(custom) === platform) return custom.version;
-  }
-  return undefined;
-}
-
-/** The published version equal to `version` (`1.2` equals `1.2.0`) whatever its platform, as it was spelled then. */
-export function publishedVersion(targets: Record<string, TargetFile>, version: string): string | undefined {
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (
-      custom?.kind === "manifest" &&
-      typeof custom.version === "string" &&
-      compareVersions(custom.version, version) === 0
-    )
-      return custom.version;
-  }
-  return undefined;
 }
 
 /**
@@ -339,8 +330,11 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
     async () => {
       const state = await loadRepository(paths);
       assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-      const current = state.targets.signed.targets;
-      const existing = existingRelease(current, version, platform);
+      const history = await loadHistory(state);
+      const current = history.topLevel;
+      const release = findRelease(history, version);
+      const existing =
+        release !== undefined && buildsOfRelease(app, release).has(platform) ? release.version : undefined;
       if (existing !== undefined && !force) {
         throw new UpdraftError(
           ErrorCodes.VERSION_EXISTS,
@@ -376,7 +370,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       packed.catch(() => undefined); // awaited below
       const deltasBuilt = buildReleaseDeltas({
         paths,
-        targets: current,
+        targets: releaseTargetMap(history),
         version,
         channel,
         platform,
@@ -413,6 +407,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         releasedAt,
         ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
         health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
+        ...(options.reportUrl !== undefined ? { reportUrl: options.reportUrl } : {}),
         ...(minimumVersion !== undefined ? { minimumVersion } : {}),
         ...(options.critical === true ? { critical: true } : {}),
         platform,
@@ -424,36 +419,24 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         ],
       });
       const manifestName = manifestTarget(version, platform);
-      const storedManifest = await storeTargetBytes(paths, manifestName, Buffer.from(serializeDocument(manifest)));
+      const manifestBytes = Buffer.from(serializeDocument(manifest));
+      const storedManifest = await storeTargetBytes(paths, manifestName, manifestBytes);
 
-      const next: Record<string, TargetFile> = {};
-      // A forced republish replaces every target of this version's build for this platform.
-      const replaced = (target: TargetFile) => {
-        const custom = updraftCustom(target);
-        return (
-          typeof custom?.version === "string" &&
-          custom.kind !== "channel" &&
-          compareVersions(custom.version, version) === 0 &&
-          platformOfTarget(custom) === platform
-        );
+      // The build's own targets, without `custom`: kind, version, platform and base are in their names.
+      const buildTargets: Record<string, TargetFile> = {
+        [manifestName]: leanTargetFile(manifestName, storedManifest.length, storedManifest.sha256),
+        [archiveName]: leanTargetFile(archiveName, archive.size, archive.sha256),
       };
-      for (const [name, target] of Object.entries(current)) if (!replaced(target)) next[name] = target;
-      next[archiveName] = makeTargetFile(archiveName, archive.size, archive.sha256, {
-        kind: "full",
-        version,
-        platform,
-      });
-      next[manifestName] = makeTargetFile(manifestName, storedManifest.length, storedManifest.sha256, {
-        kind: "manifest",
-        version,
-        channel,
-        platform,
-      });
-      const written = [archiveName, manifestName];
-      for (const d of deltas.deltas) {
-        next[d.target] = makeTargetFile(d.target, d.size, d.sha256, { kind: d.kind, version, from: d.from, platform });
-        written.push(d.target);
+      for (const d of deltas.deltas) buildTargets[d.target] = leanTargetFile(d.target, d.size, d.sha256);
+      const bases = deltaBases(deltas);
+      for (const patch of await writeManifestPatches(paths, history, manifest, manifestBytes, bases, platform)) {
+        buildTargets[patch.target] = leanTargetFile(patch.target, patch.length, patch.sha256);
       }
+      const written = Object.keys(buildTargets);
+      if (release === undefined) addRelease(history, { version, targets: buildTargets });
+      // Another platform's build of the version keeps its targets; a forced republish replaces this platform's.
+      else release.targets = { ...withoutBuild(app, release.targets, platform), ...buildTargets };
+      const next = history.topLevel;
 
       const doc = (await readChannelDocument(paths, current, channel)) ?? emptyChannelDocument(app, channel);
       const placed = placeInChannel(doc, {
@@ -471,11 +454,14 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       if (placed.document !== undefined) written.push(await storeChannelDocument(paths, next, placed.document, now));
 
       // 3. Metadata, in publish order; then remember the URL.
-      const metadata = await commitTargets(state, next, {
+      const committed = await commitHistory(state, history, {
         keys: options.keys,
         now,
+        resignTargets: true,
         ...(options.expiry ? { expiry: options.expiry } : {}),
       });
+      const { targetsVersion, snapshotVersion, timestampVersion, metadataBytes } = committed;
+      const metadata: CommittedVersions = { targetsVersion, snapshotVersion, timestampVersion };
       if (urlOption !== undefined && urlOption !== settings.url) {
         await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
       }
@@ -506,6 +492,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
         totalBytes: contents.totalBytes,
         targets: written,
         metadata,
+        metadataBytes,
         ...(url ? { url } : {}),
         timings: {
           scanMs: Math.round(tScan - t0),
@@ -550,11 +537,13 @@ export async function refreshTimestamp(options: RefreshTimestampOptions): Promis
   return withPublishLock(paths, async () => {
     const state = await loadRepository(paths);
     assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const refreshed = await refreshRoles(state, {
+    const now = options.now ?? new Date();
+    const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
+    const refreshed = await refreshHistory(state, {
       keys: options.keys,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.expiry ? { expiry: options.expiry } : {}),
-      ...(options.renewWithinDays !== undefined ? { renewWithinDays: options.renewWithinDays } : {}),
+      now,
+      expiry,
+      renewBefore: new Date(now.getTime() + (options.renewWithinDays ?? 60) * 86_400_000),
     });
     return { app, ...refreshed };
   });

@@ -5,7 +5,6 @@
  * no release file is uploaded again.
  */
 import { resolve } from "node:path";
-import type { TargetFile } from "@tufjs/models";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists } from "../core/fs.js";
 import { assertVersion, compareVersions } from "../core/version.js";
@@ -26,20 +25,18 @@ import {
   readChannelDocument,
   rolloutOf,
   storeChannelDocument,
-  updraftCustom,
 } from "./channels.js";
+import { allReleases, commitHistory, findRelease, loadHistory, type RepositoryHistory } from "./history.js";
 import { type KeySet, ONLINE_ROLES } from "./keys.js";
-import { platformOfTarget, publishedVersion } from "./publish.js";
+import { buildsOfRelease, releaseTargetInfo } from "./release-targets.js";
 import {
   type AppPaths,
   appPaths,
   assertKeysMatchRoot,
   type CommittedVersions,
-  commitTargets,
   type ExpiryDays,
   isoSeconds,
   loadRepository,
-  type RepoState,
   withPublishLock,
 } from "./tuf-repo.js";
 
@@ -72,7 +69,7 @@ function notFound(message: string, hint: string, details: Record<string, unknown
  */
 async function changeChannels<T>(
   options: ReleaseChangeOptions,
-  change: (state: RepoState, save: (doc: ChannelDocument) => Promise<void>, paths: AppPaths) => Promise<T>,
+  change: (history: RepositoryHistory, save: (doc: ChannelDocument) => Promise<void>, paths: AppPaths) => Promise<T>,
 ): Promise<T & ReleaseChangeResult> {
   const paths = appPaths(resolve(options.repoDir), options.app);
   if (!(await exists(paths.appDir))) await loadRepository(paths); // REPO_NOT_FOUND before creating a lock there
@@ -80,23 +77,26 @@ async function changeChannels<T>(
   return withPublishLock(paths, async () => {
     const state = await loadRepository(paths);
     assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const next: Record<string, TargetFile> = { ...state.targets.signed.targets };
+    const history = await loadHistory(state);
     const targets: string[] = [];
     const save = async (doc: ChannelDocument) => {
-      targets.push(await storeChannelDocument(paths, next, doc, now));
+      targets.push(await storeChannelDocument(paths, history.topLevel, doc, now));
     };
-    const result = await change(state, save, paths);
-    const metadata = await commitTargets(state, next, {
+    const result = await change(history, save, paths);
+    // Only the top-level role (channel documents) changes; release roles keep their versions.
+    const committed = await commitHistory(state, history, {
       keys: options.keys,
       now,
       ...(options.expiry ? { expiry: options.expiry } : {}),
     });
+    const { targetsVersion, snapshotVersion, timestampVersion } = committed;
+    const metadata: CommittedVersions = { targetsVersion, snapshotVersion, timestampVersion };
     return { ...result, app: options.app, targets, metadata };
   });
 }
 
-async function requireChannel(paths: AppPaths, state: RepoState, channel: string): Promise<ChannelDocument> {
-  const targets = state.targets.signed.targets;
+async function requireChannel(paths: AppPaths, history: RepositoryHistory, channel: string): Promise<ChannelDocument> {
+  const targets = history.topLevel;
   const doc = await readChannelDocument(paths, targets, channel);
   if (doc === undefined || doc.releases.length === 0) {
     const channels = channelsOf(targets);
@@ -140,8 +140,8 @@ export async function setRollout(options: SetRolloutOptions): Promise<SetRollout
   const now = options.now ?? new Date();
   const { change } = options;
   const requested = "halt" in change || "resume" in change ? undefined : rolloutOf(change, now);
-  return changeChannels(options, async (state, save, paths) => {
-    const doc = await requireChannel(paths, state, options.channel);
+  return changeChannels(options, async (history, save, paths) => {
+    const doc = await requireChannel(paths, history, options.channel);
     const newest = doc.releases.find((r) => yankOf(doc, r.version) === undefined);
     if (newest === undefined) {
       throw notFound(`Every release of channel "${options.channel}" is yanked`, "Publish a new release first.", {
@@ -194,9 +194,9 @@ export async function yankRelease(options: YankReleaseOptions): Promise<YankRele
     });
   }
   const at = isoSeconds(options.now ?? new Date());
-  return changeChannels(options, async (state, save, paths) => {
-    const targets = state.targets.signed.targets;
-    const version = publishedVersion(targets, asked);
+  return changeChannels(options, async (history, save, paths) => {
+    const targets = history.topLevel;
+    const version = findRelease(history, asked)?.version;
     if (version === undefined) {
       throw notFound(
         `Version ${asked} of "${options.app}" was never published`,
@@ -245,18 +245,6 @@ export interface PromoteReleaseResult extends ReleaseChangeResult {
   previousVersion: string | undefined;
 }
 
-/** The builds of `version` the targets list: platform → whether it uses the first layout's names. */
-function buildsOf(targets: Record<string, TargetFile>, version: string): Map<string, boolean> {
-  const builds = new Map<string, boolean>();
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (custom?.kind !== "manifest" || custom.version !== version) continue;
-    const platform = platformOfTarget(custom);
-    builds.set(platform, platform === ANY_PLATFORM && target.path !== manifestTarget(version, ANY_PLATFORM));
-  }
-  return builds;
-}
-
 /**
  * Offers published `version` on channel `to` (every build of it), without uploading any file
  * again: releases are stored per version, channels only name them. Its critical flag and minimum
@@ -270,9 +258,9 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
     });
   }
   const now = options.now ?? new Date();
-  return changeChannels(options, async (state, save, paths) => {
-    const targets = state.targets.signed.targets;
-    const version = publishedVersion(targets, asked);
+  return changeChannels(options, async (history, save, paths) => {
+    const targets = history.topLevel;
+    const version = findRelease(history, asked)?.version;
     if (version === undefined) {
       throw notFound(
         `Version ${asked} of "${options.app}" was never published`,
@@ -285,7 +273,7 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
     const flags = await releaseFlags(paths, targets, version);
     let doc = (await readChannelDocument(paths, targets, options.to)) ?? emptyChannelDocument(options.app, options.to);
     const previousVersion = doc.releases[0]?.version;
-    const builds = buildsOf(targets, version);
+    const builds = buildsOfRelease(options.app, findRelease(history, version)!);
     for (const platform of [...builds.keys()].sort()) {
       const placed = placeInChannel(doc, {
         version,
@@ -306,7 +294,7 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
       }
       doc = placed.document;
     }
-    if (builds.get(ANY_PLATFORM) === true) {
+    if (builds.get(ANY_PLATFORM) === manifestTarget(version)) {
       doc = withLegacyManifest(doc, version, manifestTarget(version));
     }
     await save(doc);
@@ -322,7 +310,7 @@ function withLegacyManifest(doc: ChannelDocument, version: string, legacyManifes
 /** The critical flag and minimum version some channel gives `version`. */
 async function releaseFlags(
   paths: AppPaths,
-  targets: Record<string, TargetFile>,
+  targets: RepositoryHistory["topLevel"],
   version: string,
 ): Promise<Pick<ChannelRelease, "critical" | "minimumVersion"> | undefined> {
   for (const channel of channelsOf(targets)) {
@@ -376,9 +364,9 @@ export async function listReleases(
   options: ListReleasesOptions,
 ): Promise<{ app: string; channels: string[]; releases: ReleaseListing[] }> {
   const paths = appPaths(resolve(options.repoDir), options.app);
-  const state = await loadRepository(paths);
+  const history = await loadHistory(await loadRepository(paths));
   const now = options.now ?? new Date();
-  const targets = state.targets.signed.targets;
+  const targets = history.topLevel;
   const byVersion = new Map<string, ReleaseListing>();
   const listing = (version: string): ReleaseListing => {
     const found = byVersion.get(version) ?? { version, builds: [], channels: [] };
@@ -391,13 +379,15 @@ export async function listReleases(
     if (!entry.builds.includes(found)) entry.builds.push(found);
     return found;
   };
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (typeof custom?.version !== "string" || custom.kind === "channel" || custom.kind === "manifest") continue;
-    const b = build(custom.version, platformOfTarget(custom));
-    if (custom.kind === "full") b.fullSize = target.length;
-    else if (typeof custom.from === "string")
-      b.deltas.push({ from: custom.from, kind: String(custom.kind), size: target.length });
+  for (const release of allReleases(history)) {
+    for (const [name, target] of Object.entries(release.targets)) {
+      const info = releaseTargetInfo(options.app, name);
+      if (info === undefined || info.kind === "manifest" || info.kind === "manifest-patch") continue;
+      const b = build(release.version, info.platform);
+      if (info.kind === "full") b.fullSize = target.length;
+      else if (info.from !== undefined)
+        b.deltas.push({ from: info.from, kind: info.deltaKind ?? "", size: target.length });
+    }
   }
   const channels = channelsOf(targets);
   for (const channel of channels) {

@@ -14,7 +14,7 @@ import { sha256Hex } from "../core/hash.js";
 import { isJsonObject, type JsonObject, type JsonValue, parseJson } from "../core/json.js";
 import { acquireLock, type LockToken } from "../core/lock.js";
 import { metadataPath, targetsPath } from "../formats/native.js";
-import { type KeySet, ROLES, type RoleName, requireKey } from "./keys.js";
+import { type KeySet, ONLINE_ROLES, type PublicRoleKey, type RoleKey, type RoleName, requireKey } from "./keys.js";
 
 /** TUF specification version written in every role. */
 export const SPEC_VERSION = "1.0.31";
@@ -81,7 +81,8 @@ export function serializeMetadata(md: AnyMetadata): Buffer {
   return Buffer.from(`${JSON.stringify(md.toJSON(), null, 2)}\n`);
 }
 
-function metaFileOf(version: number, bytes: Buffer): MetaFile {
+/** The snapshot/timestamp entry of a metadata file: its version, length and sha256. */
+export function metaFileOf(version: number, bytes: Buffer): MetaFile {
   return new MetaFile({ version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } });
 }
 
@@ -106,6 +107,15 @@ export interface CreateRepositoryOptions {
   keys: KeySet;
   expiry?: Partial<ExpiryDays>;
   now?: Date;
+  /** A root of several keys (default: the one root key of `keys`, threshold 1). */
+  root?: RootKeyPlan;
+}
+
+/** The keys a root role lists, its threshold, and the keys at hand that sign it. */
+export interface RootKeyPlan {
+  publicKeys: readonly PublicRoleKey[];
+  threshold: number;
+  signers: readonly RoleKey[];
 }
 
 /** What {@link createRepository} wrote. */
@@ -118,17 +128,23 @@ export interface CreatedRepository {
 }
 
 /**
- * Writes a new repository: root version 1 (consistent snapshots, threshold 1, one key per role),
+ * Writes a new repository: root version 1 (consistent snapshots; one key per online role; the root
+ * key of `keys`, or the keys and threshold of `options.root`),
  * empty targets, snapshot and timestamp. Needs all four keys. Does not check for an existing one.
  */
 export async function createRepository(paths: AppPaths, options: CreateRepositoryOptions): Promise<CreatedRepository> {
   const now = options.now ?? new Date();
   const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  const keys = Object.fromEntries(ROLES.map((role) => [role, requireKey(options.keys, role)])) as Record<
+  const rootPlan: RootKeyPlan = options.root ?? {
+    publicKeys: [requireKey(options.keys, "root")],
+    threshold: 1,
+    signers: [requireKey(options.keys, "root")],
+  };
+  const keys = Object.fromEntries(ONLINE_ROLES.map((role) => [role, requireKey(options.keys, role)])) as Record<
     RoleName,
     ReturnType<typeof requireKey>
   >;
-  const root = new Metadata(
+  const draft = new Metadata(
     new Root({
       version: 1,
       specVersion: SPEC_VERSION,
@@ -136,8 +152,13 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
       consistentSnapshot: true,
     }),
   );
-  for (const role of ROLES) root.signed.addKey(keys[role].tufKey, role);
-  root.sign(keys.root.signer);
+  for (const key of rootPlan.publicKeys) draft.signed.addKey(key.tufKey, "root");
+  for (const role of ONLINE_ROLES) draft.signed.addKey(keys[role].tufKey, role);
+  // The models' roles are read-only: the root's threshold is set through its JSON.
+  const json = draft.signed.toJSON() as { roles: Record<string, { threshold: number }> };
+  if (json.roles.root) json.roles.root.threshold = rootPlan.threshold;
+  const root = new Metadata(Root.fromJSON(json as Parameters<typeof Root.fromJSON>[0]));
+  for (const signer of rootPlan.signers) root.sign(signer.signer, true);
   const rootBytes = serializeMetadata(root);
   const rootPath = join(paths.metadataDir, "root.json");
   await writeFileAtomic(join(paths.metadataDir, "1.root.json"), rootBytes);
@@ -149,11 +170,15 @@ export async function createRepository(paths: AppPaths, options: CreateRepositor
   return {
     rootPath,
     rootSha256: sha256Hex(rootBytes),
-    keyIds: Object.fromEntries(ROLES.map((role) => [role, keys[role].keyId])) as Record<RoleName, string>,
+    keyIds: {
+      ...(Object.fromEntries(ONLINE_ROLES.map((role) => [role, keys[role].keyId])) as Record<RoleName, string>),
+      root: rootPlan.publicKeys[0]?.keyId ?? "",
+    },
   };
 }
 
-async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JsonObject }> {
+/** Reads and parses `metadata/<name>` as a JSON object; a missing or broken file is a typed error. */
+export async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes: Buffer; json: JsonObject }> {
   const path = join(paths.metadataDir, name);
   let bytes: Buffer;
   try {
@@ -181,7 +206,8 @@ async function readMetadataFile(paths: AppPaths, name: string): Promise<{ bytes:
   return { bytes, json };
 }
 
-function parsed<T>(name: string, parse: () => T): T {
+/** Runs `parse` on a metadata file's JSON, turning its failure into `METADATA_INVALID` naming the file. */
+export function parsed<T>(name: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
@@ -334,13 +360,6 @@ async function writeRoles(paths: AppPaths, o: WriteRolesOptions): Promise<void> 
   await writeFileAtomic(join(paths.metadataDir, "timestamp.json"), serializeMetadata(timestamp));
 }
 
-/** Options of {@link commitTargets}. */
-export interface CommitOptions {
-  keys: KeySet;
-  expiry?: Partial<ExpiryDays>;
-  now?: Date;
-}
-
 /** Versions written by a commit. */
 export interface CommittedVersions {
   targetsVersion: number;
@@ -348,94 +367,12 @@ export interface CommittedVersions {
   timestampVersion: number;
 }
 
-/**
- * Writes new metadata versions listing `targets` (the complete new map): `<M+1>.targets.json`,
- * `<N+1>.snapshot.json`, then `timestamp.json`. The target files must already be stored.
- */
-export async function commitTargets(
-  state: RepoState,
-  targets: Record<string, TargetFile>,
-  options: CommitOptions,
-): Promise<CommittedVersions> {
-  const now = options.now ?? new Date();
-  const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  for (const role of ["targets", "snapshot", "timestamp"] as const) requireKey(options.keys, role); // before any write
-  const targetsVersion = state.targets.signed.version + 1;
-  const snapshotVersion = state.snapshot.signed.version + 1;
-  const timestampVersion = state.timestamp.signed.version + 1;
-  const md = new Metadata(
-    new Targets({
-      version: targetsVersion,
-      specVersion: SPEC_VERSION,
-      expires: expiresAfter(now, expiry.targets),
-      targets,
-      ...(state.targets.signed.delegations ? { delegations: state.targets.signed.delegations } : {}),
-    }),
-  );
-  await writeRoles(state.paths, { targets: md, keys: options.keys, expiry, now, snapshotVersion, timestampVersion });
-  return { targetsVersion, snapshotVersion, timestampVersion };
-}
-
-/** Options of {@link refreshRoles}. */
-export interface RefreshOptions extends CommitOptions {
-  /** Re-sign snapshot/targets when they expire within this many days (default 60). */
-  renewWithinDays?: number;
-}
-
-/** What {@link refreshRoles} did. */
+/** What a refresh of the metadata did. */
 export interface RefreshedVersions extends CommittedVersions {
   /** Roles re-signed with a new version. */
   resigned: ("targets" | "snapshot" | "timestamp")[];
   /** New `expires` of the timestamp. */
   timestampExpires: string;
-}
-
-/**
- * Re-signs the timestamp with a new version and expiry; also targets and snapshot when they
- * expire within `renewWithinDays` (a new targets version implies a new snapshot).
- */
-export async function refreshRoles(state: RepoState, options: RefreshOptions): Promise<RefreshedVersions> {
-  const now = options.now ?? new Date();
-  const expiry = { ...DEFAULT_EXPIRY_DAYS, ...options.expiry };
-  const horizon = new Date(now.getTime() + (options.renewWithinDays ?? 60) * DAY_MS);
-  const renewTargets = state.targets.signed.isExpired(horizon);
-  const renewSnapshot = renewTargets || state.snapshot.signed.isExpired(horizon);
-  const resigned: RefreshedVersions["resigned"] = [];
-  let targets = state.targets;
-  if (renewTargets) {
-    targets = new Metadata(
-      new Targets({
-        version: state.targets.signed.version + 1,
-        specVersion: SPEC_VERSION,
-        expires: expiresAfter(now, expiry.targets),
-        targets: state.targets.signed.targets,
-        ...(state.targets.signed.delegations ? { delegations: state.targets.signed.delegations } : {}),
-      }),
-    );
-    resigned.push("targets");
-  }
-  if (renewSnapshot) resigned.push("snapshot");
-  resigned.push("timestamp");
-  for (const role of resigned) requireKey(options.keys, role); // before any write
-  const snapshotVersion = renewSnapshot ? state.snapshot.signed.version + 1 : state.snapshot.signed.version;
-  const timestampVersion = state.timestamp.signed.version + 1;
-  await writeRoles(state.paths, {
-    targets,
-    keys: options.keys,
-    expiry,
-    now,
-    snapshotVersion,
-    timestampVersion,
-    writeTargets: renewTargets,
-    ...(renewSnapshot ? {} : { keepSnapshot: state.snapshot }),
-  });
-  return {
-    targetsVersion: targets.signed.version,
-    snapshotVersion,
-    timestampVersion,
-    resigned,
-    timestampExpires: expiresAfter(now, expiry.timestamp),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

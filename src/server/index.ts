@@ -24,7 +24,16 @@ export {
   type ServedFile,
   type ServedFileKind,
 } from "../formats/served-paths.js";
-export { type AccessLogRecord, type AccessLogWriter, openAccessLog } from "./access-log.js";
+export {
+  type AccessLogRecord,
+  type AccessLogWriter,
+  type DayStats,
+  type LoggedRequest,
+  openAccessLog,
+  readAccessLog,
+  summarizeAccessLog,
+} from "./access-log.js";
+export { HEALTH_EVENTS_PATH, type HealthEventsOptions } from "./health-events.js";
 export type { AccessLogOptions, RequestLogEntry, ServerLogger } from "./request-handler.js";
 export { cacheControlFor, contentTypeFor } from "./response-headers.js";
 export type {

@@ -7,6 +7,7 @@ import type { BigIntStats } from "node:fs";
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
 import type { ServedFile } from "../formats/served-paths.js";
 import type { AccessLogRecord } from "./access-log.js";
+import { createHealthEventsHandler, HEALTH_EVENTS_PATH, type HealthEventsOptions } from "./health-events.js";
 import { closeQuietly, openRepositoryFile, pathInRoot, type RepositoryRoot, statPath } from "./open-file.js";
 import { parseRequestPath, type RepositoryPath } from "./request-path.js";
 import { planResponse, type ResponsePlan } from "./response-plan.js";
@@ -113,9 +114,11 @@ export function createRequestHandler(
   root: RepositoryRoot,
   logger: ServerLogger | undefined,
   accessLog?: AccessLogOptions,
+  healthEvents?: HealthEventsOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const logRequest = logger?.request?.bind(logger);
   const logError = logger?.error?.bind(logger);
+  const handleReport = healthEvents ? createHealthEventsHandler(healthEvents, logError) : undefined;
   const cache = new SmallFileCache({ maxFileBytes: SMALL_FILE_BYTES, maxTotalBytes: SMALL_FILES_TOTAL_BYTES });
 
   const fail = (res: ServerResponse, err: Error): void => {
@@ -163,6 +166,10 @@ export function createRequestHandler(
       });
     }
     const method = req.method;
+    if (handleReport !== undefined && req.url === HEALTH_EVENTS_PATH) {
+      handleReport(req, res);
+      return;
+    }
     if (method !== "GET" && method !== "HEAD") {
       // The request may carry a body we will not read: do not keep the connection for another request.
       res.shouldKeepAlive = false;

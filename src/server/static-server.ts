@@ -8,6 +8,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
+import type { HealthEventsOptions } from "./health-events.js";
 import { refuseFolderWithKeys } from "./key-guard.js";
 import { repositoryRoot } from "./open-file.js";
 import { type AccessLogOptions, createRequestHandler, type ServerLogger } from "./request-handler.js";
@@ -40,6 +41,8 @@ export interface RepositoryServerOptions {
   reusePort?: boolean;
   /** Where to record each request for a published name (see `openAccessLog`). Default: nowhere. */
   accessLog?: AccessLogOptions;
+  /** Accept installs' health reports at `POST /_events` (`serve --events`). Default: refused (405). */
+  healthEvents?: HealthEventsOptions;
 }
 
 /** The certificate an HTTPS server presents. */
@@ -224,7 +227,12 @@ export function createRepositoryServer(options: RepositoryServerOptions): Reposi
         options.tls,
       );
       created.maxConnections = maxConnections;
-      const handle = createRequestHandler(await repositoryRoot(rootReal), options.logger, options.accessLog);
+      const handle = createRequestHandler(
+        await repositoryRoot(rootReal),
+        options.logger,
+        options.accessLog,
+        options.healthEvents,
+      );
       created.on("request", (req: IncomingMessage, res: ServerResponse) => {
         // While closing, answer requests still arriving on open connections, then close those.
         if (closing) res.shouldKeepAlive = false;

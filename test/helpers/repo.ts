@@ -59,7 +59,7 @@ export async function publish(
   files: Record<string, string | Buffer>,
   url?: string,
   deltas = 0,
-  extra: Partial<Pick<PublishOptions, "health" | "channel">> = {},
+  extra: Partial<Pick<PublishOptions, "health" | "channel" | "reportUrl">> = {},
 ): Promise<void> {
   const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
   await publishRelease({
@@ -79,14 +79,21 @@ interface TargetsDoc {
   signed: { targets: Record<string, { length: number; hashes: { sha256: string } }> };
 }
 
-/** The current signed targets metadata of the app (following timestamp → snapshot → targets). */
+/**
+ * The targets the app signs now, in every role (following timestamp → snapshot → each role the
+ * snapshot lists: top-level targets and the delegated ones), as one targets document.
+ */
 export async function readSignedTargets(repo: TestRepo): Promise<TargetsDoc> {
   const meta = join(repo.repoDir, repo.app, "metadata");
   const ts = JSON.parse(await readFile(join(meta, "timestamp.json"), "utf8"));
   const snapVersion = ts.signed.meta["snapshot.json"].version;
   const snap = JSON.parse(await readFile(join(meta, `${snapVersion}.snapshot.json`), "utf8"));
-  const targetsVersion = snap.signed.meta["targets.json"].version;
-  return JSON.parse(await readFile(join(meta, `${targetsVersion}.targets.json`), "utf8")) as TargetsDoc;
+  const targets: TargetsDoc["signed"]["targets"] = {};
+  for (const [file, entry] of Object.entries(snap.signed.meta as Record<string, { version: number }>)) {
+    const role = JSON.parse(await readFile(join(meta, `${entry.version}.${file}`), "utf8")) as TargetsDoc;
+    Object.assign(targets, role.signed.targets);
+  }
+  return { signed: { targets } };
 }
 
 /** Path on disk of a target's consistent-snapshot file. */

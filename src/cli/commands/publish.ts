@@ -12,6 +12,7 @@ import {
   type PublishProgress,
   publishRelease,
 } from "../../publish/index.js";
+import { fetchDeltaBases } from "../../publish/remote/index.js";
 import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, onReport, runCommand } from "../output.js";
@@ -29,6 +30,7 @@ import {
   version,
   wholeNumber,
 } from "../parse.js";
+import { withRepository } from "../repository-flags.js";
 
 /** Options of `updraft publish`. */
 interface PublishCliOptions extends CommonOptions {
@@ -42,7 +44,9 @@ interface PublishCliOptions extends CommonOptions {
   level?: number;
   deltas?: number;
   health?: HealthPolicy;
+  reportUrl?: string;
   keys?: string;
+  s3Endpoint?: string;
   format?: (typeof FORMATS)[number];
   zipExtra?: string[];
   platform?: string;
@@ -123,7 +127,7 @@ export function registerPublish(program: Command): void {
     .command("publish")
     .description("Pack a build folder and publish it as a signed release of an app")
     .argument("<build-dir>", "folder holding the files to release", path)
-    .requiredOption("--repo <dir>", "repository folder", path)
+    .requiredOption("--repo <dir>", "repository folder, or s3://BUCKET/PREFIX", path)
     .requiredOption("--app <name>", "app name (as given to init)", publishedAppName)
     .requiredOption("--version <version>", "release version (semver or dotted numbers)", publishedVersion)
     .option("--channel <name>", "channel to publish to", publishedChannelName, "stable")
@@ -134,6 +138,11 @@ export function registerPublish(program: Command): void {
       healthPolicy,
     )
     .option("--url <url>", "repository base URL to embed (remembered for later publishes)", httpUrl)
+    .option(
+      "--report-url <url>",
+      "installs send anonymous health reports (installed, confirmed, rolled-back, failed) here, e.g. updraft serve --events's http://host/_events (default: none)",
+      httpUrl,
+    )
     .option("--force", "replace an existing version, and move the channel even to a lower version")
     .option(
       "--platform <os-arch>",
@@ -183,26 +192,31 @@ export function registerPublish(program: Command): void {
         const forget = onReport(reporter.stop);
         let result: Awaited<ReturnType<typeof publishRelease>>;
         try {
-          result = await publishInFormat(opts.format ?? "native", opts.zipExtra, {
-            repoDir: opts.repo,
-            app: opts.app,
-            version: opts.version,
-            channel: opts.channel,
-            buildDir,
-            keys,
-            force: opts.force === true,
-            onProgress: reporter.onProgress,
-            ...(notes !== undefined ? { notes } : {}),
-            ...(opts.health !== undefined ? { health: opts.health } : {}),
-            ...(opts.url !== undefined ? { url: opts.url } : {}),
-            ...(level !== undefined ? { level } : {}),
-            ...(deltas !== undefined ? { deltas } : {}),
-            ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
-            ...(opts.critical ? { critical: true } : {}),
-            ...(opts.minimumVersion !== undefined ? { minimumVersion: opts.minimumVersion } : {}),
-            ...(opts.rollout !== undefined ? { rollout: { schedule: opts.rollout } } : {}),
-            ...(opts.lockWait !== undefined ? { lockWaitMs: opts.lockWait } : {}),
-          });
+          const { app, channel, version } = opts;
+          const deltaBases = { app, channel, version, platform: opts.platform, count: deltas };
+          const publishTo = (repoDir: string) =>
+            publishInFormat(opts.format ?? "native", opts.zipExtra, {
+              repoDir,
+              app: opts.app,
+              version: opts.version,
+              channel: opts.channel,
+              buildDir,
+              keys,
+              force: opts.force === true,
+              onProgress: reporter.onProgress,
+              ...(notes !== undefined ? { notes } : {}),
+              ...(opts.health !== undefined ? { health: opts.health } : {}),
+              ...(opts.url !== undefined ? { url: opts.url } : {}),
+              ...(opts.reportUrl !== undefined ? { reportUrl: opts.reportUrl } : {}),
+              ...(level !== undefined ? { level } : {}),
+              ...(deltas !== undefined ? { deltas } : {}),
+              ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+              ...(opts.critical ? { critical: true } : {}),
+              ...(opts.minimumVersion !== undefined ? { minimumVersion: opts.minimumVersion } : {}),
+              ...(opts.rollout !== undefined ? { rollout: { schedule: opts.rollout } } : {}),
+              ...(opts.lockWait !== undefined ? { lockWaitMs: opts.lockWait } : {}),
+            });
+          result = await withRepository(opts, publishTo, (copy) => fetchDeltaBases(copy, deltaBases));
         } finally {
           forget();
           reporter.stop();

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { openEventStore } from "../../events/index.js";
 import {
   type AccessLogWriter,
   createRepositoryServer,
@@ -25,6 +26,7 @@ interface ServeOptions {
   workers: number;
   accessLog?: string;
   logIp?: boolean;
+  events?: string;
   verbose?: boolean;
 }
 
@@ -50,6 +52,7 @@ function workerArgs(dir: string, opts: ServeOptions, boundPort: number): string[
     ...(opts.tlsKey === undefined ? [] : ["--tls-key", opts.tlsKey]),
     ...(opts.accessLog === undefined ? [] : ["--access-log", opts.accessLog]),
     ...(opts.logIp ? ["--log-ip"] : []),
+    ...(opts.events === undefined ? [] : ["--events", opts.events]),
     ...(opts.verbose ? ["--verbose"] : []),
   ];
 }
@@ -173,6 +176,11 @@ export function registerServe(program: Command): void {
     )
     .option("--access-log <file>", "append one JSON line per request for a published file (for updraft stats)", path)
     .option("--log-ip", "with --access-log: also record client addresses (off: nothing identifies a person)")
+    .option(
+      "--events <db>",
+      "accept installs' health reports at POST /_events into this SQLite file (for releaseHealth and the dashboard)",
+      path,
+    )
     .option("--verbose", "log every request to stderr")
     .action(async (dir: string, opts: ServeOptions) => {
       sizeThreadPool();
@@ -186,6 +194,7 @@ export function registerServe(program: Command): void {
         async ({ signal }) => {
           const tls = await tlsOptions(opts);
           const accessLog = opts.accessLog === undefined ? undefined : await openLog(opts.accessLog);
+          const events = opts.events === undefined ? undefined : openEventStore(opts.events);
           server = createRepositoryServer({
             ...(tls === undefined ? {} : { tls }),
             root: dir,
@@ -194,6 +203,7 @@ export function registerServe(program: Command): void {
             maxConnections: opts.maxConnections,
             reusePort: isWorker || opts.workers > 1,
             ...(accessLog === undefined ? {} : { accessLog: { write: accessLog.write, logIp: opts.logIp === true } }),
+            ...(events === undefined ? {} : { healthEvents: { record: (report) => events.record(report) } }),
             logger: stderrLogger(opts.verbose === true),
           });
           const { url, port: boundPort } = await server.listen();
@@ -206,6 +216,7 @@ export function registerServe(program: Command): void {
           }
           await Promise.all([server.close(), stopWorkers(workers)]);
           await accessLog?.close();
+          events?.close();
           return { result: { url } };
         },
         {

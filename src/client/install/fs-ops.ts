@@ -90,7 +90,7 @@ export interface FileOps {
   /** Creates a link, trying again while its place is held. */
   symlink(target: string, path: string, type?: "junction"): Promise<void>;
   /** Writes `data` to `path` atomically and durably (temp file, fsync, rename, fsync folder), trying the rename again while `path` is held. */
-  writeFileAtomic(path: string, data: string): Promise<void>;
+  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
   /** {@link writeFileAtomic} of JSON (two-space indented, trailing newline). */
   writeJsonAtomic(path: string, value: unknown): Promise<void>;
   /** fsyncs a folder so a rename inside it survives power loss (Windows: nothing to do, NTFS journals renames). */

@@ -36,6 +36,8 @@ export interface InstallOptions {
   installed?: ReleaseManifest;
   /** Check free space before staging (default true). */
   checkSpace?: boolean;
+  /** The manifest's exact signed bytes, kept as they are (a manifest patch applies to them); else it is re-serialized. */
+  manifestBytes?: Uint8Array;
 }
 
 /** Bytes an install writes: the new release's files minus those it can hard-link from the installed one. */
@@ -99,7 +101,8 @@ export async function installRelease(
     await ensureDir(layout.stagingDir);
     if (options.checkSpace !== false) await assertFreeSpace(layout.stagingDir, needed, `installing ${to}`);
     stats = await produce(staging);
-    await files.writeJsonAtomic(layout.manifestFile(to), manifest);
+    if (options.manifestBytes) await files.writeFileAtomic(layout.manifestFile(to), options.manifestBytes);
+    else await files.writeJsonAtomic(layout.manifestFile(to), manifest);
   } catch (err) {
     await files.removeOrSetAside(layout.stagingDir, layout.stateDir).catch(() => {});
     throw (

@@ -10,7 +10,15 @@
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { Deadline } from "./deadline.js";
 import type { DispatchOptions } from "./proxy.js";
-import { nextRetry, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
+import {
+  isUnreachable,
+  nextRetry,
+  parseRetryAfter,
+  type RetryOptions,
+  type RetryPolicy,
+  retryPolicy,
+  sleep,
+} from "./retry.js";
 import {
   type ChunkHandler,
   type FetchFunction,
@@ -202,6 +210,8 @@ export class HttpClient {
   private readonly metadataDeadlineMs: number | undefined;
   private readonly maxRedirects: number;
   private readonly allowInsecureHttp: boolean;
+  /** False in a {@link HttpClient.failingFastWhenUnreachable} view. */
+  private retryUnreachable = true;
 
   constructor(options: HttpClientOptions = {}) {
     this.transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport(options);
@@ -221,6 +231,17 @@ export class HttpClient {
     return new Deadline(this.deadlineMs);
   }
 
+  /**
+   * This client (same transport, settings and counters) giving up at once, without retries, on a
+   * server it cannot reach at all (refused, no route, no such host): for a base URL with another
+   * one after it, where waiting out the retry budget only delays the next. Transfers cut mid-way
+   * and server errors are retried as usual.
+   */
+  failingFastWhenUnreachable(): HttpClient {
+    const view = Object.create(HttpClient.prototype) as HttpClient;
+    return Object.assign(view, this, { retryUnreachable: false });
+  }
+
   /** Throws `INSECURE_TRANSPORT` / `USAGE` if this client would refuse `url`; use before any work. */
   checkUrl(url: string): void {
     assertTransportAllowed(parseHttpUrl(url), this.allowInsecureHttp);
@@ -237,6 +258,7 @@ export class HttpClient {
     signal?: AbortSignal,
     deadline?: Deadline,
   ): Promise<boolean> {
+    if (!this.retryUnreachable && isUnreachable(err)) return false;
     const next = nextRetry(err, attempt, this.retryPolicy);
     if (!next) return false;
     this.retryPolicy.onRetry?.({ attempt, ...next, error: err as UpdraftError });

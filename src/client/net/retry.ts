@@ -71,6 +71,27 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /**
+ * Connection failures that mean nothing answers at that address (refused, no route, no such host,
+ * no answer to the connection attempt), as opposed to a transfer cut mid-way.
+ */
+const UNREACHABLE_REASONS: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/** True when `err` says the server could not be reached at all (see {@link UNREACHABLE_REASONS}). */
+export function isUnreachable(err: unknown): boolean {
+  if (!(err instanceof UpdraftError) || err.code !== ErrorCodes.NETWORK) return false;
+  const reason = err.details?.reason;
+  return typeof reason === "string" && UNREACHABLE_REASONS.has(reason);
+}
+
+/**
  * Parses a `Retry-After` value (delay in seconds, or an HTTP date) into milliseconds from `now`.
  * Returns undefined when absent or unreadable; never negative.
  */

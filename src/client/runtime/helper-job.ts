@@ -7,6 +7,8 @@
 import { isAbsolute } from "node:path";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { isJsonObject } from "../../core/json.js";
+import { type HealthReport, parseHealthReport } from "../../formats/health-report.js";
+import { isReportUrl } from "../../formats/native.js";
 
 /** Restart the app once process `waitPid` has exited (see `RestartPlan` in restart-helper.ts). */
 export interface RestartJob {
@@ -32,8 +34,16 @@ export interface UptimeJob {
   pid: number;
 }
 
+/** Send one health report (see ./health-report.ts), so that the updater never waits for it. */
+export interface ReportJob {
+  job: "report";
+  /** The release's report URL. */
+  url: string;
+  report: HealthReport;
+}
+
 /** Every job the helper runs. */
-export type HelperJob = RestartJob | UptimeJob;
+export type HelperJob = RestartJob | UptimeJob | ReportJob;
 
 /** The most a job document may hold: a command line's worth, far above any real plan. */
 const MAX_JOB_CHARS = 64 * 1024;
@@ -122,7 +132,14 @@ export function parseHelperJob(args: readonly string[]): HelperJob {
     case "watch-uptime":
       onlyKeys(fields, ["job", "dir", "pid"]);
       return { job: "watch-uptime", dir: absolutePath(fields, "dir"), pid: processId(fields, "pid") };
+    case "report": {
+      onlyKeys(fields, ["job", "url", "report"]);
+      if (typeof fields.url !== "string" || !isReportUrl(fields.url)) refuse(`"url" must be an http or https URL`);
+      const report = parseHealthReport(fields.report);
+      if (typeof report === "string") refuse(`"report": ${report}`);
+      return { job: "report", url: fields.url, report };
+    }
     default:
-      return refuse(`"job" must be "restart" or "watch-uptime"`);
+      return refuse(`"job" must be "restart", "watch-uptime" or "report"`);
   }
 }

@@ -6,6 +6,7 @@
  * changes nothing). Its output goes to the restart plan's log file.
  */
 import { exitCodeFor, toUpdraftError } from "../../core/errors.js";
+import { sendHealthReport } from "./health-report.js";
 import { type HelperJob, parseHelperJob } from "./helper-job.js";
 import { runRestartHelper, watchUptime } from "./restart-helper.js";
 
@@ -22,6 +23,7 @@ function reportFailure(err: unknown): void {
 
 async function run(job: HelperJob): Promise<void> {
   if (job.job === "restart") await runRestartHelper(job);
+  else if (job.job === "report") await sendHealthReport(job.url, job.report);
   else await watchUptime(job.dir, job.pid);
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { ensureDir } from "../../core/fs.js";
 import { processAlive } from "../../core/lock.js";
+import type { HealthReport } from "../../formats/health-report.js";
 import { applyPreparedInPlace } from "../install/in-place.js";
 import { installLayout } from "../install/layout.js";
 import {
@@ -24,6 +25,13 @@ import {
 } from "../install/probation.js";
 import { confirm, rollbackToPrevious } from "../install/recover.js";
 import { readState, updateState } from "../install/state.js";
+import {
+  healthReportOf,
+  type OutcomeFacts,
+  reportTargetOf,
+  rollbackReasonOf,
+  sendHealthReport,
+} from "./health-report.js";
 import { type HelperJob, serializeHelperJob } from "./helper-job.js";
 
 /** Path of the helper's entry point, started with this process's Node. */
@@ -91,6 +99,30 @@ function spawnDetachedHelper(job: HelperJob, out: number | "ignore", env?: Recor
 }
 
 /**
+ * Sends `report` to `url` from a detached helper process and returns at once: the caller (an
+ * update in progress, a CLI about to exit) never waits for the report URL. Never throws: a report
+ * that cannot be sent is dropped.
+ */
+export function spawnHealthReporter(url: string, report: HealthReport): void {
+  try {
+    spawnDetachedHelper({ job: "report", url, report }, "ignore");
+  } catch {
+    // Dropped: a report is never worth a failure.
+  }
+}
+
+/**
+ * Sends the report of `facts` about `facts.to` if that version names a report URL, waiting at
+ * most the report timeout: for the helper, which runs apart from any update. Never throws.
+ */
+async function reportFromHelper(dir: string, facts: OutcomeFacts): Promise<void> {
+  const layout = installLayout(dir);
+  const target = await reportTargetOf(layout, facts.to);
+  const report = target === undefined ? undefined : await healthReportOf(layout, target.app, facts);
+  if (target !== undefined && report !== undefined) await sendHealthReport(target.url, report);
+}
+
+/**
  * For apps that count their launch with the CLI (`updraft recover --launch`): a detached watcher
  * that confirms the version on an `uptime:N` probation once the app (process `pid`, which ran the
  * command) has lived N seconds. If the app ends first, nothing is confirmed: the launch budget judges it.
@@ -114,7 +146,10 @@ export async function watchUptime(dir: string, pid: number): Promise<"confirmed"
   }
   if (!processAlive(pid)) return "exited";
   const state = await readState(layout);
-  if (state.probation?.version === p.version) await confirm(layout);
+  if (state.probation?.version === p.version) {
+    await confirm(layout);
+    await reportFromHelper(dir, { event: "confirmed", to: p.version });
+  }
   return "confirmed";
 }
 
@@ -213,11 +248,13 @@ export async function watchProbation(dir: string, app: WatchedApp, plan: Restart
     if (code === 0) {
       if (health.kind !== "uptime") return "exited";
       await confirm(layout);
+      await reportFromHelper(dir, { event: "confirmed", to: p.version });
       return "confirmed";
     }
     if (Date.now() >= until) {
       if (health.kind === "uptime") {
         await confirm(layout);
+        await reportFromHelper(dir, { event: "confirmed", to: p.version });
         return "confirmed";
       }
       reason = `${p.version} did not confirm it works within ${Math.round(windowMs / 1000)} s`;
@@ -231,6 +268,12 @@ export async function watchProbation(dir: string, app: WatchedApp, plan: Restart
   const again = await startApp(plan);
   again.child.unref();
   log(`restarted ${done.to} as PID ${again.child.pid}`);
+  await reportFromHelper(dir, {
+    event: "rolled-back",
+    from: done.to,
+    to: done.from,
+    reason: rollbackReasonOf(reason),
+  });
   return "rolled-back";
 }
 

@@ -8,7 +8,9 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
+import { LOCAL_FILE_MAX_BYTES } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
+import { readCapped } from "../../core/read-capped.js";
 import { type ChannelDocument, manifestOfRelease } from "../../formats/channel.js";
 import type { AppConfig, ReleaseManifest } from "../../formats/native.js";
 import {
@@ -21,14 +23,17 @@ import { assertFreeSpace, type InstallLayout } from "../install/index.js";
 import { downloadArtifact } from "../net/download.js";
 import type { HttpClient } from "../net/http.js";
 import { chooseRelease, type ReleaseChoice } from "../trust/choose-release.js";
-import { channelDocument, type ReleaseRef, verifiedRelease } from "../trust/release.js";
+import { channelDocument, type InstalledManifest, type ReleaseRef, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
+import { onBase, repositoryBases, tryEachBase } from "./mirrors.js";
 import type { SourceOrigin, SourceRelease, StageOptions, UnusableRelease, UpdateSource } from "./source.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
 export interface NativeRelease extends SourceRelease {
   readonly manifest: ReleaseManifest;
+  /** The manifest's exact signed bytes: kept as they are once installed, for the next update's manifest patch. */
+  readonly manifestBytes: Buffer;
   /** What to download: a delta from the installed version, or the full archive. */
   readonly artifact: LocatedArtifact;
   /** The full archive: what a delta falls back to when it cannot be downloaded or applied. */
@@ -96,6 +101,8 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   readonly origin: SourceOrigin;
   private trust: TrustSession | undefined;
   private document: ChannelDocument | undefined;
+  /** The base URL (a mirror, or the repository URL) the trust session reads. */
+  private base: string | undefined;
 
   constructor(private readonly options: NativeSourceOptions) {
     const { config } = options;
@@ -107,9 +114,15 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
    * to choose the release for this install, or to tell it that it is current.
    */
   async offered(): Promise<ChannelDocument> {
-    const { layout, config, http } = this.options;
-    this.trust ??= await openTrust(layout, config, http);
-    this.document ??= await channelDocument(this.trust, config);
+    if (this.document) return this.document;
+    const { config } = this.options;
+    const { value, base } = await tryEachBase(this.bases(), this.options.http, async (url, http) => {
+      const trust = await this.trustAt(url, http);
+      return { trust, document: await channelDocument(trust, config) };
+    });
+    this.base = base;
+    this.trust = value.trust;
+    this.document = value.document;
     return this.document;
   }
 
@@ -139,7 +152,30 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   async release(ref: ReleaseRef, installed: string | undefined): Promise<NativeRelease> {
     await this.offered();
     const { layout, config, onFallback } = this.options;
-    return resolveRelease({ layout, trust: this.trust!, currentVersion: installed, onFallback }, config.app, ref);
+    // The release's files come from the base that answered the check, else from the ones after it.
+    const { value, base } = await tryEachBase(this.bases(this.base), this.options.http, async (url, http) => {
+      const trust = url === this.base ? this.trust! : await this.trustAt(url, http);
+      return {
+        trust,
+        release: await resolveRelease({ layout, trust, currentVersion: installed, onFallback }, config.app, ref),
+      };
+    });
+    this.base = base;
+    this.trust = value.trust;
+    return value.release;
+  }
+
+  /** The base URLs to try, mirrors first; from `from` on when given (the ones before it failed). */
+  private bases(from?: string): string[] {
+    const all = repositoryBases(this.options.config);
+    const start = from === undefined ? 0 : Math.max(0, all.indexOf(from));
+    return all.slice(start);
+  }
+
+  /** A refreshed trust session reading the repository at base `url` through `http`. */
+  private trustAt(url: string, http: HttpClient): Promise<TrustSession> {
+    const { layout, config } = this.options;
+    return openTrust(layout, { ...config, url }, http);
   }
 
   async stage(release: NativeRelease, workDir: string, options: StageOptions = {}): Promise<NativeStaged> {
@@ -180,13 +216,19 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
     if (this.options.checkDiskSpace !== false) {
       await assertFreeSpace(dir, artifact.ref.size, `downloading ${manifest.version}`);
     }
-    const { fetched } = await downloadArtifact(this.options.http, {
-      url: artifact.url,
-      dest: path,
-      length: artifact.ref.size,
-      sha256: artifact.ref.sha256,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    // Found through one base, the artifact may be fetched from that base or any after it.
+    const from = this.bases().find((b) => artifact.url.startsWith(b.replace(/\/+$/, ""))) ?? "";
+    const bases = from === "" ? [""] : this.bases(from);
+    const { value: fetched } = await tryEachBase(bases, this.options.http, async (base, http) => {
+      const result = await downloadArtifact(http, {
+        url: onBase(artifact.url, from, base),
+        dest: path,
+        length: artifact.ref.size,
+        sha256: artifact.ref.sha256,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      return result.fetched;
     });
     return { path, fetched };
   }
@@ -211,17 +253,29 @@ export async function openTrust(layout: InstallLayout, config: AppConfig, http: 
   return trust;
 }
 
+/** The kept manifest of installed `version`, byte for byte, or undefined when none is kept. */
+async function installedManifestBytes(layout: InstallLayout, version: string): Promise<InstalledManifest | undefined> {
+  try {
+    return { version, bytes: await readCapped(layout.manifestFile(version), LOCAL_FILE_MAX_BYTES) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The release `pointer` names, verified (see {@link verifiedRelease}), with the artifact this
  * install downloads (see {@link chooseUpdateArtifact}).
  */
 export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ReleaseRef): Promise<NativeRelease> {
-  const { manifest, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer);
+  const installed =
+    ctx.currentVersion === undefined ? undefined : await installedManifestBytes(ctx.layout, ctx.currentVersion);
+  const { manifest, manifestBytes, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer, installed);
   const full: LocatedArtifact = { ref: archive, url: archiveUrl };
   return {
     version: manifest.version,
     signed: true,
     manifest,
+    manifestBytes,
     artifact: await chooseUpdateArtifact(ctx, manifest, full),
     full,
   };

@@ -5,11 +5,14 @@
  */
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
 import { type ChannelDocument, parseChannelDocument } from "../../formats/channel.js";
+import { applyManifestPatch } from "../../formats/manifest-patch.js";
 import {
   ANY_PLATFORM,
   type ArtifactRef,
   type ChannelPointer,
   channelTarget,
+  manifestPatchTarget,
+  manifestTarget,
   parseChannelPointer,
   parseReleaseManifest,
   type ReleaseManifest,
@@ -25,10 +28,18 @@ export interface ChannelRef {
 /** A release the channel points to, its manifest and full archive checked against the signed metadata. */
 export interface VerifiedRelease {
   readonly manifest: ReleaseManifest;
+  /** The manifest's exact signed bytes (kept as they are, so a later manifest patch applies to them). */
+  readonly manifestBytes: Buffer;
   /** The full archive, as the manifest describes it (and the targets metadata signs it). */
   readonly archive: ArtifactRef;
   /** Where the full archive is downloaded from. */
   readonly archiveUrl: string;
+}
+
+/** The exact bytes of the installed release's manifest, which a manifest patch may start from. */
+export interface InstalledManifest {
+  readonly version: string;
+  readonly bytes: Buffer;
 }
 
 /** The signed pointer of `ref`'s channel: which version it offers, and where its manifest is. */
@@ -61,10 +72,29 @@ export interface ReleaseRef {
   readonly platform?: string;
 }
 
+/** The patch from `from`'s manifest to `ref`'s: beside its manifest (per platform, or the first layout's). */
+function manifestPatchOf(ref: ReleaseRef, from: string): string {
+  const perPlatform = ref.platform !== undefined && ref.manifest === manifestTarget(ref.version, ref.platform);
+  return manifestPatchTarget(ref.version, from, perPlatform ? ref.platform : undefined);
+}
+
 /** The release `pointer` names for `app`: its manifest and its full archive, verified. */
-export async function verifiedRelease(trust: TrustSession, app: string, pointer: ReleaseRef): Promise<VerifiedRelease> {
+export async function verifiedRelease(
+  trust: TrustSession,
+  app: string,
+  pointer: ReleaseRef,
+  installed?: InstalledManifest,
+): Promise<VerifiedRelease> {
   const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
-  const manifest = parseReleaseManifest((await trust.fetchSmallTarget(manifestInfo)).toString("utf8"));
+  const patchInfo =
+    installed === undefined
+      ? undefined
+      : await trust.targetInfo(manifestPatchOf(pointer, installed.version)).catch(() => undefined);
+  const manifestBytes = await trust.fetchSmallTarget(
+    manifestInfo,
+    patchInfo && installed ? { info: patchInfo, base: installed.bytes, apply: applyManifestPatch } : undefined,
+  );
+  const manifest = parseReleaseManifest(manifestBytes.toString("utf8"));
   if (manifest.app !== app || manifest.version !== pointer.version) {
     throw new UpdraftError(
       ErrorCodes.METADATA_INVALID,
@@ -86,7 +116,7 @@ export async function verifiedRelease(trust: TrustSession, app: string, pointer:
       `The manifest and the targets metadata disagree on ${archive.target}`,
     );
   }
-  return { manifest, archive, archiveUrl: trust.targetUrl(archiveInfo) };
+  return { manifest, manifestBytes, archive, archiveUrl: trust.targetUrl(archiveInfo) };
 }
 
 /** The release `ref`'s channel points to, verified: {@link channelPointer}, then {@link verifiedRelease}. */

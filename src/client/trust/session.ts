@@ -57,6 +57,7 @@ class TufFetcher extends BaseFetcher {
     private readonly http: HttpClient,
     private readonly tmpDir: string,
     metadataBaseUrl: string,
+    private readonly onVerified?: VerifiedFileListener,
   ) {
     super();
     this.metadataBase = metadataBaseUrl.endsWith("/") ? metadataBaseUrl : `${metadataBaseUrl}/`;
@@ -85,7 +86,10 @@ class TufFetcher extends BaseFetcher {
     const file = join(this.tmpDir, `.fetch-${randomBytes(6).toString("hex")}`);
     try {
       await writeFile(file, bytes, { mode: 0o600 });
-      return await handler(file);
+      // tuf-js's handler verifies the file and throws when it does not: what it accepts is told.
+      const result = await handler(file);
+      this.onVerified?.(url, bytes);
+      return result;
     } finally {
       await rm(file, { force: true });
     }
@@ -105,6 +109,12 @@ class TufFetcher extends BaseFetcher {
     return version !== undefined && url === new URL(`${this.metadataBase}${version}.root.json`).toString();
   }
 }
+
+/**
+ * Hears each file the session fetched and tuf-js then accepted (root versions, timestamp,
+ * snapshot, targets): its URL and exact bytes. A mirror copies what it hears.
+ */
+export type VerifiedFileListener = (url: string, bytes: Buffer) => void;
 
 /** Where an app's TUF data lives: the repository base URL plus the app name. */
 export interface TrustLocation {
@@ -191,6 +201,16 @@ function channelsOf(targetsJson: Buffer | undefined): string[] {
   }
 }
 
+/** A signed patch that rebuilds a target from bytes held locally (see {@link TrustSession.fetchSmallTarget}). */
+export interface TargetPatch {
+  /** The patch's own signed target. */
+  info: TargetFile;
+  /** The local bytes the patch applies to. */
+  base: Buffer;
+  /** Applies the patch to `base`, producing at most `maxLength` bytes; throws when it cannot. */
+  apply: (base: Buffer, patch: Buffer, maxLength: number) => Buffer;
+}
+
 /** One refresh of an app's signed metadata, and access to its targets. */
 export class TrustSession {
   private tuf: TufUpdater | undefined;
@@ -201,6 +221,7 @@ export class TrustSession {
     private readonly metadataDir: string,
     private readonly cacheDir: string,
     private readonly http: HttpClient,
+    private readonly onVerified?: VerifiedFileListener,
   ) {}
 
   /** Writes the first trusted root of a fresh install (from a pinned file or trust-on-first-use). */
@@ -256,7 +277,7 @@ export class TrustSession {
     }
     const repo = this.location.repoUrl;
     this.http.checkUrl(this.metadataBaseUrl());
-    const fetcher = new TufFetcher(this.http, this.cacheDir, this.metadataBaseUrl());
+    const fetcher = new TufFetcher(this.http, this.cacheDir, this.metadataBaseUrl(), this.onVerified);
     this.fetcher = fetcher;
     const options = {
       metadataDir: this.metadataDir,
@@ -307,6 +328,9 @@ export class TrustSession {
       return await this.tuf.getTargetInfo(name);
     } catch (err) {
       throw mapTufError(err, this.location.repoUrl, this.fetcher?.lastFailure);
+    } finally {
+      // tuf-js persists the delegated roles it walked (a release's slot) here, with the umask.
+      await removeGroupOtherWrite(this.metadataDir);
     }
   }
 
@@ -383,13 +407,35 @@ export class TrustSession {
    * damaged copy (another process writing it, a crash) is fetched again, never reported as
    * invalid. The cache is written atomically, so parallel processes never see a partial file.
    */
-  async fetchSmallTarget(info: TargetFile): Promise<Buffer> {
+  /**
+   * `info`'s bytes rebuilt from a signed patch against bytes held locally, or undefined when the
+   * patch cannot be fetched or applied, or its result is not exactly what `info` signs: the
+   * caller then fetches the target whole (a bad patch costs one request, never trust).
+   */
+  private async patchedTarget(info: TargetFile, patch: TargetPatch): Promise<Buffer | undefined> {
+    try {
+      const bytes = await this.http.getBytes(this.targetUrl(patch.info), patch.info.length);
+      if (!(await matchesTarget(patch.info, bytes))) return undefined;
+      const result = patch.apply(patch.base, bytes, info.length);
+      return (await matchesTarget(info, result)) ? result : undefined;
+    } catch (err) {
+      if (err instanceof UpdraftError && err.code === ErrorCodes.ABORTED) throw err;
+      return undefined;
+    }
+  }
+
+  async fetchSmallTarget(info: TargetFile, patch?: TargetPatch): Promise<Buffer> {
     if (!this.tuf) throw new UpdraftError(ErrorCodes.INTERNAL, "TrustSession.refresh() must run first");
     const sha = info.hashes.sha256;
     if (!sha) throw new UpdraftError(ErrorCodes.METADATA_INVALID, `Target ${info.path} has no sha256 in the metadata`);
     const cached = join(this.cacheDir, sha);
     const hit = await readIfExists(cached, info.length);
     if (hit && (await matchesTarget(info, hit))) return hit;
+    const patched = patch ? await this.patchedTarget(info, patch) : undefined;
+    if (patched) {
+      await writeFileAtomic(cached, patched);
+      return patched;
+    }
     const mismatch = (why: string) =>
       new UpdraftError(
         ErrorCodes.MANIFEST_MISMATCH,

@@ -47,6 +47,13 @@ const RULES: Rule[] = [
     hint: FREEZE_HINT,
   },
   {
+    test: /\broot was signed by \d+\/\d+ keys/i,
+    code: ErrorCodes.METADATA_SIGNATURE,
+    role: "root",
+    what: "The repository's new root version is not signed by enough keys of the root this install trusts, or of its own",
+    hint: "A root below its threshold is never trusted: the publisher must collect the missing root signatures (`updraft root sign`). Nothing was changed here.",
+  },
+  {
     test: /([\w.-]+) was signed by \d+\/\d+ keys/i,
     code: ErrorCodes.METADATA_SIGNATURE,
     role: (m) => m[1],

@@ -13,7 +13,13 @@ import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
 import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
-import { ANY_PLATFORM, parseReleaseManifest, type ReleaseManifest } from "../../formats/native.js";
+import {
+  ANY_PLATFORM,
+  manifestTarget,
+  parseReleaseManifest,
+  type ReleaseManifest,
+  releaseOfTarget,
+} from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
 import type { SourceFile } from "./sources.js";
 
@@ -25,15 +31,10 @@ export interface PreviousRelease {
   archivePath: string;
 }
 
-function updraftCustom(target: TargetFile): Record<string, unknown> | undefined {
-  const updraft = target.custom.updraft;
-  return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
-}
-
 /** Which previous releases {@link previousReleases} looks for. */
 export interface PreviousReleasesQuery {
   channel: string;
-  /** Only builds for this platform (targets published before platforms are `any`). */
+  /** Only builds for this platform (releases published before platforms are `any`). */
   platform: string;
   /** Only releases below this version. */
   version: string;
@@ -43,20 +44,25 @@ export interface PreviousReleasesQuery {
 /**
  * The up to `count` highest releases of the query's channel and platform below its version listed
  * in `targets`, highest first. A release whose manifest or archive cannot be read is left out.
+ * `before` is called with each manifest's path before it is read, and with the archive's path of
+ * each release taken (a working copy of a remote repository fetches them then).
  */
 export async function previousReleases(
   paths: AppPaths,
   targets: Record<string, TargetFile>,
   query: PreviousReleasesQuery,
+  before: (path: string) => Promise<unknown> = async () => undefined,
 ): Promise<PreviousRelease[]> {
   const { channel, platform, version, count } = query;
+  // Manifest targets are found by name (entries carry no `custom` since layout v2); the channel
+  // is read from each manifest, highest version first, until enough are found.
   const candidates: { version: string; target: TargetFile }[] = [];
-  for (const target of Object.values(targets)) {
-    const custom = updraftCustom(target);
-    if (custom?.kind !== "manifest" || custom.channel !== channel || typeof custom.version !== "string") continue;
-    if ((typeof custom.platform === "string" ? custom.platform : ANY_PLATFORM) !== platform) continue;
-    if (compareVersions(custom.version, version) >= 0) continue;
-    candidates.push({ version: custom.version, target });
+  for (const [name, target] of Object.entries(targets)) {
+    const release = releaseOfTarget(name);
+    if (release === undefined || compareVersions(release, version) >= 0) continue;
+    const firstLayout = platform === ANY_PLATFORM && name === manifestTarget(release);
+    if (name !== manifestTarget(release, platform) && !firstLayout) continue;
+    candidates.push({ version: release, target });
   }
   candidates.sort((a, b) => compareVersions(b.version, a.version));
   const out: PreviousRelease[] = [];
@@ -65,10 +71,14 @@ export async function previousReleases(
     try {
       const sha = c.target.hashes.sha256!;
       const file = consistentTargetPath(paths, c.target.path, sha);
+      await before(file);
       const manifest = parseReleaseManifest(await readFile(file, "utf8"), file);
+      if (manifest.channel !== channel) continue;
       const full = manifest.artifacts.find((a) => a.kind === "full");
       if (!full) continue;
-      out.push({ version: c.version, manifest, archivePath: consistentTargetPath(paths, full.target, full.sha256) });
+      const archivePath = consistentTargetPath(paths, full.target, full.sha256);
+      await before(archivePath);
+      out.push({ version: c.version, manifest, archivePath });
     } catch {
       // Unreadable manifest: no delta from that release.
     }
