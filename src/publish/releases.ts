@@ -119,6 +119,11 @@ export type RolloutChange = RolloutRequest | { halt: true } | { resume: true };
 export interface SetRolloutOptions extends ReleaseChangeOptions {
   channel: string;
   change: RolloutChange;
+  /**
+   * The version the caller believes is the channel's newest release (a dashboard page, a script
+   * that read it first): the change is refused (`RELEASE_NOT_FOUND`) when another release is newest now.
+   */
+  expectedVersion?: string;
 }
 
 /** What {@link setRollout} did. */
@@ -147,6 +152,14 @@ export async function setRollout(options: SetRolloutOptions): Promise<SetRollout
       throw notFound(`Every release of channel "${options.channel}" is yanked`, "Publish a new release first.", {
         channel: options.channel,
       });
+    }
+    const expected = options.expectedVersion;
+    if (expected !== undefined && compareVersions(expected, newest.version) !== 0) {
+      throw notFound(
+        `The newest release of channel "${options.channel}" is ${newest.version}, not ${expected}`,
+        "Reload: the channel changed since it was read.",
+        { channel: options.channel, version: newest.version, expected },
+      );
     }
     const current: Rollout = newest.rollout ?? { steps: [{ percent: 100, at: newest.publishedAt }], halted: false };
     const rollout: Rollout = requested ?? { ...current, halted: "halt" in change };
