@@ -16,7 +16,7 @@ import { tempDir } from "./helpers/tmp.js";
 /** A copy of `repoDir` whose archives of `version` have one byte flipped. */
 async function tamperedCopy(repoDir: string, dest: string, app: string, version: string): Promise<void> {
   await cp(repoDir, dest, { recursive: true });
-  const dir = join(dest, app, "targets", "releases", version);
+  const dir = join(dest, app, "targets", "releases", version, "any");
   const archives = (await readdir(dir)).filter((f) => f.endsWith(".tar.zst"));
   assert.ok(archives.length > 0);
   for (const name of archives) {

@@ -83,14 +83,14 @@ async function setupWithUpdate(t: import("node:test").TestContext) {
   const appDir = join(work, "install");
   await installFromRepository({ repoUrl: url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
   await publish(repo, work, "1.1.0", { "data.bin": big("b") });
-  const archivePath = await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst");
+  const archivePath = await targetFilePath(repo, "releases/1.1.0/any/full.tar.zst");
   return { work, repo, url, appDir, archiveSize: (await stat(archivePath)).size };
 }
 
 test("a cut download resumes and fetches only the missing bytes", async (t) => {
   const { repo, url, appDir, archiveSize } = await setupWithUpdate(t);
   const cutAfter = Math.floor(archiveSize / 3);
-  const proxy = await faultyProxy(url, "hello-1.1.0.tar.zst", { cutAfter });
+  const proxy = await faultyProxy(url, "full.tar.zst", { cutAfter });
   t.after(() => proxy.close());
   const updater = new Updater({ installDir: appDir, repoUrl: proxy.url, retry: { attempts: 1 } });
   const progress: number[] = [];
@@ -102,7 +102,7 @@ test("a cut download resumes and fetches only the missing bytes", async (t) => {
   assert.equal(await readlink(join(appDir, "current")), "app-1.0.0", "nothing installed after the cut");
   const resumed = await updater.download(update, { onProgress: (p) => progress.push(p.transferred) });
   assert.equal(resumed.fetched, archiveSize - cutAfter, "only the missing part was fetched");
-  const archiveRequests = proxy.log.filter((r) => r.url.includes("hello-1.1.0.tar.zst"));
+  const archiveRequests = proxy.log.filter((r) => r.url.includes("full.tar.zst"));
   assert.equal(archiveRequests.length, 2);
   assert.equal(archiveRequests[1]!.range, `bytes=${cutAfter}-`);
   assert.ok(archiveRequests[1]!.ifRange, "If-Range sent with the validator");
@@ -117,7 +117,7 @@ test("a cut download resumes and fetches only the missing bytes", async (t) => {
 test("a server that ignores Range makes the download start over cleanly", async (t) => {
   const { repo, url, appDir, archiveSize } = await setupWithUpdate(t);
   const cutAfter = Math.floor(archiveSize / 2);
-  const proxy = await faultyProxy(url, "hello-1.1.0.tar.zst", { cutAfter, ignoreRange: true });
+  const proxy = await faultyProxy(url, "full.tar.zst", { cutAfter, ignoreRange: true });
   t.after(() => proxy.close());
   const updater = new Updater({ installDir: appDir, repoUrl: proxy.url, retry: { attempts: 1 } });
   const update = await availableUpdate(updater);

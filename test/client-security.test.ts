@@ -59,7 +59,7 @@ async function assertRefusedAndUntouched(repo: TestRepo, appDir: string, code: E
 test("a tampered archive (same length) is refused with TARGET_MISMATCH", async (t) => {
   const { repo, appDir, work } = await setup(t);
   await publish(repo, work, "1.1.0", files("1.1.0"));
-  const archive = await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst");
+  const archive = await targetFilePath(repo, "releases/1.1.0/any/full.tar.zst");
   const bytes = await readFile(archive);
   bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
   await writeFile(archive, bytes);
@@ -69,14 +69,14 @@ test("a tampered archive (same length) is refused with TARGET_MISMATCH", async (
 test("a tampered archive (longer than signed) is refused with TARGET_MISMATCH", async (t) => {
   const { repo, appDir, work } = await setup(t);
   await publish(repo, work, "1.1.0", files("1.1.0"));
-  await appendFile(await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst"), Buffer.alloc(4096, 1));
+  await appendFile(await targetFilePath(repo, "releases/1.1.0/any/full.tar.zst"), Buffer.alloc(4096, 1));
   await assertRefusedAndUntouched(repo, appDir, ErrorCodes.TARGET_MISMATCH);
 });
 
 test("a tampered release manifest is refused with MANIFEST_MISMATCH", async (t) => {
   const { repo, appDir, work } = await setup(t);
   await publish(repo, work, "1.1.0", files("1.1.0"));
-  const path = await targetFilePath(repo, "releases/1.1.0/manifest.json");
+  const path = await targetFilePath(repo, "releases/1.1.0/any/manifest.json");
   const manifest = JSON.parse(await readFile(path, "utf8"));
   manifest.files[0].sha256 = "0".repeat(64);
   await writeFile(path, JSON.stringify(manifest, null, 2));

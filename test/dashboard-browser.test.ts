@@ -11,10 +11,13 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
-import { createDashboard } from "../src/dashboard/index.js";
+import { installFromRepository } from "../src/client/first-install.js";
+import { Updater } from "../src/client/updater.js";
+import { createDashboard, publisherActions, readAppView } from "../src/dashboard/index.js";
 import { openEventStore } from "../src/events/index.js";
 import { runCli, startCli } from "./helpers/cli.js";
 import { createTestRepo, publish, signedManifest } from "./helpers/repo.js";
+import { startServer } from "./helpers/server.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitFor } from "./helpers/wait.js";
 
@@ -271,21 +274,20 @@ async function cells(page: import("playwright-core").Page, rows: string): Promis
   );
 }
 
-test("an action asks for confirmation, shows the equivalent CLI command, then calls DashboardActions", async (t) => {
+test("an action asks for confirmation, shows the equivalent CLI command, then changes what a real client is offered", async (t) => {
   assert.ok(CHROMIUM, "Chromium is needed (apt-get install chromium; .ci/run installs it)");
   const work = await tempDir(t);
   const repo = await createTestRepo(work, "demo");
-  await publish(repo, work, "1.0.0", build("1.0.0"));
-  // A recording stand-in: the publisher's rollout functions (issue 13) are wired in by the CLI, not here.
-  const calls: unknown[][] = [];
+  const server = await startServer(t, repo.repoDir);
+  await publish(repo, work, "1.0.0", build("1.0.0"), server.url);
+  const installDir = join(work, "install");
+  await installFromRepository({ repoUrl: server.url, app: repo.app, installDir, rootSha256: repo.rootSha256 });
+  await publish(repo, work, "1.1.0", build("1.1.0"));
+  assert.equal((await new Updater({ installDir }).check()).status, "available", "1.1.0 goes to every install");
+  // The publisher's own functions with the repository's keys, as `updraft dashboard --keys` wires them.
   const dashboard = await createDashboard({
     repoDir: repo.repoDir,
-    actions: {
-      setRollout: async (...args) => void calls.push(["setRollout", ...args]),
-      haltRollout: async (...args) => void calls.push(["haltRollout", ...args]),
-      promote: async (...args) => void calls.push(["promote", ...args]),
-      yank: async (...args) => void calls.push(["yank", ...args]),
-    },
+    actions: publisherActions(repo.repoDir, repo.keys),
   });
   t.after(() => dashboard.close());
   const browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox", "--disable-gpu"] });
@@ -293,27 +295,34 @@ test("an action asks for confirmation, shows the equivalent CLI command, then ca
   const page = await browser.newPage({ viewport: { width: 390, height: 900 } });
   await page.goto(`${dashboard.url}apps/demo`);
   const row = page.locator('#channels tr[data-channel="stable"]');
-  await row.locator('input[name="percent"]').fill("25");
+  await row.locator('input[name="percent"]').fill("0");
   await row.locator('form:has(input[value="rollout"]) button').click();
   await page.waitForSelector("#cli-command");
   assert.equal(
     await page.locator("#cli-command").textContent(),
-    `updraft rollout 1.0.0 --channel stable --percent 25 --repo ${repo.repoDir} --app demo`,
+    `updraft rollout --channel stable --percent 0 --repo ${repo.repoDir} --app demo`,
   );
-  assert.deepEqual(calls, [], "nothing is done before the confirmation");
+  assert.equal(
+    (await new Updater({ installDir }).check()).status,
+    "available",
+    "nothing is done before the confirmation",
+  );
   const overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
   assert.equal(overflow, 0);
   await page.locator("#confirm").click();
   await page.waitForURL(`${dashboard.url}apps/demo`);
-  assert.deepEqual(calls, [["setRollout", "demo", "stable", "1.0.0", 25]]);
+  // The next check of the installed client reads the new signed channel document: 1.1.0 is at 0 %.
+  const after = await new Updater({ installDir }).check();
+  assert.notEqual(after.status, "available", JSON.stringify(after));
+  assert.equal((await readAppView(repo.repoDir, "demo")).channels[0]?.rollout?.percent, 0);
 
   const forged = await fetch(`${dashboard.url}apps/demo/actions`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: "kind=yank&version=1.0.0&channel=stable&reason=x&confirmed=1&token=guess",
+    body: "kind=yank&version=1.1.0&channel=stable&reason=x&confirmed=1&token=guess",
   });
   assert.equal(forged.status, 403, "a form without the page's token is refused");
-  assert.equal(calls.length, 1);
+  assert.deepEqual((await readAppView(repo.repoDir, "demo")).channels[0]?.yanked, [], "nothing was yanked");
 });
 
 test("`updraft dashboard` prints its URL (with the token beyond 127.0.0.1) and refuses a missing repository", async (t) => {

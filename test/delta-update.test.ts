@@ -56,7 +56,7 @@ async function setUp(t: TestContext, serve: "updraft" | "plain" = "updraft") {
 }
 
 async function deltaFiles(repo: TestRepo, version: string): Promise<string[]> {
-  const dir = join(repo.repoDir, repo.app, "targets", "releases", version, "deltas");
+  const dir = join(repo.repoDir, repo.app, "targets", "releases", version, "any", "deltas");
   return (await readdir(dir)).map((name) => join(dir, name));
 }
 

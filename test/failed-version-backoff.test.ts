@@ -80,7 +80,7 @@ test("a download whose bytes do not match (a mirror flipping a byte) bans nothin
   const appDir = join(work, "install");
   await installFromRepository({ repoUrl: server.url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
   await publish(repo, work, "1.1.0", { "app.txt": "1.1.0\n", "more.txt": "new\n" });
-  server.addFault({ match: /hello-1\.1\.0\.tar\.zst$/, fault: { kind: "flip", atByte: 10 } });
+  server.addFault({ match: /1\.1\.0\/any\/[0-9a-f]{64}\.full\.tar\.zst$/, fault: { kind: "flip", atByte: 10 } });
 
   const bad = await runCli(["update", "--dir", appDir, "--json"]);
   assert.equal(bad.code, 5, bad.stdout + bad.stderr);

@@ -29,7 +29,7 @@ import { tempDir } from "./helpers/tmp.js";
 import { pseudoRandom } from "./helpers/trees.js";
 import { waitFor, waitForFile } from "./helpers/wait.js";
 
-const ARCHIVE = /hello-1\.0\.0\.tar\.zst$/;
+const ARCHIVE = /1\.0\.0\/any\/[0-9a-f]{64}\.full\.tar\.zst$/;
 
 interface Setup {
   work: string;
@@ -172,7 +172,7 @@ test("a download killed after its last byte but before its rename is verified an
   // Complete the .part with the archive's real bytes, as if the kill had come after the last write.
   const downloads = join(appDir, ".updraft", "downloads");
   const part = join(downloads, (await readdir(downloads)).find((n) => n.endsWith(".part"))!);
-  const archive = await readFile(await targetFilePath(s.repo, fullArchiveTarget(s.repo.app, "1.0.0")));
+  const archive = await readFile(await targetFilePath(s.repo, fullArchiveTarget(s.repo.app, "1.0.0", "any")));
   await writeFile(part, archive);
   const again = await runCli(installArgs(s, appDir));
   assert.equal(again.code, 0, again.stdout + again.stderr);

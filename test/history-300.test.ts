@@ -104,7 +104,7 @@ test("300 releases: check and update bytes and publish work do not grow with the
 
   // Every release is still signed: the newest in slots, the others in archive bins.
   const signed = await readSignedTargets(repo);
-  for (const i of [1, 5, 150, RELEASES]) assert.ok(signed.signed.targets[`releases/${version(i)}/manifest.json`]);
+  for (const i of [1, 5, 150, RELEASES]) assert.ok(signed.signed.targets[`releases/${version(i)}/any/manifest.json`]);
   const metadataFiles = await readdir(join(repo.repoDir, repo.app, "metadata"));
   const bins = new Set(metadataFiles.filter((f) => /\.archive-\d+\.json$/.test(f)).map((f) => f.split(".")[1]));
   assert.equal(bins.size, Math.ceil((RELEASES - RECENT_SLOTS) / ARCHIVE_BIN_RELEASES));

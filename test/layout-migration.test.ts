@@ -84,7 +84,7 @@ test("a v1 repository serves clients, and its first v2 publish archives the v1 r
   const bin = metadata.find((f) => f.endsWith(".archive-1.json"));
   assert.ok(bin, "the v1 releases went to archive-1");
   const binTargets = JSON.parse(await readFile(join(repo.repoDir, repo.app, "metadata", bin), "utf8")).signed.targets;
-  assert.ok(binTargets["releases/1.0.0/manifest.json"] && binTargets["releases/1.0.1/manifest.json"]);
+  assert.ok(binTargets["releases/1.0.0/any/manifest.json"] && binTargets["releases/1.0.1/any/manifest.json"]);
 
   const updater = new Updater({ installDir });
   const update = await availableUpdate(updater);

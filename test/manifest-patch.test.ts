@@ -36,8 +36,8 @@ async function setUp(t: TestContext) {
   const installDir = join(work, "install");
   await installFromRepository({ repoUrl: server.url, app: repo.app, installDir, rootSha256: repo.rootSha256 });
   await publish(repo, work, "1.1.0", files("1.1.0"), undefined, 1);
-  const manifestPath = await targetFilePath(repo, manifestTarget("1.1.0"));
-  const patchPath = await targetFilePath(repo, manifestPatchTarget("1.1.0", "1.0.0"));
+  const manifestPath = await targetFilePath(repo, manifestTarget("1.1.0", "any"));
+  const patchPath = await targetFilePath(repo, manifestPatchTarget("1.1.0", "1.0.0", "any"));
   const fetched = (path: string) => server.requests.some((p) => p.endsWith(path.slice(path.lastIndexOf("/") + 1)));
   return { work, repo, server, installDir, manifestPath, patchPath, fetched };
 }

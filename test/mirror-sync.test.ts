@@ -134,7 +134,7 @@ test("a source serving an altered target fails the sync clearly and leaves the m
   await publish(repo, work, "1.1.0", { "app.txt": "two" });
   const altered = join(work, "altered");
   await cp(repo.repoDir, altered, { recursive: true });
-  const release = join(altered, "hello", "targets", "releases", "1.1.0");
+  const release = join(altered, "hello", "targets", "releases", "1.1.0", "any");
   const archive = (await readdir(release)).find((f) => f.endsWith(".tar.zst"));
   assert.ok(archive);
   const bytes = await readFile(join(release, archive));

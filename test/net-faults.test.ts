@@ -30,7 +30,7 @@ import { startRawServer } from "./helpers/servers.js";
 import { tempDir } from "./helpers/tmp.js";
 import { waitUntil } from "./helpers/wait.js";
 
-const ARCHIVE = /hello-1\.1\.0\.tar\.zst$/;
+const ARCHIVE = /1\.1\.0\/any\/[0-9a-f]{64}\.full\.tar\.zst$/;
 const TIMESTAMP = /timestamp\.json$/;
 
 const files = (version: string) => ({
@@ -55,7 +55,7 @@ async function setup(t: TestContext): Promise<Setup> {
   const appDir = join(work, "install");
   await installFromRepository({ repoUrl: fault.url, app: repo.app, installDir: appDir, rootSha256: repo.rootSha256 });
   await publish(repo, work, "1.1.0", files("1.1.0"));
-  const size = (await stat(await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst"))).size;
+  const size = (await stat(await targetFilePath(repo, "releases/1.1.0/any/full.tar.zst"))).size;
   fault.log.length = 0;
   return { repo, fault, appDir, work, size };
 }
@@ -306,7 +306,7 @@ test("endless archive data stops at the signed length with TARGET_MISMATCH", asy
 test("token and custom headers go to the repository only, never to another host after a redirect", async (t) => {
   const s = await setup(t);
   const cdn = await startFaultServer(t, s.repo.repoDir);
-  const archivePath = (await targetFilePath(s.repo, "releases/1.1.0/hello-1.1.0.tar.zst")).slice(s.repo.repoDir.length);
+  const archivePath = (await targetFilePath(s.repo, "releases/1.1.0/any/full.tar.zst")).slice(s.repo.repoDir.length);
   s.fault.addFault({ match: ARCHIVE, fault: { kind: "redirect", to: `${cdn.url}${archivePath}` } });
   const cdnUrl = new URL(cdn.url);
   assert.notEqual(cdnUrl.origin, new URL(s.fault.url).origin);

@@ -216,7 +216,7 @@ test("an HTTPS repository with a private CA: refused without the CA bundle, inst
   // A mirror redirecting the archive from https to plain http (even on loopback) is refused.
   await publish(repo, work, "1.1.0", files("1.1.0"));
   const plain = await startFaultServer(t, repo.repoDir);
-  const archive = (await targetFilePath(repo, "releases/1.1.0/hello-1.1.0.tar.zst")).slice(repo.repoDir.length);
+  const archive = (await targetFilePath(repo, "releases/1.1.0/any/full.tar.zst")).slice(repo.repoDir.length);
   https.addFault({ match: /\.tar\.zst$/, fault: { kind: "redirect", to: `${plain.url}${archive}` } });
   await assert.rejects(
     new Updater({ installDir: appDir, caFile: paths.cert }).update(),

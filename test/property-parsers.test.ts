@@ -18,6 +18,7 @@ import { parseRetryAfter } from "../src/client/net/retry.js";
 import { mapTufError } from "../src/client/trust/tuf-errors.js";
 import { UpdraftError } from "../src/core/errors.js";
 import { assertVersion, compareVersions, isValidVersion } from "../src/core/version.js";
+import { parseChannelDocument } from "../src/formats/channel.js";
 import { decodeBsdiffPrefix, decodeDeltaHeader, readDeltaPreamble } from "../src/formats/delta.js";
 import { parseAppConfig, parseChannelPointer, parseReleaseManifest } from "../src/formats/native.js";
 import { parseUpdateJson } from "../src/formats/update-json.js";
@@ -80,6 +81,32 @@ const manifestish = fc.record(
     url: fc.oneof(fc.constant("https://example.com"), fc.string(), anyJson),
     rolloutPercentage: anyJson,
     critical: anyJson,
+    channelSchema: fc.oneof(fc.constant(2), anyJson),
+    releases: fc.oneof(
+      fc.array(
+        fc.record(
+          {
+            version: fc.oneof(versionish, anyJson),
+            platforms: fc.oneof(fc.constant(["any"]), fc.array(fc.string(), { maxLength: 3 }), anyJson),
+            publishedAt: fc.oneof(fc.constant("2026-11-23T10:00:00Z"), anyJson),
+            rollout: fc.oneof(
+              fc.record({
+                steps: fc.array(fc.record({ percent: anyJson, at: anyJson }), { maxLength: 3 }),
+                halted: anyJson,
+              }),
+              anyJson,
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 4 },
+      ),
+      anyJson,
+    ),
+    yanked: fc.oneof(
+      fc.array(fc.record({ version: fc.oneof(versionish, anyJson), reason: anyJson }), { maxLength: 3 }),
+      anyJson,
+    ),
     files: fc.oneof(
       fc.array(
         fc.record(
@@ -127,7 +154,7 @@ test("versions: any string is valid-or-VERSION_INVALID, and comparing valid ones
 });
 
 test("native documents: release manifest, channel pointer, updraft.json from any text or value", () => {
-  const parsers = [parseReleaseManifest, parseChannelPointer, parseAppConfig];
+  const parsers = [parseReleaseManifest, parseChannelPointer, parseChannelDocument, parseAppConfig];
   fc.assert(
     fc.property(fc.oneof(fc.string(), fc.string({ unit: "binary" })), (text) => {
       for (const parse of parsers) onlyUpdraftErrors(() => parse(text));

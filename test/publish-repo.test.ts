@@ -100,8 +100,8 @@ test("a published release verifies with the real tuf-js client over HTTP", async
   assert.deepEqual(result.metadata, { targetsVersion: 2, snapshotVersion: 2, timestampVersion: 2 });
   assert.deepEqual(result.targets.sort(), [
     "channels/stable.json",
-    "releases/1.0.0/demo-1.0.0.tar.zst",
-    "releases/1.0.0/manifest.json",
+    "releases/1.0.0/any/full.tar.zst",
+    "releases/1.0.0/any/manifest.json",
   ]);
   const server = await serveStatic(f.repo);
   t.after(() => server.close());
@@ -112,7 +112,7 @@ test("a published release verifies with the real tuf-js client over HTTP", async
   assert.deepEqual(pointerInfo?.custom.updraft, { kind: "channel", channel: "stable", version: "1.0.0" });
   const pointer = parseChannelPointer((await download(updater, f, "channels/stable.json")).toString("utf8"));
   assert.equal(pointer.version, "1.0.0");
-  assert.equal(pointer.manifest, "releases/1.0.0/manifest.json");
+  assert.equal(pointer.manifest, "releases/1.0.0/any/manifest.json");
 
   const manifestInfo = await updater.getTargetInfo(pointer.manifest);
   // Release targets carry no custom fields (their names say kind and version), and are signed by
@@ -124,7 +124,7 @@ test("a published release verifies with the real tuf-js client over HTTP", async
   assert.ok(manifest.files.some((x) => x.path === "updraft.json"));
   assert.ok(manifest.files.some((x) => x.path === "updraft-root.json"));
   const full = manifest.artifacts[0]!;
-  assert.equal(full.target, "releases/1.0.0/demo-1.0.0.tar.zst");
+  assert.equal(full.target, "releases/1.0.0/any/full.tar.zst");
   const archiveInfo = await updater.getTargetInfo(full.target);
   assert.deepEqual(archiveInfo?.custom, {});
   assert.equal(archiveInfo?.length, full.size);
@@ -133,7 +133,7 @@ test("a published release verifies with the real tuf-js client over HTTP", async
   assert.equal(sha256Hex(archive), full.sha256);
   // The client asked for consistent-snapshot names only.
   assert.ok(
-    server.requests.some((p) => /\/demo\/targets\/releases\/1\.0\.0\/[0-9a-f]{64}\.demo-1\.0\.0\.tar\.zst$/.test(p)),
+    server.requests.some((p) => /\/demo\/targets\/releases\/1\.0\.0\/any\/[0-9a-f]{64}\.full\.tar\.zst$/.test(p)),
   );
   assert.ok(server.requests.includes("/demo/metadata/2.snapshot.json"));
   assert.ok(server.requests.includes("/demo/metadata/2.targets.json"));
@@ -158,11 +158,11 @@ test("embedded updraft.json and updraft-root.json carry the app, URL, channel an
     buildDir: f.build,
     keys: f.keys,
   });
-  const manifestFile = (await readdir(join(f.repo, "demo", "targets", "releases", "2.0.0"))).find((n) =>
+  const manifestFile = (await readdir(join(f.repo, "demo", "targets", "releases", "2.0.0", "any"))).find((n) =>
     n.endsWith(".manifest.json"),
   )!;
   const manifest = parseReleaseManifest(
-    await readFile(join(f.repo, "demo", "targets", "releases", "2.0.0", manifestFile), "utf8"),
+    await readFile(join(f.repo, "demo", "targets", "releases", "2.0.0", "any", manifestFile), "utf8"),
   );
   const rootBytes = await readFile(join(f.repo, "demo", "metadata", "1.root.json"));
   assert.equal(manifest.files.find((x) => x.path === "updraft-root.json")?.sha256, sha256Hex(rootBytes));
@@ -227,7 +227,7 @@ test("publishing again writes N+1 metadata, keeps the old files, moves the chann
   assert.equal(await listedVersion(updater, "channels/stable.json"), "1.1.0");
   assert.equal(await listedVersion(updater, "channels/beta.json"), "1.2.0-beta.1");
   for (const v of ["1.0.0", "1.1.0", "1.0.5", "1.2.0-beta.1"]) {
-    assert.ok(await updater.getTargetInfo(`releases/${v}/manifest.json`), `release ${v} stays listed`);
+    assert.ok(await updater.getTargetInfo(`releases/${v}/any/manifest.json`), `release ${v} stays listed`);
   }
 
   // --force moves the pointer down (a channel rollback) and replaces an existing version.

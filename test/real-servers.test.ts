@@ -83,7 +83,7 @@ async function buildFixture(work: string): Promise<Fixture> {
   await cp(repo.repoDir, join(root, "a"), { recursive: true });
   // 1.2.0 has no delta: the client downloads the whole archive.
   await publish(repo, work, "1.2.0", release("1.2.0", { a: randomBytes(9 * MB), b: base.b, c }));
-  const fullSize = (await stat(await targetFilePath(repo, "releases/1.2.0/hello-1.2.0.tar.zst"))).size;
+  const fullSize = (await stat(await targetFilePath(repo, "releases/1.2.0/any/full.tar.zst"))).size;
   await rename(repo.repoDir, join(root, "b"));
   return { repo: { ...repo, repoDir: join(root, "b") }, root, pristine, fullSize };
 }

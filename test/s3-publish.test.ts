@@ -88,7 +88,7 @@ test("init, publish twice and refresh-timestamp to s3://; a client installs and 
   );
   const archive = roles
     .flatMap((role) => Object.entries(role.signed.targets))
-    .find(([name]) => name.endsWith("demo-1.1.0.tar.zst"));
+    .find(([name]) => name === "releases/1.1.0/any/full.tar.zst");
   assert.ok(archive);
   const [dir, base] = [
     archive[0].slice(0, archive[0].lastIndexOf("/")),

@@ -38,7 +38,38 @@ test("every name publish writes is classified, with its app, versions and cache 
     ],
     [
       stored("demo", deltaTarget("1.2.0", "1.1.0", "delta-files")),
-      { app: "demo", kind: "delta", version: "1.2.0", from: "1.1.0", immutable: true },
+      { app: "demo", kind: "delta", version: "1.2.0", from: "1.1.0", deltaKind: "delta-files", immutable: true },
+    ],
+    [
+      stored("demo", manifestTarget("1.2.0", "linux-x64")),
+      { app: "demo", kind: "manifest", version: "1.2.0", platform: "linux-x64", immutable: true },
+    ],
+    [
+      stored("demo", fullArchiveTarget("demo", "1.2.0", "any")),
+      { app: "demo", kind: "full", version: "1.2.0", platform: "any", immutable: true },
+    ],
+    [
+      stored("demo", deltaTarget("1.2.0", "1.1.0", "delta-tree", "win32-arm64")),
+      {
+        app: "demo",
+        kind: "delta",
+        version: "1.2.0",
+        from: "1.1.0",
+        deltaKind: "delta-tree",
+        platform: "win32-arm64",
+        immutable: true,
+      },
+    ],
+    [
+      stored("demo", manifestPatchTarget("1.2.0", "1.1.0", "darwin-arm64")),
+      {
+        app: "demo",
+        kind: "manifest-patch",
+        version: "1.2.0",
+        from: "1.1.0",
+        platform: "darwin-arm64",
+        immutable: true,
+      },
     ],
     ["demo/versao.txt", { app: "demo", kind: "legacy-label", immutable: false }],
     ["demo/update.json", { app: "demo", kind: "legacy-label", immutable: false }],

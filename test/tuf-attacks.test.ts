@@ -99,7 +99,7 @@ async function assertRefused(s: Setup, code: ErrorCode, role?: string): Promise<
 }
 
 async function archivePath(s: Setup, version = "1.1.0"): Promise<string> {
-  return targetFilePath(s.repo, `releases/${version}/hello-${version}.tar.zst`);
+  return targetFilePath(s.repo, `releases/${version}/any/full.tar.zst`);
 }
 
 async function trustedVersions(s: Setup): Promise<{ timestamp: number; snapshot: number; targets: number }> {
@@ -134,7 +134,7 @@ test("arbitrary archive bytes of another length (shorter, longer): TARGET_MISMAT
 
 test("arbitrary bytes in place of the signed release manifest: MANIFEST_MISMATCH", async (t) => {
   const s = await setup(t);
-  const path = await targetFilePath(s.repo, "releases/1.1.0/manifest.json");
+  const path = await targetFilePath(s.repo, "releases/1.1.0/any/manifest.json");
   await writeFile(path, randomBytes((await readFile(path)).length));
   await assertRefused(s, ErrorCodes.MANIFEST_MISMATCH);
 });

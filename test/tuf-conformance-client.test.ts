@@ -95,7 +95,7 @@ test("tuf-conformance client protocol: init, refresh, download with caching, ref
   await assertOnlyRoles(metadataDir, ALL_ROLES, "after refresh");
   assert.deepEqual(await trustedRoles(metadataDir), await servedVersions(join(repo.repoDir, repo.app, "metadata")));
 
-  const names = ["channels/stable.json", "releases/1.0.0/manifest.json"];
+  const names = ["channels/stable.json", "releases/1.0.0/any/manifest.json"];
   const download = () =>
     run([
       "--metadata-dir",
@@ -142,14 +142,14 @@ test("tuf-conformance client protocol: init, refresh, download with caching, ref
     "download",
   ]);
   assert.equal(unknown.code, 1);
-  await writeFile(await targetFilePath(repo, "releases/1.0.0/hello-1.0.0.tar.zst"), "not the archive");
+  await writeFile(await targetFilePath(repo, "releases/1.0.0/any/full.tar.zst"), "not the archive");
   const tampered = await run([
     "--metadata-dir",
     metadataDir,
     "--metadata-url",
     metadataUrl,
     "--target-name",
-    "releases/1.0.0/hello-1.0.0.tar.zst",
+    "releases/1.0.0/any/full.tar.zst",
     "--target-base-url",
     targetBaseUrl,
     "--target-dir",

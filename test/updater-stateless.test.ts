@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { recordFailure } from "../src/client/install/attempts.js";
 import { installLayout } from "../src/client/install/layout.js";
-import { type Update, Updater } from "../src/client/updater.js";
+import { hostPlatform, type Update, Updater } from "../src/client/updater.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { installedApp } from "./helpers/installed.js";
 import { manifestDigest, publish, signedManifest, treeDigest } from "./helpers/repo.js";
@@ -38,6 +38,7 @@ test("check() answers current, available with an Update, or skipped for a versio
     currentVersion: "1.0.0",
     latestVersion: "1.0.0",
     channel: "stable",
+    platform: hostPlatform(),
   });
 
   await publish(repo, work, "1.1.0", files("1.1.0"));
@@ -139,6 +140,7 @@ test("an Update made stale by another install (a newer version installed meanwhi
     currentVersion: "1.2.0",
     latestVersion: "1.2.0",
     channel: "stable",
+    platform: hostPlatform(),
   });
   await rejectsWith(slow.update(), ErrorCodes.NO_UPDATE, /the installed version is current/);
 });

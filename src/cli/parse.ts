@@ -15,6 +15,7 @@ import {
   CHANNEL_PATTERN,
   type HealthPolicy,
   MAX_HEALTH_UPTIME_SECONDS,
+  PLATFORM_PATTERN,
   parseHealthPolicy,
   unpublishableNameReason,
   unpublishableVersionReason,
@@ -128,6 +129,22 @@ export function channelName(text: string): string {
     );
   }
   return text;
+}
+
+/** A platform: `any` or Node's `os-arch` (`linux-x64`, `win32-x64`, `darwin-arm64`…). */
+export function platformName(text: string): string {
+  if (!PLATFORM_PATTERN.test(text)) {
+    throw new InvalidArgumentError("Use any, or Node's os-arch (linux-x64, linux-arm64, darwin-arm64, win32-x64…).");
+  }
+  return text;
+}
+
+/** A percent from 0 to 100 (up to two decimals). */
+export function percent(text: string): number {
+  if (!/^\d{1,3}(?:\.\d{1,2})?$/.test(text) || Number(text) > 100) {
+    throw new InvalidArgumentError("Give a percent from 0 to 100 (like 5 or 12.5).");
+  }
+  return Number(text);
 }
 
 /** The name of an environment variable. */

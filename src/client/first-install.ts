@@ -124,6 +124,11 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
         filesWritten: 0,
         filesReused: 0,
       };
+    } else if (check.notOffered?.reason === "no-build-for-platform") {
+      throw new UpdraftError(ErrorCodes.NO_BUILD_FOR_PLATFORM, check.notOffered.message, {
+        hint: "Ask the publisher for a build for this platform, or pass --platform for one this machine runs (emulation).",
+        details: { platform: check.platform },
+      });
     } else {
       const skipped = check.status === "skipped" ? check.skipped : undefined;
       throw new UpdraftError(

@@ -35,9 +35,11 @@ export type { DownloadProgress } from "./net/download.js";
 export type { FetchFunction, NetworkOptions, TrafficStats } from "./net/http.js";
 export type { DispatchOptions, ProxySettings } from "./net/proxy.js";
 export type { RetryInfo, RetryOptions } from "./net/retry.js";
+export type { NotOfferedReason } from "./trust/choose-release.js";
 export {
   type AutoCheckOptions,
   type CheckedChannel,
+  type CheckOptions,
   type CheckResult,
   type DownloadedUpdate,
   type DownloadOptions,

@@ -18,6 +18,7 @@ import {
   type AppConfig,
   healthPolicyOf,
   NATIVE_SCHEMA,
+  PLATFORM_PATTERN,
   parseAppConfig,
   type ReleaseManifest,
 } from "../formats/native.js";
@@ -32,6 +33,7 @@ import {
   type Skipped,
 } from "./install/attempts.js";
 import { type FileBusy, fileOps, MAX_FILE_LOCK_BUDGET_MS } from "./install/fs-ops.js";
+import { installId } from "./install/install-id.js";
 import { assertInstallFolder, type InstallLayout, installLayout, VERSION_DIR_PREFIX } from "./install/layout.js";
 import { readCurrentVersion } from "./install/pointer.js";
 import {
@@ -58,7 +60,15 @@ import {
 } from "./runtime/health-report.js";
 import { spawnHealthReporter, spawnRestartHelper } from "./runtime/restart-helper.js";
 import { scheduleJittered } from "./runtime/schedule.js";
-import { isDelta, type NativeRelease, NativeSource, type NativeStaged, withoutDelta } from "./sources/native.js";
+import {
+  isDelta,
+  type NativeRelease,
+  NativeSource,
+  type NativeStaged,
+  releaseRefOf,
+  withoutDelta,
+} from "./sources/native.js";
+import type { NotOfferedReason, ReleaseChoice } from "./trust/choose-release.js";
 
 /**
  * Options of {@link Updater}. Everything but `installDir` defaults from the install's configuration.
@@ -78,8 +88,16 @@ export interface UpdaterOptions extends NetworkOptions {
    * down or serves stale or altered files is passed over. Defaults to the install's configuration.
    */
   mirrors?: string[];
-  /** Channel to follow; defaults to the install's `updraft.json`, else `stable`. */
+  /**
+   * Channel to follow; defaults to the install's `updraft.json`, else `stable`. An update installed
+   * from another channel than the install's makes the install follow that channel from then on.
+   */
   channel?: string;
+  /**
+   * The platform whose builds this install takes (Node's `os-arch`, e.g. `darwin-x64` under
+   * Rosetta); builds for `any` fit every platform. Default `${process.platform}-${process.arch}`.
+   */
+  platform?: string;
   /**
    * Releases whose health policy is `confirm`: time from the new version's launch to its `confirm()`
    * before it is rolled back (ms, 1 s to 24 h). Default 60 s. (The clock starts at the launch, not at install.)
@@ -121,6 +139,11 @@ export interface Update {
    * Updraft only passes it on: a critical release is checked, downloaded and installed as any other. Absent when unmarked.
    */
   readonly critical?: boolean;
+  /**
+   * True when the installed version is below the minimum version the publisher set
+   * (`publish --minimum-version`): the app should not keep running it. Absent otherwise.
+   */
+  readonly required?: boolean;
   /** Bytes to download (the smallest artifact this install can apply). */
   readonly downloadSize: number;
   /** Kind of that artifact: `full`, or a delta kind (`delta-files`, `delta-tree`). */
@@ -146,6 +169,30 @@ export interface CheckedChannel {
   latestVersion: string;
   /** The channel that was checked: the updater's `channel` option, else the install's, else `stable`. */
   channel: string;
+  /** The platform whose builds the install takes (`os-arch`; `any` builds fit too). */
+  platform: string;
+  /** True when the installed version is below the minimum version of the channel's newest release. */
+  required?: boolean;
+  /** True when the release offered is marked critical by the publisher. */
+  critical?: boolean;
+  /** The installed version was yanked by the publisher: why, and the way back is allowed without `allowDowngrade`. */
+  yanked?: { version: string; reason?: string };
+  /** The staged rollout of the channel's newest release, and whether this install is in it (absent when it has none). */
+  rollout?: { version: string; percent: number; halted: boolean; included: boolean };
+  /**
+   * Why the channel's newest release is not offered to this install: no release fits it at all
+   * (then `status` is `current`), or newer releases have no build for its platform.
+   */
+  notOffered?: { reason: NotOfferedReason; message: string };
+}
+
+/** Options of {@link Updater.check} (and of the check {@link Updater.update} makes). */
+export interface CheckOptions {
+  /**
+   * A check a person asked for ("Check for updates…"): takes the channel's newest release even
+   * outside its staged rollout, unless the rollout is halted or at 0 %.
+   */
+  manual?: boolean;
 }
 
 /**
@@ -157,7 +204,7 @@ export interface UpToDate extends CheckedChannel {
   status: "current";
 }
 
-/** The channel offers a release to install. */
+/** The channel offers a release to install (`required` when the installed version is below the minimum). */
 export interface UpdateAvailable extends CheckedChannel {
   /** Tells this case apart from the other answers of {@link Updater.check}. */
   status: "available";
@@ -317,6 +364,18 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   assertIntegerOption("maxLaunches", options.maxLaunches, MAX_LAUNCHES_RANGE.min, MAX_LAUNCHES_RANGE.max, "launches");
   assertIntegerOption("backoffMs", options.backoffMs, 0, 30 * 24 * 60 * 60 * 1000, "ms");
   assertIntegerOption("fileLockBudgetMs", options.fileLockBudgetMs, 0, MAX_FILE_LOCK_BUDGET_MS, "ms");
+  if (
+    options.platform !== undefined &&
+    (typeof options.platform !== "string" || !PLATFORM_PATTERN.test(options.platform))
+  ) {
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `Invalid platform ${String(options.platform)}: give Node's os-arch (linux-x64, win32-x64…) or any`,
+      {
+        details: { option: "platform" },
+      },
+    );
+  }
   const { mirrors } = options;
   if (mirrors !== undefined) {
     // The install configuration's own rule, so a library option and a stored list are judged alike.
@@ -328,11 +387,20 @@ function validateUpdaterOptions(options: UpdaterOptions): void {
   }
 }
 
+/** This process's platform, as publishers name builds (`linux-x64`, `win32-x64`, `darwin-arm64`…). */
+export function hostPlatform(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
 /** What an {@link Update} stands for, kept out of the public value. */
 interface UpdatePlan {
   /** The install folder it was found for. */
   readonly dir: string;
   readonly release: NativeRelease;
+  /** True when installing it is allowed even below the installed version (the installed one was yanked). */
+  readonly downgradeAllowed?: boolean;
+  /** True when the update comes from another channel than the install's: the install follows it once installed. */
+  readonly switchesChannel?: boolean;
   /** On a {@link DownloadedUpdate}: where `release.artifact` was verified on disk. */
   readonly path?: string;
 }
@@ -348,17 +416,65 @@ function issue<T extends Update>(value: T, plan: UpdatePlan): T {
 }
 
 /** The public face of `release` found while `currentVersion` was installed. */
-function updateOf(release: NativeRelease, currentVersion: string | undefined, channel: string): Update {
+function updateOf(
+  release: NativeRelease,
+  currentVersion: string | undefined,
+  channel: string,
+  flags: { critical?: boolean; required?: boolean },
+): Update {
   const { manifest, artifact } = release;
+  const critical = flags.critical === true || manifest.critical === true;
   return {
     version: manifest.version,
     currentVersion,
     channel,
     releasedAt: manifest.releasedAt,
     ...(manifest.notes !== undefined ? { notes: manifest.notes } : {}),
-    ...(manifest.critical !== undefined ? { critical: manifest.critical } : {}),
+    ...(critical ? { critical: true } : {}),
+    ...(flags.required === true ? { required: true } : {}),
     downloadSize: artifact.ref.size,
     artifactKind: artifact.ref.kind,
+  };
+}
+
+/** What every check answer says, from the release choice. */
+function checkedChannel(
+  choice: ReleaseChoice,
+  base: { currentVersion: string | undefined; channel: string; platform: string; latestVersion: string },
+): CheckedChannel {
+  // Reported only for a release that has a staged rollout.
+  const rollout = choice.newest?.rollout === undefined ? undefined : choice.rollout;
+  const yank = choice.installedYank;
+  const offered = choice.kind === "release" ? choice.release : undefined;
+  return {
+    currentVersion: base.currentVersion,
+    latestVersion: offered?.version ?? choice.newest?.version ?? base.latestVersion,
+    channel: base.channel,
+    platform: base.platform,
+    ...(choice.required ? { required: true } : {}),
+    ...(offered?.critical === true ? { critical: true } : {}),
+    ...(yank
+      ? { yanked: { version: yank.version, ...(yank.reason !== undefined ? { reason: yank.reason } : {}) } }
+      : {}),
+    ...(rollout
+      ? {
+          rollout: {
+            version: rollout.version,
+            percent: rollout.percent,
+            halted: rollout.halted,
+            included: rollout.included,
+          },
+        }
+      : {}),
+    ...(choice.kind === "none" ? { notOffered: { reason: choice.reason, message: choice.message } } : {}),
+    ...(choice.kind === "release" && choice.unbuilt.length > 0
+      ? {
+          notOffered: {
+            reason: "no-build-for-platform" as const,
+            message: `${choice.unbuilt.join(", ")} ${choice.unbuilt.length === 1 ? "has" : "have"} no build for ${base.platform}`,
+          },
+        }
+      : {}),
   };
 }
 
@@ -385,7 +501,7 @@ let holdingLock: {
 export class Updater extends EventEmitter<UpdaterEvents> {
   static {
     holdingLock = {
-      check: (updater, lock) => updater.checkUnder(lock),
+      check: (updater, lock) => updater.checkUnder(lock, { manual: true }),
       install: (updater, update, options, lock) => updater.installUnder(update, updater.planOf(update), options, lock),
     };
   }
@@ -436,9 +552,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return readCurrentVersion(this.layout);
   }
 
-  /** Checks the repository for a newer release on the channel (finishing an interrupted install first). */
-  check(): Promise<CheckResult> {
-    return this.report(() => this.checkUnder(undefined));
+  /**
+   * Checks the repository for the release this install should run (finishing an interrupted
+   * install first): the channel's newest release for this platform when the install is in its
+   * staged rollout (or `manual` is set), else the release before it; a yanked installed version is
+   * offered the way back.
+   */
+  check(options: CheckOptions = {}): Promise<CheckResult> {
+    return this.report(() => this.checkUnder(undefined, options));
   }
 
   /**
@@ -451,7 +572,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const plan = this.planOf(update);
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, { purpose: "downloading" }, async () => {
-        await this.assertStillApplies(update);
+        await this.assertStillApplies(update, plan);
         return (await this.downloadUnder(update, plan, options)).downloaded;
       });
     });
@@ -477,11 +598,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * found. Fails with `NO_UPDATE` when there is nothing to install (or the release is held back
    * after a failure), and `DOWNGRADE_REFUSED` when the channel went back to a lower version.
    */
-  update(options: DownloadOptions = {}): Promise<InstallResult> {
+  update(options: DownloadOptions & CheckOptions = {}): Promise<InstallResult> {
     return this.report(async () => {
       await assertInstallFolder(this.layout);
       return withLock(this.layout.lockFile, undefined, { purpose: "installing" }, async (lock) => {
-        const check = await this.checkUnder(lock);
+        const check = await this.checkUnder(lock, options);
         if (check.status !== "available") throw this.nothingToInstall(check);
         return this.installUnder(check.update, this.planOf(check.update), options, lock);
       });
@@ -514,29 +635,50 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** {@link Updater.check}, under `lock` when the caller holds it (recovery then runs under it). */
-  private async checkUnder(lock: LockToken | undefined): Promise<CheckResult> {
+  private async checkUnder(lock: LockToken | undefined, options: CheckOptions = {}): Promise<CheckResult> {
     this.emit("checking");
     await assertInstallFolder(this.layout);
     await recover(this.layout, { lock });
     const config = await this.config();
     const source = this.nativeSource(config);
-    const pointer = await source.offered();
     const currentVersion = await this.currentVersion();
-    const checked = { currentVersion, latestVersion: pointer.version, channel: config.channel };
-    const order = currentVersion === undefined ? 1 : compareVersions(pointer.version, currentVersion);
-    if (order === 0 || (order < 0 && !this.options.allowDowngrade)) {
-      const result: UpToDate = { status: "current", ...checked };
+    const choice = await source.choose(currentVersion, { manual: options.manual === true });
+    const document = await source.offered();
+    const checked = checkedChannel(choice, {
+      currentVersion,
+      channel: config.channel,
+      platform: this.platform,
+      latestVersion: document.releases[0]?.version ?? document.version,
+    });
+    const notAvailable = (result: UpToDate | UpdateSkipped) => {
       this.emit("update-not-available", result);
       return result;
-    }
-    const skipped = await backoffFor(this.layout, pointer.version, { windowMs: this.backoffMs });
-    if (skipped) {
-      const result: UpdateSkipped = { status: "skipped", ...checked, skipped };
-      this.emit("update-not-available", result);
-      return result;
-    }
-    const release = await source.latest(currentVersion);
-    const update = issue(updateOf(release, currentVersion, config.channel), { dir: this.layout.dir, release });
+    };
+    if (choice.kind === "none") return notAvailable({ status: "current", ...checked });
+    const version = choice.release.version;
+    const order = currentVersion === undefined ? 1 : compareVersions(version, currentVersion);
+    const downgradeAllowed = order < 0 && (this.options.allowDowngrade === true || choice.installedYank !== undefined);
+    if (order === 0 || (order < 0 && !downgradeAllowed)) return notAvailable({ status: "current", ...checked });
+    // Back-off: only the chosen release's own failures hold it back (a required update is never held back by another's).
+    const skipped = await backoffFor(this.layout, version, { windowMs: this.backoffMs });
+    if (skipped) return notAvailable({ status: "skipped", ...checked, skipped });
+    const release = await source.release(releaseRefOf(choice), currentVersion);
+    const installedChannel = await this.installedConfig().then(
+      (c) => c.channel,
+      () => config.channel,
+    );
+    const update = issue(
+      updateOf(release, currentVersion, config.channel, {
+        ...(choice.release.critical === true ? { critical: true } : {}),
+        ...(choice.required ? { required: true } : {}),
+      }),
+      {
+        dir: this.layout.dir,
+        release,
+        ...(downgradeAllowed ? { downgradeAllowed } : {}),
+        ...(installedChannel !== config.channel ? { switchesChannel: true } : {}),
+      },
+    );
     this.emit("update-available", update);
     return { status: "available", ...checked, update };
   }
@@ -552,11 +694,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   ): Promise<NativeStaged & { downloaded: DownloadedUpdate }> {
     // No failure here bans the version: the network, the mirror or the disk failed, not the release.
     const fetched = await this.fetchRelease(plan.release, options);
-    return { ...fetched, downloaded: this.announceDownloaded(update, plan.dir, fetched) };
+    return { ...fetched, downloaded: this.announceDownloaded(update, plan, fetched) };
   }
 
   /** `update` as downloaded into `staged` (the full archive's, after a fall-back), announced by `downloaded`. */
-  private announceDownloaded(update: Update, dir: string, staged: NativeStaged): DownloadedUpdate {
+  private announceDownloaded(update: Update, plan: UpdatePlan, staged: NativeStaged): DownloadedUpdate {
     const { release, path } = staged;
     const downloaded = issue<DownloadedUpdate>(
       {
@@ -566,7 +708,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         path,
         fetched: staged.fetched,
       },
-      { dir, release, path },
+      { ...plan, release, path },
     );
     this.emit("downloaded", downloaded);
     return downloaded;
@@ -581,7 +723,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   ): Promise<InstallResult> {
     const started = performance.now();
     await recover(this.layout, { lock });
-    await this.assertStillApplies(update);
+    await this.assertStillApplies(update, plan);
     const source = this.nativeSource(await this.config());
     const ready =
       plan.path !== undefined && (await source.holds(plan.path, plan.release))
@@ -599,7 +741,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         manifest,
         this.stageProducer(source, release, path, installed, options, (full) => {
           ({ release, path } = full);
-          this.announceDownloaded(update, plan.dir, full);
+          this.announceDownloaded(update, plan, full);
         }),
         {
           probation: this.probationPolicy(manifest),
@@ -620,6 +762,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
     if (!outcome.previous) await recordSuccess(this.layout, outcome.version);
     await this.ensureConfig();
+    if (plan.switchesChannel)
+      await writeConfig(this.layout, { ...(await readConfig(this.layout)), channel: update.channel });
     await rm(path, { force: true });
     const { probation } = await readState(this.layout);
     const result: InstallResult = {
@@ -663,7 +807,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * updater or a recovery): its choice of artifact and its order against the installed version
    * may no longer hold. Also refuses a downgrade this updater does not allow.
    */
-  private async assertStillApplies(update: Update): Promise<void> {
+  private async assertStillApplies(update: Update, plan: UpdatePlan): Promise<void> {
     const current = await this.currentVersion();
     if (current !== update.currentVersion) {
       throw new UpdraftError(
@@ -677,13 +821,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         },
       );
     }
-    if (current !== undefined && !this.options.allowDowngrade && compareVersions(update.version, current) < 0) {
+    const downgradeAllowed = this.options.allowDowngrade === true || plan.downgradeAllowed === true;
+    if (current !== undefined && !downgradeAllowed && compareVersions(update.version, current) < 0) {
       throw this.downgradeRefused(update.version, current);
     }
   }
 
   /** Why {@link Updater.update} has nothing to install after `check`. */
   private nothingToInstall(check: UpToDate | UpdateSkipped): UpdraftError {
+    if (check.notOffered) return new UpdraftError(ErrorCodes.NO_UPDATE, check.notOffered.message);
     if (check.status === "skipped") {
       return new UpdraftError(
         ErrorCodes.NO_UPDATE,
@@ -716,7 +862,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       http: this.http,
       onFallback: (fallback) => this.emit("delta-fallback", fallback),
       checkDiskSpace: this.options.checkDiskSpace !== false,
+      platform: this.platform,
+      installId: () => installId(this.layout),
     });
+  }
+
+  /** The platform whose builds this install takes. */
+  private get platform(): string {
+    return this.options.platform ?? hostPlatform();
   }
 
   /** Downloads `release`'s artifact through the native source (a delta that fails gives way to the full archive). */

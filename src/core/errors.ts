@@ -18,6 +18,7 @@ export const ExitCodes = {
   DISK_FULL: 8,
   FILE_LOCKED: 9,
   UPDATE_AVAILABLE: 10,
+  UPDATE_REQUIRED: 11,
 } as const;
 
 /** One of the statuses of {@link ExitCodes}. */
@@ -105,6 +106,18 @@ export const ERRORS = {
   CHANNEL_NOT_FOUND: {
     summary: "The repository's signed metadata has no such channel (a configuration mistake, not an attack).",
     phase: "config",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  NO_BUILD_FOR_PLATFORM: {
+    summary: "The channel offers no build for this install's platform (`os-arch`) nor for `any`.",
+    phase: "config",
+    exit: ExitCodes.CONFIG,
+    ...FINAL,
+  },
+  RELEASE_NOT_FOUND: {
+    summary: "`yank`, `promote` or `rollout` names a version or channel that has no such release.",
+    phase: "publish",
     exit: ExitCodes.CONFIG,
     ...FINAL,
   },

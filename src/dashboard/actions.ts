@@ -35,17 +35,17 @@ export function cliCommandOf(action: DashboardAction, repo: string): string {
   const tail = ["--repo", repo, "--app", action.app];
   switch (action.kind) {
     case "rollout":
-      base.push("rollout", action.version, "--channel", action.channel, "--percent", String(action.percent));
+      base.push("rollout", "--channel", action.channel, "--percent", String(action.percent));
       break;
     case "halt":
     case "resume":
-      base.push("rollout", action.version, "--channel", action.channel, `--${action.kind}`);
+      base.push("rollout", "--channel", action.channel, `--${action.kind}`);
       break;
     case "promote":
-      base.push("promote", action.version, "--from", action.from, "--to", action.to);
+      base.push("promote", "--version", action.version, "--to", action.to);
       break;
     case "yank":
-      base.push("yank", action.version, "--reason", action.reason);
+      base.push("yank", "--version", action.version, "--reason", action.reason);
       break;
   }
   return [...base, ...tail].map(word).join(" ");

@@ -14,4 +14,5 @@ export {
   type RolloutView,
   readAppView,
 } from "./model.js";
+export { publisherActions } from "./publisher-actions.js";
 export { createDashboard, type Dashboard, type DashboardOptions } from "./server.js";

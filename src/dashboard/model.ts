@@ -6,10 +6,12 @@
  * listed with its error instead of failing the page.
  */
 import { readdir, readFile } from "node:fs/promises";
-import { isJsonObject } from "../core/json.js";
 import { compareVersions } from "../core/version.js";
-import { manifestTarget, parseChannelPointer, parseReleaseManifest, releaseOfTarget } from "../formats/native.js";
-import { loadHistory, releaseTargetMap } from "../publish/history.js";
+import { type ChannelDocument, parseChannelDocument, rolloutPercentAt, yankOf } from "../formats/channel.js";
+import { channelTarget, parseReleaseManifest } from "../formats/native.js";
+import { channelsOf } from "../publish/channels.js";
+import { allReleases, loadHistory } from "../publish/history.js";
+import { buildsOfRelease } from "../publish/release-targets.js";
 import { appPaths, consistentTargetPath, hasRepository, loadRepository } from "../publish/tuf-repo.js";
 
 /**
@@ -83,36 +85,20 @@ export interface AppView {
   expiry: ExpiryView[];
 }
 
-function customOf(target: { custom: Record<string, unknown> }): Record<string, unknown> {
-  const u = target.custom.updraft;
-  return isJsonObject(u) ? u : {};
-}
-
-/** The rollout, yanks and flags of a channel document (v2 fields are read when present). */
-function channelExtras(doc: Record<string, unknown>, version: string): Pick<ChannelView, "rollout" | "yanked"> {
-  const out: Pick<ChannelView, "rollout" | "yanked"> = { yanked: [] };
-  if (typeof doc.rolloutPercentage === "number") out.rollout = { percent: doc.rolloutPercentage, halted: false };
-  const releases = Array.isArray(doc.releases) ? doc.releases : [];
-  const entry = releases.find((r): r is Record<string, unknown> => isJsonObject(r) && r.version === version);
-  const rollout = entry?.rollout;
-  if (isJsonObject(rollout) && Array.isArray(rollout.steps)) {
-    const steps = rollout.steps
-      .filter((s): s is Record<string, unknown> => isJsonObject(s))
-      .filter((s) => typeof s.percent === "number" && typeof s.at === "string")
-      .map((s) => ({ percent: s.percent as number, at: s.at as string }));
-    const halted = rollout.halted === true;
-    let percent = 0;
-    for (const s of steps) if (Date.parse(s.at) <= Date.now()) percent = s.percent;
-    out.rollout = { percent: halted ? 0 : percent, halted, steps };
-  }
-  if (Array.isArray(doc.yanked)) {
-    for (const y of doc.yanked) {
-      if (isJsonObject(y) && typeof y.version === "string") {
-        out.yanked.push({ version: y.version, ...(typeof y.reason === "string" ? { reason: y.reason } : {}) });
-      }
-    }
-  }
-  return out;
+/** What a channel document says of its offered release (the newest not yanked): rollout, flags, yanks. */
+function channelViewOf(doc: ChannelDocument, now: Date): ChannelView {
+  const offered = doc.releases.find((r) => yankOf(doc, r.version) === undefined);
+  const rollout = offered?.rollout;
+  return {
+    name: doc.channel,
+    version: offered?.version ?? doc.version,
+    ...(rollout
+      ? { rollout: { percent: rolloutPercentAt(offered, now), halted: rollout.halted, steps: rollout.steps } }
+      : {}),
+    ...(offered?.critical !== undefined ? { critical: offered.critical } : {}),
+    ...(offered?.minimumVersion !== undefined ? { minimumVersion: offered.minimumVersion } : {}),
+    yanked: doc.yanked.map((y) => ({ version: y.version, ...(y.reason !== undefined ? { reason: y.reason } : {}) })),
+  };
 }
 
 async function readTarget(repoDir: string, app: string, name: string, sha256: string): Promise<unknown> {
@@ -137,29 +123,35 @@ export async function readAppView(repoDir: string, app: string, now = new Date()
   const channels: ChannelView[] = [];
   const releases: ReleaseView[] = [];
   // Channels are signed in the top-level role; releases wherever the history put them (slots, archive bins).
-  const releaseTargets = releaseTargetMap(await loadHistory(state));
-  for (const [name, target] of Object.entries(releaseTargets)) {
-    const version = releaseOfTarget(name);
-    if (version === undefined || name !== manifestTarget(version)) continue;
-    releases.push(await readRelease(repoDir, app, name, target.hashes.sha256 ?? "", version));
+  const history = await loadHistory(state);
+  const documents: ChannelDocument[] = [];
+  for (const channel of channelsOf(history.topLevel)) {
+    const target = history.topLevel[channelTarget(channel)];
+    if (!target) continue;
+    const doc = parseChannelDocument(await readTarget(repoDir, app, target.path, target.hashes.sha256 ?? ""));
+    documents.push(doc);
+    channels.push(channelViewOf(doc, now));
   }
-  for (const target of Object.values(state.targets.signed.targets)) {
-    const custom = customOf(target);
-    const sha256 = target.hashes.sha256 ?? "";
-    if (custom.kind === "channel") {
-      const raw = await readTarget(repoDir, app, target.path, sha256);
-      const pointer = parseChannelPointer(raw, target.path);
-      channels.push({
-        name: pointer.channel,
-        version: pointer.version,
-        ...(pointer.critical !== undefined ? { critical: pointer.critical } : {}),
-        ...(pointer.minimumVersion !== undefined ? { minimumVersion: pointer.minimumVersion } : {}),
-        ...channelExtras(raw as Record<string, unknown>, pointer.version),
-      });
-    }
+  for (const release of allReleases(history)) {
+    const builds = [...buildsOfRelease(app, release)].sort(([a], [b]) => a.localeCompare(b));
+    const [first] = builds;
+    if (first === undefined) continue;
+    const view = await readRelease(
+      repoDir,
+      app,
+      first[1],
+      release.targets[first[1]]?.hashes.sha256 ?? "",
+      release.version,
+    );
+    view.platforms = builds.map(([platform]) => platform);
+    releases.push(view);
   }
-  for (const release of releases)
-    release.channels = channels.filter((c) => c.version === release.version).map((c) => c.name);
+  // A release is on the channels whose document offers it (listed, not yanked).
+  for (const release of releases) {
+    release.channels = documents
+      .filter((d) => d.releases.some((r) => r.version === release.version) && !yankOf(d, release.version))
+      .map((d) => d.channel);
+  }
   channels.sort((a, b) => a.name.localeCompare(b.name));
   releases.sort((a, b) => compareVersions(b.version, a.version));
   return { name: app, channels, releases, expiry };
@@ -184,7 +176,7 @@ async function readRelease(
       version: m.version,
       channels: [],
       releasedAt: m.releasedAt,
-      platforms: ["any"],
+      platforms: [],
       fullSize,
       deltas,
       ...(m.notes !== undefined ? { notes: m.notes } : {}),

@@ -187,9 +187,10 @@ export function neededFiles(
   return out;
 }
 
-/** TUF target name of a delta from `from` to `version`. */
-export function deltaTarget(version: string, from: string, kind: string): string {
-  return `releases/${version}/deltas/${from}.${kind}.udelta`;
+/** TUF target name of a delta from `from` to `version` of the build for `platform` (without it: the first layout, one build per release). */
+export function deltaTarget(version: string, from: string, kind: string, platform?: string): string {
+  const folder = platform === undefined ? `releases/${version}` : `releases/${version}/${platform}`;
+  return `${folder}/deltas/${from}.${kind}.udelta`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,10 @@ export const EMBEDDED_ROOT_FILE = "updraft-root.json";
 export const APP_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Channel names follow the same rule. */
 export const CHANNEL_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+/** Platform names: `any`, or Node's `process.platform` and `process.arch` joined by `-` (`linux-x64`, `win32-arm64`). */
+export const PLATFORM_PATTERN = /^(?:any|[a-z][a-z0-9]{1,15}-[a-z][a-z0-9]{1,15})$/;
+/** The platform of a build that runs anywhere (the default of `publish`). */
+export const ANY_PLATFORM = "any";
 
 /**
  * Windows device names: no Windows file system can hold a file or folder named so, with or
@@ -134,9 +138,12 @@ export interface ReleaseManifest {
   /** ISO date-time of publication. */
   releasedAt: string;
   notes?: string;
-  /** Installs below this version must update (later: critical-update UX). */
+  /** Installs below this version must update (the channel document carries it to clients). */
   minimumVersion?: string;
+  /** The publisher marked the release critical (`publish --critical`). */
   critical?: boolean;
+  /** The build's platform (Node's `os-arch`, or `any`); absent in releases published before platforms, meaning `any`. */
+  platform?: string;
   /** How the new version proves it works after an update (text of a {@link HealthPolicy}); see {@link healthPolicyOf}. */
   health?: string;
   /**
@@ -189,14 +196,22 @@ export function channelTarget(channel: string): string {
   return `channels/${channel}.json`;
 }
 
-/** TUF target name of a release manifest. */
-export function manifestTarget(version: string): string {
-  return `releases/${version}/manifest.json`;
+/**
+ * TUF target name of a release manifest: of the build for `platform` (`releases/<version>/<platform>/manifest.json`),
+ * or without `platform` the single build of a release published in the first layout (`releases/<version>/manifest.json`).
+ */
+export function manifestTarget(version: string, platform?: string): string {
+  return platform === undefined ? `releases/${version}/manifest.json` : `releases/${version}/${platform}/manifest.json`;
 }
 
-/** TUF target name of a release's full archive. */
-export function fullArchiveTarget(app: string, version: string): string {
-  return `releases/${version}/${app}-${version}.tar.zst`;
+/**
+ * TUF target name of a release's full archive: of the build for `platform` (`releases/<version>/<platform>/full.tar.zst`),
+ * or without `platform` in the first layout (`releases/<version>/<app>-<version>.tar.zst`).
+ */
+export function fullArchiveTarget(app: string, version: string, platform?: string): string {
+  return platform === undefined
+    ? `releases/${version}/${app}-${version}.tar.zst`
+    : `releases/${version}/${platform}/full.tar.zst`;
 }
 
 /** The folder every target of a release lives under (`releases/<version>/`), with its trailing slash. */
@@ -212,10 +227,12 @@ export function releaseOfTarget(name: string): string | undefined {
 
 /**
  * TUF target name of the zstd patch that turns release `from`'s manifest into `version`'s (applied
- * with the old manifest as raw dictionary, like `zstd --patch-from`).
+ * with the old manifest as raw dictionary, like `zstd --patch-from`): beside the manifest of the
+ * build for `platform` (both manifests of that platform), or without `platform` in the first layout.
  */
-export function manifestPatchTarget(version: string, from: string): string {
-  return `releases/${version}/manifest.from-${from}.zpatch`;
+export function manifestPatchTarget(version: string, from: string, platform?: string): string {
+  const folder = platform === undefined ? `releases/${version}` : `releases/${version}/${platform}`;
+  return `${folder}/manifest.from-${from}.zpatch`;
 }
 
 /** Repository-relative folder of an app's TUF metadata. */
@@ -231,16 +248,16 @@ export function targetsPath(app: string): string {
 // ---------------------------------------------------------------------------------------------
 // Validation: every reader goes through these, so a bad document fails with the field's name.
 
-function invalid(doc: string, field: string, why: string): never {
+export function invalid(doc: string, field: string, why: string): never {
   throw new UpdraftError(ErrorCodes.MANIFEST_INVALID, `Invalid ${doc}: "${field}" ${why}`);
 }
 
-function asObject(value: unknown, doc: string, field: string): Record<string, unknown> {
+export function asObject(value: unknown, doc: string, field: string): Record<string, unknown> {
   if (!isJsonObject(value)) invalid(doc, field, "must be an object");
   return value;
 }
 
-function str(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
+export function str(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
   const v = obj[field];
   if (v === undefined && optional) return undefined;
   if (typeof v !== "string" || v.length === 0) invalid(doc, field, "must be a non-empty string");
@@ -259,12 +276,12 @@ function schemaOf(obj: Record<string, unknown>, doc: string): typeof NATIVE_SCHE
 }
 
 /** How errors name a document: its kind, and where it was read from when known. */
-function documentName(kind: string, source: string | undefined): string {
+export function documentName(kind: string, source: string | undefined): string {
   return source === undefined ? kind : `${kind} ${source}`;
 }
 
 /** The top-level object of a native document given as JSON text or a parsed value, its schema checked. */
-function nativeDocument(input: unknown, doc: string): Record<string, unknown> {
+export function nativeDocument(input: unknown, doc: string): Record<string, unknown> {
   let value = input;
   if (typeof input === "string") {
     try {
@@ -278,19 +295,24 @@ function nativeDocument(input: unknown, doc: string): Record<string, unknown> {
   return obj;
 }
 
-function optionalBoolean(obj: Record<string, unknown>, doc: string, field: string): boolean | undefined {
+export function optionalBoolean(obj: Record<string, unknown>, doc: string, field: string): boolean | undefined {
   const v = obj[field];
   if (v !== undefined && typeof v !== "boolean") invalid(doc, field, "must be a boolean");
   return v;
 }
 
-function versionField(obj: Record<string, unknown>, doc: string, field: string, optional = false): string | undefined {
+export function versionField(
+  obj: Record<string, unknown>,
+  doc: string,
+  field: string,
+  optional = false,
+): string | undefined {
   const v = str(obj, doc, field, optional);
   if (v !== undefined && !isValidVersion(v)) invalid(doc, field, `"${v}" is not a valid version`);
   return v;
 }
 
-function nameField(obj: Record<string, unknown>, doc: string, field: string, pattern: RegExp): string {
+export function nameField(obj: Record<string, unknown>, doc: string, field: string, pattern: RegExp): string {
   const v = str(obj, doc, field)!;
   if (!pattern.test(v)) invalid(doc, field, `"${v}" must match ${pattern}`);
   return v;
@@ -308,7 +330,7 @@ function shaField(obj: Record<string, unknown>, doc: string, field: string): str
   return v;
 }
 
-function safePath(value: string, doc: string, field: string): string {
+export function safePath(value: string, doc: string, field: string): string {
   try {
     return assertSafeRelativePath(value, field);
   } catch (err) {
@@ -380,6 +402,9 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
   const minimumVersion = versionField(obj, doc, "minimumVersion", true);
   const critical = optionalBoolean(obj, doc, "critical");
   const healthText = str(obj, doc, "health", true);
+  const platform = str(obj, doc, "platform", true);
+  if (platform !== undefined && !PLATFORM_PATTERN.test(platform))
+    invalid(doc, "platform", `"${platform}" must match ${PLATFORM_PATTERN}`);
   if (healthText !== undefined && !parseHealthPolicy(healthText)) {
     invalid(
       doc,
@@ -402,6 +427,7 @@ export function parseReleaseManifest(input: string | unknown, source?: string): 
     ...(minimumVersion !== undefined ? { minimumVersion } : {}),
     ...(critical !== undefined ? { critical } : {}),
     ...(healthText !== undefined ? { health: healthText } : {}),
+    ...(platform !== undefined ? { platform } : {}),
     files: parsedFiles,
     symlinks,
     artifacts,

@@ -15,6 +15,7 @@ import {
   manifestPatchTarget,
   manifestTarget,
   metadataPath,
+  PLATFORM_PATTERN,
   targetsPath,
 } from "./native.js";
 import { UPDATE_JSON_FILE } from "./update-json.js";
@@ -47,6 +48,10 @@ export interface ServedFile {
   readonly version?: string;
   /** For deltas and manifest patches: the version the file applies to. */
   readonly from?: string;
+  /** For deltas: the delta's encoding (the `<kind>` of `<from>.<kind>.udelta`). */
+  readonly deltaKind?: string;
+  /** For the targets of a per-platform build: its platform (`any` or `os-arch`). */
+  readonly platform?: string;
   /** For channel pointers: the channel. */
   readonly channel?: string;
   /**
@@ -112,6 +117,10 @@ const MANIFEST = matcherOf([ANY_SEGMENT], manifestTarget);
 const MANIFEST_PATCH = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestPatchTarget);
 const FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
 const DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD], deltaTarget);
+const PLATFORM_MANIFEST = matcherOf([ANY_SEGMENT, ANY_SEGMENT], manifestTarget);
+const PLATFORM_FULL = matcherOf([ANY_SEGMENT, ANY_SEGMENT, ANY_SEGMENT], fullArchiveTarget);
+const PLATFORM_DELTA = matcherOf([ANY_SEGMENT, ANY_SEGMENT, LOWER_WORD, ANY_SEGMENT], deltaTarget);
+const PLATFORM_MANIFEST_PATCH = matcherOf([ANY_SEGMENT, ANY_SEGMENT, ANY_SEGMENT], manifestPatchTarget);
 const LEGACY_ZIP = matcherOf([ANY_SEGMENT, ANY_SEGMENT], saauZipName);
 const METADATA_FILE = /^(?:(\d+)\.)?[a-z0-9][a-z0-9._-]*\.json$/;
 const TIMESTAMP_FILE = "timestamp.json";
@@ -125,7 +134,31 @@ function logicalTarget(stored: string): string | undefined {
   return stored.slice(0, slash + 1) + base.slice(65);
 }
 
-function classifyTarget(app: string, name: string): ServedFile | undefined {
+/** The targets of a per-platform build (`releases/<version>/<platform>/…`). */
+function classifyPlatformTarget(app: string, name: string): ServedFile | undefined {
+  const manifest = PLATFORM_MANIFEST(name);
+  const full = PLATFORM_FULL(name);
+  const delta = PLATFORM_DELTA(name);
+  const patch = PLATFORM_MANIFEST_PATCH(name);
+  const [version = "", platform = ""] = manifest ??
+    (full ? full.slice(1) : undefined) ??
+    (patch ? [patch[0], patch[2]] : undefined) ?? [delta?.[0], delta?.[3]];
+  if (!isValidVersion(version) || !PLATFORM_PATTERN.test(platform)) return undefined;
+  if (manifest) return { app, kind: "manifest", version, platform, immutable: true };
+  if (full) return { app, kind: "full", version, platform, immutable: true };
+  const from = (patch ?? delta)?.[1] ?? "";
+  if (!isValidVersion(from)) return undefined;
+  if (patch) return { app, kind: "manifest-patch", version, from, platform, immutable: true };
+  return { app, kind: "delta", version, from, deltaKind: delta?.[2] ?? "", platform, immutable: true };
+}
+
+/**
+ * What the TUF target `name` of `app` is (channel document, manifest, manifest patch, archive or
+ * delta, with its version, base and platform), read from the name alone; undefined for any other name.
+ */
+export function classifyTarget(app: string, name: string): ServedFile | undefined {
+  const perPlatform = classifyPlatformTarget(app, name);
+  if (perPlatform !== undefined) return perPlatform;
   const channel = CHANNEL(name);
   if (channel !== undefined) {
     const [c = ""] = channel;
@@ -150,9 +183,9 @@ function classifyTarget(app: string, name: string): ServedFile | undefined {
   }
   const delta = DELTA(name);
   if (delta !== undefined) {
-    const [version = "", from = ""] = delta;
+    const [version = "", from = "", deltaKind = ""] = delta;
     return isValidVersion(version) && isValidVersion(from)
-      ? { app, kind: "delta", version, from, immutable: true }
+      ? { app, kind: "delta", version, from, deltaKind, immutable: true }
       : undefined;
   }
   return undefined;

@@ -1,7 +1,8 @@
 /**
  * Updraft's publisher as a library: generate and load signing keys, create an app's TUF
- * repository, publish releases into it and keep its metadata fresh. The CLI commands `keys`,
- * `init`, `publish`, `refresh-timestamp` and `root` are thin wrappers over these functions.
+ * repository, publish releases into it, manage them (rollouts, yanks, promotions, the list of
+ * releases) and keep its metadata fresh. The CLI commands `keys`, `init`, `publish`, `rollout`,
+ * `yank`, `promote`, `releases`, `refresh-timestamp` and `root` are thin wrappers over these functions.
  *
  * @example
  * ```ts
@@ -16,6 +17,7 @@
 
 export { type ReleaseHealth, releaseHealth } from "../events/index.js";
 export type { AppSettings } from "./app-settings.js";
+export type { RolloutRequest } from "./channels.js";
 export {
   DEFAULT_KEYS_DIR,
   type GeneratedKeys,
@@ -60,6 +62,24 @@ export {
   type RefreshTimestampResult,
   refreshTimestamp,
 } from "./publish.js";
+export {
+  type ListReleasesOptions,
+  listReleases,
+  type PromoteReleaseOptions,
+  type PromoteReleaseResult,
+  promoteRelease,
+  type ReleaseBuild,
+  type ReleaseChangeOptions,
+  type ReleaseChangeResult,
+  type ReleaseListing,
+  type RolloutChange,
+  type SetRolloutOptions,
+  type SetRolloutResult,
+  setRollout,
+  type YankReleaseOptions,
+  type YankReleaseResult,
+  yankRelease,
+} from "./releases.js";
 export {
   decideRolloutAdvance,
   type RolloutAdvanceDecision,

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { encodeManifestPatch } from "../formats/manifest-patch.js";
-import { manifestPatchTarget, manifestTarget, type ReleaseManifest } from "../formats/native.js";
+import { ANY_PLATFORM, manifestPatchTarget, manifestTarget, type ReleaseManifest } from "../formats/native.js";
 import type { BuildDeltasResult } from "./delta/build-deltas.js";
 import { findRelease, type RepositoryHistory } from "./history.js";
 import { type AppPaths, consistentTargetPath, storeTargetBytes } from "./tuf-repo.js";
@@ -24,7 +24,9 @@ export function deltaBases(deltas: BuildDeltasResult): string[] {
 }
 
 /**
- * Writes `manifest.from-<base>.zpatch` for each base whose signed manifest is readable. A patch
+ * Writes `manifest.from-<base>.zpatch` beside the manifest of the build for `platform`, for each
+ * base whose signed manifest of the same platform is readable (a first-layout release's single
+ * manifest for `any`). A patch
  * that is not smaller than the manifest itself is not published (the client then fetches the
  * manifest whole, as it would anyway).
  */
@@ -34,11 +36,14 @@ export async function writeManifestPatches(
   manifest: ReleaseManifest,
   manifestBytes: Buffer,
   bases: readonly string[],
+  platform: string,
 ): Promise<StoredPatch[]> {
   const out: StoredPatch[] = [];
   for (const from of bases) {
     const release = findRelease(history, from);
-    const oldTarget = release?.targets[manifestTarget(release.version)];
+    const oldTarget =
+      release?.targets[manifestTarget(release.version, platform)] ??
+      (platform === ANY_PLATFORM ? release?.targets[manifestTarget(release.version)] : undefined);
     const sha256 = oldTarget?.hashes.sha256;
     if (!release || !oldTarget || !sha256) continue;
     let oldBytes: Buffer;
@@ -49,7 +54,7 @@ export async function writeManifestPatches(
     }
     const patch = encodeManifestPatch(oldBytes, manifestBytes);
     if (patch.length >= manifestBytes.length) continue;
-    const target = manifestPatchTarget(manifest.version, release.version);
+    const target = manifestPatchTarget(manifest.version, release.version, platform);
     const stored = await storeTargetBytes(paths, target, patch);
     out.push({ target, from: release.version, length: stored.length, sha256: stored.sha256 });
   }

@@ -12,11 +12,10 @@ import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists, removePath } from "../core/fs.js";
 import { assertVersion, compareVersions } from "../core/version.js";
 import {
+  ANY_PLATFORM,
   APP_NAME_PATTERN,
   type AppConfig,
   CHANNEL_PATTERN,
-  type ChannelPointer,
-  channelTarget,
   DEFAULT_HEALTH,
   EMBEDDED_CONFIG_FILE,
   EMBEDDED_ROOT_FILE,
@@ -25,6 +24,7 @@ import {
   type HealthPolicy,
   manifestTarget,
   NATIVE_SCHEMA,
+  PLATFORM_PATTERN,
   parseReleaseManifest,
   type ReleaseManifest,
   serializeDocument,
@@ -32,6 +32,14 @@ import {
   unpublishableVersionReason,
 } from "../formats/native.js";
 import { type AppSettings, assertRepoUrl, readAppSettings, writeAppSettings } from "./app-settings.js";
+import {
+  emptyChannelDocument,
+  placeInChannel,
+  type RolloutRequest,
+  readChannelDocument,
+  rolloutOf,
+  storeChannelDocument,
+} from "./channels.js";
 import { type BuildDeltasResult, buildReleaseDeltas, type DeltaProgress } from "./delta/build-deltas.js";
 import {
   addRelease,
@@ -41,11 +49,11 @@ import {
   loadHistory,
   refreshHistory,
   releaseTargetMap,
-  removeRelease,
 } from "./history.js";
 import { type KeySet, ONLINE_ROLES, ROLES, type RoleName } from "./keys.js";
 import { deltaBases, writeManifestPatches } from "./manifest-patches.js";
 import { type ExtraFile, type PackProgress, scanBuild, writeArchive } from "./pack.js";
+import { buildsOfRelease, withoutBuild } from "./release-targets.js";
 import {
   appPaths,
   assertKeysMatchRoot,
@@ -56,7 +64,6 @@ import {
   hasRepository,
   isoSeconds,
   loadRepository,
-  makeTargetFile,
   type RefreshedVersions,
   type RootKeyPlan,
   storeTargetBytes,
@@ -97,9 +104,22 @@ function assertPublishableVersion(text: string): string {
   return version;
 }
 
-function updraftCustom(target: TargetFile | undefined): Record<string, unknown> | undefined {
-  const updraft = target?.custom.updraft;
-  return typeof updraft === "object" && updraft !== null ? (updraft as Record<string, unknown>) : undefined;
+/** Node's `process.platform` values a build may be published for. */
+export const KNOWN_OSES = ["aix", "android", "darwin", "freebsd", "linux", "netbsd", "openbsd", "sunos", "win32"];
+/** Node's `process.arch` values a build may be published for. */
+export const KNOWN_ARCHES = ["arm", "arm64", "ia32", "loong64", "mips", "mipsel", "ppc64", "riscv64", "s390x", "x64"];
+
+/** `platform` if it is `any` or Node's `os-arch` of a known system; else `USAGE` naming the known ones. */
+export function assertPlatform(platform: string): string {
+  const [os = "", arch = ""] = platform.split("-");
+  if (
+    platform === ANY_PLATFORM ||
+    (PLATFORM_PATTERN.test(platform) && KNOWN_OSES.includes(os) && KNOWN_ARCHES.includes(arch))
+  )
+    return platform;
+  throw new UpdraftError(ErrorCodes.USAGE, `Invalid platform "${platform}": give any, or Node's os-arch`, {
+    hint: `os: ${KNOWN_OSES.join(", ")}; arch: ${KNOWN_ARCHES.join(", ")} (e.g. linux-x64, win32-x64, darwin-arm64).`,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +210,22 @@ export interface PublishOptions {
   reportUrl?: string;
   /** Replace an existing version, and move the channel pointer even to a lower version. */
   force?: boolean;
+  /**
+   * The platform the build is for: Node's `os-arch` (`linux-x64`, `win32-x64`, `darwin-arm64`…), or
+   * `any` (the default). One version holds one build per platform, each published on its own.
+   */
+  platform?: string;
+  /** Mark the release critical: clients report `critical: true` (for the app to urge the user). */
+  critical?: boolean;
+  /** Installs below this version must take this release: it ignores the rollout and clients report `required`. */
+  minimumVersion?: string;
+  /** Start a staged rollout instead of offering the release to every install at once (see `setRollout`). */
+  rollout?: RolloutRequest;
+  /**
+   * How long to wait for another publish of the app to finish (ms; default 0: fail with `LOCKED`).
+   * CI runners that publish builds of one version for several platforms at once take turns with it.
+   */
+  lockWaitMs?: number;
   /** Repository base URL; remembered for later publishes. Default: the one given to init or a previous publish. */
   url?: string;
   /** zstd level, default 19. */
@@ -211,7 +247,9 @@ export interface PublishResult {
   version: string;
   channel: string;
   releasedAt: string;
-  /** True if the channel pointer now names this version. */
+  /** The build's platform (`any` or `os-arch`). */
+  platform: string;
+  /** True if the channel now offers this version (as its newest release, or as a new build of it). */
   channelMoved: boolean;
   /** The channel's version before this publish, if it had one. */
   previousChannelVersion?: string;
@@ -270,179 +308,202 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
   const urlOption = options.url === undefined ? undefined : assertRepoUrl(options.url);
   const now = options.now ?? new Date();
   const force = options.force ?? false;
+  const platform = assertPlatform(options.platform ?? ANY_PLATFORM);
+  const minimumVersion = options.minimumVersion === undefined ? undefined : assertVersion(options.minimumVersion);
+  if (minimumVersion !== undefined && compareVersions(minimumVersion, version) > 0) {
+    throw new UpdraftError(
+      ErrorCodes.USAGE,
+      `--minimum-version ${minimumVersion} is above the version published (${version})`,
+      {
+        hint: "The minimum version is the lowest version installs may keep running: at most the release's own version.",
+      },
+    );
+  }
+  const rollout = options.rollout === undefined ? undefined : rolloutOf(options.rollout, now);
   const progress = options.onProgress ?? (() => undefined);
   await assertBuildDir(buildDir);
   const paths = appPaths(resolve(options.repoDir), app);
   if (!(await exists(paths.appDir))) await loadRepository(paths); // throws REPO_NOT_FOUND before creating a lock there
 
-  return withPublishLock(paths, async () => {
-    const state = await loadRepository(paths);
-    assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
-    const history = await loadHistory(state);
-    const current = history.topLevel;
-    const existing = findRelease(history, version)?.version;
-    if (existing !== undefined && !force) {
-      throw new UpdraftError(ErrorCodes.VERSION_EXISTS, `Version ${existing} of "${app}" is already published`, {
-        hint: "Publish a higher version, or pass --force to replace it.",
-        details: { version: existing },
+  return withPublishLock(
+    paths,
+    async () => {
+      const state = await loadRepository(paths);
+      assertKeysMatchRoot(state.root, options.keys, ONLINE_ROLES);
+      const history = await loadHistory(state);
+      const current = history.topLevel;
+      const release = findRelease(history, version);
+      const existing =
+        release !== undefined && buildsOfRelease(app, release).has(platform) ? release.version : undefined;
+      if (existing !== undefined && !force) {
+        throw new UpdraftError(
+          ErrorCodes.VERSION_EXISTS,
+          `Version ${existing} of "${app}" is already published${platform === ANY_PLATFORM ? "" : ` for ${platform}`}`,
+          {
+            hint: "Publish a higher version, or pass --force to replace it.",
+            details: { version: existing, platform },
+          },
+        );
+      }
+      const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
+      const url = urlOption ?? settings.url;
+
+      // 1. Pack the build with its embedded files.
+      progress({ phase: "scan" });
+      const config: AppConfig = { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}), channel };
+      const contents = await scanBuild(buildDir, [
+        { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
+        { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
+        ...(options.extraFiles ?? []),
+      ]);
+      const tScan = performance.now();
+      const archiveName = fullArchiveTarget(app, version, platform);
+      const tmp = tempTargetPath(paths, archiveName);
+      await mkdir(dirname(tmp), { recursive: true });
+      // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
+      // is written (its single zstd stream keeps one core busy); their progress shows once it is done.
+      let packing = true;
+      const packed = writeArchive(contents, tmp, {
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        onProgress: (pack) => progress({ phase: "pack", pack }),
       });
-    }
-    const settings: AppSettings = await readAppSettings(paths.settingsFile, app);
-    const url = urlOption ?? settings.url;
+      packed.catch(() => undefined); // awaited below
+      const deltasBuilt = buildReleaseDeltas({
+        paths,
+        targets: releaseTargetMap(history),
+        version,
+        channel,
+        platform,
+        files: contents.files,
+        fullSize: packed.then((a) => a.size),
+        ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
+        onProgress: (delta) => {
+          if (!packing) progress({ phase: "delta", delta });
+        },
+      });
+      deltasBuilt.catch(() => undefined); // awaited below
+      let archive: { size: number; sha256: string };
+      try {
+        archive = await packed;
+        await storeTargetFile(paths, archiveName, tmp, archive.sha256);
+      } catch (err) {
+        await deltasBuilt.catch(() => undefined);
+        throw err;
+      } finally {
+        packing = false;
+        await removePath(tmp);
+      }
+      const tPack = performance.now();
+      const deltas = await deltasBuilt;
 
-    // 1. Pack the build with its embedded files.
-    progress({ phase: "scan" });
-    const config: AppConfig = { schema: NATIVE_SCHEMA, app, ...(url ? { url } : {}), channel };
-    const contents = await scanBuild(buildDir, [
-      { path: EMBEDDED_CONFIG_FILE, data: Buffer.from(serializeDocument(config)) },
-      { path: EMBEDDED_ROOT_FILE, data: state.rootBytes },
-      ...(options.extraFiles ?? []),
-    ]);
-    const tScan = performance.now();
-    const archiveName = fullArchiveTarget(app, version);
-    const tmp = tempTargetPath(paths, archiveName);
-    await mkdir(dirname(tmp), { recursive: true });
-    // 1b. Deltas from the channel's previous releases, built in worker threads while the archive
-    // is written (its single zstd stream keeps one core busy); their progress shows once it is done.
-    let packing = true;
-    const packed = writeArchive(contents, tmp, {
-      ...(options.level !== undefined ? { level: options.level } : {}),
-      onProgress: (pack) => progress({ phase: "pack", pack }),
-    });
-    packed.catch(() => undefined); // awaited below
-    const deltasBuilt = buildReleaseDeltas({
-      paths,
-      targets: releaseTargetMap(history),
-      version,
-      channel,
-      files: contents.files,
-      fullSize: packed.then((a) => a.size),
-      ...(options.deltas !== undefined ? { previous: options.deltas } : {}),
-      onProgress: (delta) => {
-        if (!packing) progress({ phase: "delta", delta });
-      },
-    });
-    deltasBuilt.catch(() => undefined); // awaited below
-    let archive: { size: number; sha256: string };
-    try {
-      archive = await packed;
-      await storeTargetFile(paths, archiveName, tmp, archive.sha256);
-    } catch (err) {
-      await deltasBuilt.catch(() => undefined);
-      throw err;
-    } finally {
-      packing = false;
-      await removePath(tmp);
-    }
-    const tPack = performance.now();
-    const deltas = await deltasBuilt;
-
-    // 2. Manifest and channel pointer as targets.
-    progress({ phase: "sign" });
-    const releasedAt = isoSeconds(now);
-    const manifest: ReleaseManifest = parseReleaseManifest({
-      schema: NATIVE_SCHEMA,
-      app,
-      version,
-      channel,
-      releasedAt,
-      ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
-      health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
-      ...(options.reportUrl !== undefined ? { reportUrl: options.reportUrl } : {}),
-      files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
-      symlinks: contents.symlinks,
-      artifacts: [
-        { kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 },
-        ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
-      ],
-    });
-    const manifestName = manifestTarget(version);
-    const manifestBytes = Buffer.from(serializeDocument(manifest));
-    const storedManifest = await storeTargetBytes(paths, manifestName, manifestBytes);
-
-    // The release's own targets, without `custom`: kind, version and base are in their names.
-    const releaseTargets: Record<string, TargetFile> = {
-      [manifestName]: leanTargetFile(manifestName, storedManifest.length, storedManifest.sha256),
-      [archiveName]: leanTargetFile(archiveName, archive.size, archive.sha256),
-    };
-    for (const d of deltas.deltas) releaseTargets[d.target] = leanTargetFile(d.target, d.size, d.sha256);
-    for (const patch of await writeManifestPatches(paths, history, manifest, manifestBytes, deltaBases(deltas))) {
-      releaseTargets[patch.target] = leanTargetFile(patch.target, patch.length, patch.sha256);
-    }
-    const written = Object.keys(releaseTargets);
-    removeRelease(history, version); // a forced republish replaces every target of this version
-    addRelease(history, { version, targets: releaseTargets });
-    const next = history.topLevel;
-
-    const pointerName = channelTarget(channel);
-    const previous = updraftCustom(current[pointerName])?.version;
-    const previousChannelVersion = typeof previous === "string" ? previous : undefined;
-    const higher = previousChannelVersion === undefined || compareVersions(version, previousChannelVersion) > 0;
-    const channelMoved = higher || force;
-    if (channelMoved) {
-      const pointer: ChannelPointer = {
+      // 2. Manifest and channel pointer as targets.
+      progress({ phase: "sign" });
+      const releasedAt = isoSeconds(now);
+      const manifest: ReleaseManifest = parseReleaseManifest({
         schema: NATIVE_SCHEMA,
         app,
-        channel,
         version,
-        manifest: manifestName,
+        channel,
         releasedAt,
-      };
-      const stored = await storeTargetBytes(paths, pointerName, Buffer.from(serializeDocument(pointer)));
-      next[pointerName] = makeTargetFile(pointerName, stored.length, stored.sha256, {
-        kind: "channel",
-        channel,
-        version,
+        ...(options.notes !== undefined && options.notes !== "" ? { notes: options.notes } : {}),
+        health: formatHealthPolicy(options.health ?? DEFAULT_HEALTH),
+        ...(options.reportUrl !== undefined ? { reportUrl: options.reportUrl } : {}),
+        ...(minimumVersion !== undefined ? { minimumVersion } : {}),
+        ...(options.critical === true ? { critical: true } : {}),
+        platform,
+        files: contents.files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })),
+        symlinks: contents.symlinks,
+        artifacts: [
+          { kind: "full", target: archiveName, size: archive.size, sha256: archive.sha256 },
+          ...deltas.deltas.map(({ kind, target, size, sha256, from }) => ({ kind, target, size, sha256, from })),
+        ],
       });
-      written.push(pointerName);
-    }
+      const manifestName = manifestTarget(version, platform);
+      const manifestBytes = Buffer.from(serializeDocument(manifest));
+      const storedManifest = await storeTargetBytes(paths, manifestName, manifestBytes);
 
-    // 3. Metadata, in publish order; then remember the URL.
-    const committed = await commitHistory(state, history, {
-      keys: options.keys,
-      now,
-      resignTargets: true,
-      ...(options.expiry ? { expiry: options.expiry } : {}),
-    });
-    const { targetsVersion, snapshotVersion, timestampVersion, metadataBytes } = committed;
-    const metadata: CommittedVersions = { targetsVersion, snapshotVersion, timestampVersion };
-    if (urlOption !== undefined && urlOption !== settings.url) {
-      await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
-    }
-    const tEnd = performance.now();
-    progress({ phase: "done" });
-    const channelNote = channelMoved
-      ? previousChannelVersion === undefined
-        ? `Channel "${channel}" now points to ${version} (it was empty).`
-        : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}.`
-      : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
-    return {
-      app,
-      version,
-      channel,
-      releasedAt,
-      channelMoved,
-      ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),
-      channelNote,
-      replaced: existing !== undefined,
-      archive: { target: archiveName, ...archive },
-      manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
-      fileCount: contents.files.length,
-      symlinkCount: contents.symlinks.length,
-      deltas,
-      totalBytes: contents.totalBytes,
-      targets: written,
-      metadata,
-      metadataBytes,
-      ...(url ? { url } : {}),
-      timings: {
-        scanMs: Math.round(tScan - t0),
-        packMs: Math.round(tPack - tScan),
-        signMs: Math.round(tEnd - tPack),
-        totalMs: Math.round(tEnd - t0),
-      },
-    };
-  });
+      // The build's own targets, without `custom`: kind, version, platform and base are in their names.
+      const buildTargets: Record<string, TargetFile> = {
+        [manifestName]: leanTargetFile(manifestName, storedManifest.length, storedManifest.sha256),
+        [archiveName]: leanTargetFile(archiveName, archive.size, archive.sha256),
+      };
+      for (const d of deltas.deltas) buildTargets[d.target] = leanTargetFile(d.target, d.size, d.sha256);
+      const bases = deltaBases(deltas);
+      for (const patch of await writeManifestPatches(paths, history, manifest, manifestBytes, bases, platform)) {
+        buildTargets[patch.target] = leanTargetFile(patch.target, patch.length, patch.sha256);
+      }
+      const written = Object.keys(buildTargets);
+      if (release === undefined) addRelease(history, { version, targets: buildTargets });
+      // Another platform's build of the version keeps its targets; a forced republish replaces this platform's.
+      else release.targets = { ...withoutBuild(app, release.targets, platform), ...buildTargets };
+      const next = history.topLevel;
+
+      const doc = (await readChannelDocument(paths, current, channel)) ?? emptyChannelDocument(app, channel);
+      const placed = placeInChannel(doc, {
+        version,
+        platform,
+        publishedAt: releasedAt,
+        force,
+        rollout,
+        minimumVersion,
+        critical: options.critical,
+      });
+      const previousChannelVersion = doc.releases[0]?.version;
+      const higher = placed.higher;
+      const channelMoved = placed.document !== undefined;
+      if (placed.document !== undefined) written.push(await storeChannelDocument(paths, next, placed.document, now));
+
+      // 3. Metadata, in publish order; then remember the URL.
+      const committed = await commitHistory(state, history, {
+        keys: options.keys,
+        now,
+        resignTargets: true,
+        ...(options.expiry ? { expiry: options.expiry } : {}),
+      });
+      const { targetsVersion, snapshotVersion, timestampVersion, metadataBytes } = committed;
+      const metadata: CommittedVersions = { targetsVersion, snapshotVersion, timestampVersion };
+      if (urlOption !== undefined && urlOption !== settings.url) {
+        await writeAppSettings(paths.settingsFile, { ...settings, url: urlOption });
+      }
+      const tEnd = performance.now();
+      progress({ phase: "done" });
+      const channelNote = channelMoved
+        ? placed.addedBuild
+          ? `Channel "${channel}" offers ${version} for ${platform} too.`
+          : previousChannelVersion === undefined
+            ? `Channel "${channel}" now points to ${version} (it was empty).`
+            : `Channel "${channel}" moved from ${previousChannelVersion} to ${version}${higher ? "" : " (forced)"}${rollout ? `, rolling out from ${rollout.steps[0]!.percent} %` : ""}.`
+        : `Channel "${channel}" stays at ${previousChannelVersion}: ${version} is not higher (use --force to move it).`;
+      return {
+        app,
+        version,
+        channel,
+        platform,
+        releasedAt,
+        channelMoved,
+        ...(previousChannelVersion !== undefined ? { previousChannelVersion } : {}),
+        channelNote,
+        replaced: existing !== undefined,
+        archive: { target: archiveName, ...archive },
+        manifest: { target: manifestName, size: storedManifest.length, sha256: storedManifest.sha256 },
+        fileCount: contents.files.length,
+        symlinkCount: contents.symlinks.length,
+        deltas,
+        totalBytes: contents.totalBytes,
+        targets: written,
+        metadata,
+        metadataBytes,
+        ...(url ? { url } : {}),
+        timings: {
+          scanMs: Math.round(tScan - t0),
+          packMs: Math.round(tPack - tScan),
+          signMs: Math.round(tEnd - tPack),
+          totalMs: Math.round(tEnd - t0),
+        },
+      };
+    },
+    options.lockWaitMs ?? 0,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

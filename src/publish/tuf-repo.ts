@@ -378,11 +378,15 @@ export interface RefreshedVersions extends CommittedVersions {
 // ---------------------------------------------------------------------------------------------
 // Publish lock
 
-/** Takes `REPO/<app>/.publish.lock` (see src/core/lock.ts), or throws `LOCKED` naming the other publisher. */
-export async function acquirePublishLock(paths: AppPaths): Promise<LockToken> {
+/**
+ * Takes `REPO/<app>/.publish.lock` (see src/core/lock.ts), waiting up to `waitMs` for another
+ * publisher to finish, or throws `LOCKED` naming the other publisher.
+ */
+export async function acquirePublishLock(paths: AppPaths, waitMs = 0): Promise<LockToken> {
   await mkdir(paths.appDir, { recursive: true });
   return acquireLock(paths.lockFile, {
     purpose: "publishing",
+    waitMs,
     busyError: (holder) =>
       new UpdraftError(
         ErrorCodes.LOCKED,
@@ -395,9 +399,9 @@ export async function acquirePublishLock(paths: AppPaths): Promise<LockToken> {
   });
 }
 
-/** Runs `fn` while holding the app's publish lock. */
-export async function withPublishLock<T>(paths: AppPaths, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquirePublishLock(paths);
+/** Runs `fn` while holding the app's publish lock (waiting up to `waitMs` for it). */
+export async function withPublishLock<T>(paths: AppPaths, fn: () => Promise<T>, waitMs = 0): Promise<T> {
+  const lock = await acquirePublishLock(paths, waitMs);
   try {
     return await fn();
   } finally {

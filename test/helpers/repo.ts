@@ -113,7 +113,7 @@ export async function targetFilePath(repo: TestRepo, name: string): Promise<stri
 
 /** The release manifest the repository signed for `version`. */
 export async function signedManifest(repo: TestRepo, version: string): Promise<ReleaseManifest> {
-  return JSON.parse(await readFile(await targetFilePath(repo, `releases/${version}/manifest.json`), "utf8"));
+  return JSON.parse(await readFile(await targetFilePath(repo, `releases/${version}/any/manifest.json`), "utf8"));
 }
 
 /** Every file and symlink under `root`: path → sha256 (files) or "-> target" (links). */

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { installFromRepository } from "../../client/first-install.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
-import { appName, channelName, FILE_CAPS, httpUrl, path, readOptionFile, rootPin } from "../parse.js";
+import { appName, channelName, FILE_CAPS, httpUrl, path, platformName, readOptionFile, rootPin } from "../parse.js";
 import { downloadProgress } from "../progress.js";
 
 /** Registers `install`. */
@@ -16,6 +16,7 @@ export function registerInstall(program: Command): void {
     .requiredOption("--app <name>", "app name in the repository", appName)
     .requiredOption("--dir <dir>", "install folder", path)
     .option("--channel <channel>", "channel to follow", channelName, "stable")
+    .option("--platform <os-arch>", "take builds for this platform (default: this machine's)", platformName)
     .option("--root <file>", "trusted root file (pins the root)", path)
     .option(
       "--root-sha256 <sha256:hex>",
@@ -30,6 +31,7 @@ export function registerInstall(program: Command): void {
           app: string;
           dir: string;
           channel: string;
+          platform?: string;
           root?: string;
           rootSha256?: string;
           json?: boolean;
@@ -48,6 +50,7 @@ export function registerInstall(program: Command): void {
             app: opts.app,
             installDir: resolve(opts.dir),
             channel: opts.channel,
+            ...(opts.platform ? { platform: opts.platform } : {}),
             ...network,
             ...(root ? { root } : {}),
             ...(opts.rootSha256 ? { rootSha256: opts.rootSha256 } : {}),

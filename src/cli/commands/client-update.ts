@@ -7,9 +7,10 @@ import type { Command } from "commander";
 import { healthOf } from "../../client/install/probation.js";
 import { spawnRestartHelper } from "../../client/runtime/restart-helper.js";
 import { type InstallResult, Updater } from "../../client/updater.js";
+import { compareVersions } from "../../core/version.js";
 import { type NetworkFlags, networkOptionsFromFlags } from "../network-flags.js";
 import { info, runCommand } from "../output.js";
-import { channelName, duration, path, pid } from "../parse.js";
+import { channelName, duration, path, pid, platformName } from "../parse.js";
 import { downloadProgress } from "../progress.js";
 import { shellCommand } from "../shell-command.js";
 import { addSaauOptions, type SaauCliOptions, saauUpdate } from "./saau.js";
@@ -40,7 +41,13 @@ export function registerUpdate(program: Command): void {
     .command("update")
     .description("Download, verify and install the newest release; optionally restart the app")
     .requiredOption("--dir <dir>", "install folder", path)
-    .option("--channel <channel>", "channel to follow (default: the install's)", channelName)
+    .option(
+      "--channel <channel>",
+      "channel to follow from now on (default: the install's; going back to an older release needs --allow-downgrade)",
+      channelName,
+    )
+    .option("--platform <os-arch>", "take builds for this platform (default: this machine's)", platformName)
+    .option("--manual", "a person asked: take the newest release even outside its staged rollout")
     .option("--restart <command>", "command line that starts the app again once it has exited")
     .option("--wait-pid <pid>", "PID of the app to wait for before restarting (default: the caller)", pid)
     .option("--restart-log <file>", "file the restarted app's output is appended to", path)
@@ -55,6 +62,8 @@ export function registerUpdate(program: Command): void {
         opts: {
           dir: string;
           channel?: string;
+          platform?: string;
+          manual?: boolean;
           restart?: string;
           waitPid?: number;
           restartLog?: string;
@@ -73,16 +82,28 @@ export function registerUpdate(program: Command): void {
             ...network,
             healthTimeoutMs: opts.healthTimeout ?? DEFAULT_HEALTH_TIMEOUT_MS,
             ...(opts.channel ? { channel: opts.channel } : {}),
+            ...(opts.platform ? { platform: opts.platform } : {}),
           });
           updater.on("file-busy", (busy) => {
             if (busy.attempt === 1) info(opts, `${busy.path} is in use (${busy.errno}); trying again for a while`);
           });
           const started = Date.now();
-          const check = await updater.check();
+          const check = await updater.check({ manual: opts.manual === true });
           if (check.status !== "available") {
             return {
-              result: { updated: false, currentVersion: check.currentVersion, latestVersion: check.latestVersion },
-              human: `Up to date: ${check.currentVersion}`,
+              result: {
+                updated: false,
+                currentVersion: check.currentVersion,
+                latestVersion: check.latestVersion,
+                ...(check.notOffered ? { notOffered: check.notOffered } : {}),
+              },
+              human: [
+                `Up to date: ${check.currentVersion}.`,
+                ...(check.notOffered ? [`${check.notOffered.message}.`] : []),
+                ...(check.currentVersion !== undefined && compareVersions(check.latestVersion, check.currentVersion) < 0
+                  ? [`The channel offers ${check.latestVersion}, lower: pass --allow-downgrade to install it.`]
+                  : []),
+              ].join(" "),
             };
           }
           const { update } = check;

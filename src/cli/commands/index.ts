@@ -15,6 +15,7 @@ import { registerMirror } from "./mirror.js";
 import { registerPrune } from "./prune.js";
 import { registerPublish } from "./publish.js";
 import { registerRefreshTimestamp } from "./refresh-timestamp.js";
+import { registerReleaseCommands } from "./releases.js";
 import { registerRoot } from "./root.js";
 import { registerApplyPrepared } from "./saau.js";
 import { registerServe } from "./serve.js";
@@ -35,6 +36,7 @@ export function registerCommands(program: Command): void {
   registerKeys(program);
   registerInit(program);
   registerPublish(program);
+  registerReleaseCommands(program);
   registerRefreshTimestamp(program);
   registerMirror(program);
   registerRoot(program);

@@ -17,14 +17,17 @@ import { publishSaau } from "../../publish/saau.js";
 import { publishUpdateJson } from "../../publish/update-json.js";
 import { type CommonOptions, info, onReport, runCommand } from "../output.js";
 import {
+  duration,
   FILE_CAPS,
   healthPolicy,
   httpUrl,
   path,
+  platformName,
   publishedAppName,
   publishedChannelName,
   publishedVersion,
   readOptionFile,
+  version,
   wholeNumber,
 } from "../parse.js";
 import { withRepository } from "../repository-flags.js";
@@ -46,6 +49,11 @@ interface PublishCliOptions extends CommonOptions {
   s3Endpoint?: string;
   format?: (typeof FORMATS)[number];
   zipExtra?: string[];
+  platform?: string;
+  critical?: boolean;
+  minimumVersion?: string;
+  rollout?: string;
+  lockWait?: number;
 }
 
 /** Publishes natively, or natively plus a legacy package (`--format saau|update-json`). */
@@ -136,6 +144,23 @@ export function registerPublish(program: Command): void {
       httpUrl,
     )
     .option("--force", "replace an existing version, and move the channel even to a lower version")
+    .option(
+      "--platform <os-arch>",
+      "the platform of this build: Node's os-arch (linux-x64, win32-x64, darwin-arm64…) or any (default)",
+      platformName,
+    )
+    .option("--critical", "mark the release critical: clients report critical: true")
+    .option(
+      "--minimum-version <version>",
+      "installs below this version must take this release (check exits 11)",
+      version,
+    )
+    .option("--rollout <steps>", 'start a staged rollout: a percent, or steps like "5%,25%@24h,100%@72h"')
+    .option(
+      "--lock-wait <seconds>",
+      "wait this long for another publish of the app to finish (runners publishing several platforms at once)",
+      duration("seconds", 0, 86_400),
+    )
     .option("--level <n>", "zstd compression level, 1–22 (default 19)", wholeNumber(1, 22))
     .option(
       "--deltas <k>",
@@ -168,7 +193,7 @@ export function registerPublish(program: Command): void {
         let result: Awaited<ReturnType<typeof publishRelease>>;
         try {
           const { app, channel, version } = opts;
-          const deltaBases = { app, channel, version, count: deltas };
+          const deltaBases = { app, channel, version, platform: opts.platform, count: deltas };
           const publishTo = (repoDir: string) =>
             publishInFormat(opts.format ?? "native", opts.zipExtra, {
               repoDir,
@@ -185,6 +210,11 @@ export function registerPublish(program: Command): void {
               ...(opts.reportUrl !== undefined ? { reportUrl: opts.reportUrl } : {}),
               ...(level !== undefined ? { level } : {}),
               ...(deltas !== undefined ? { deltas } : {}),
+              ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
+              ...(opts.critical ? { critical: true } : {}),
+              ...(opts.minimumVersion !== undefined ? { minimumVersion: opts.minimumVersion } : {}),
+              ...(opts.rollout !== undefined ? { rollout: { schedule: opts.rollout } } : {}),
+              ...(opts.lockWait !== undefined ? { lockWaitMs: opts.lockWait } : {}),
             });
           result = await withRepository(opts, publishTo, (copy) => fetchDeltaBases(copy, deltaBases));
         } finally {

@@ -11,7 +11,8 @@ import { ErrorCodes, toUpdraftError, UpdraftError } from "../../core/errors.js";
 import { LOCAL_FILE_MAX_BYTES } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import { readCapped } from "../../core/read-capped.js";
-import type { AppConfig, ChannelPointer, ReleaseManifest } from "../../formats/native.js";
+import { type ChannelDocument, manifestOfRelease } from "../../formats/channel.js";
+import type { AppConfig, ReleaseManifest } from "../../formats/native.js";
 import {
   type ChoiceContext,
   chooseUpdateArtifact,
@@ -21,11 +22,12 @@ import {
 import { assertFreeSpace, type InstallLayout } from "../install/index.js";
 import { downloadArtifact } from "../net/download.js";
 import type { HttpClient } from "../net/http.js";
-import { channelPointer, type InstalledManifest, verifiedRelease } from "../trust/release.js";
+import { chooseRelease, type ReleaseChoice } from "../trust/choose-release.js";
+import { channelDocument, type InstalledManifest, type ReleaseRef, verifiedRelease } from "../trust/release.js";
 import { establishRoot } from "../trust/root.js";
 import { TrustSession } from "../trust/session.js";
 import { onBase, repositoryBases, tryEachBase } from "./mirrors.js";
-import type { SourceOrigin, SourceRelease, StageOptions, UpdateSource } from "./source.js";
+import type { SourceOrigin, SourceRelease, StageOptions, UnusableRelease, UpdateSource } from "./source.js";
 
 /** A verified release of the channel, with the artifact chosen for this install. */
 export interface NativeRelease extends SourceRelease {
@@ -67,6 +69,26 @@ export interface NativeSourceOptions {
   onFallback: (fallback: DeltaFallback) => void;
   /** Check free space before a download (default true). */
   checkDiskSpace?: boolean;
+  /** The install's platform (`os-arch`): only its builds, or `any` builds, are chosen. */
+  platform: string;
+  /** The install's random id, which places it in or out of staged rollouts. */
+  installId: () => Promise<string>;
+}
+
+/** How {@link NativeSource.choose} decides besides the channel and the install. */
+export interface ChoiceOptions {
+  /** A check a person asked for: bypasses a running rollout (see choose-release.ts). */
+  manual: boolean;
+  now?: Date;
+}
+
+/** The signed reference of the release `choice` picked. */
+export function releaseRefOf(choice: Extract<ReleaseChoice, { kind: "release" }>): ReleaseRef {
+  return {
+    version: choice.release.version,
+    manifest: manifestOfRelease(choice.release, choice.platform),
+    platform: choice.platform,
+  };
 }
 
 /**
@@ -78,7 +100,7 @@ export interface NativeSourceOptions {
 export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   readonly origin: SourceOrigin;
   private trust: TrustSession | undefined;
-  private pointer: ChannelPointer | undefined;
+  private document: ChannelDocument | undefined;
   /** The base URL (a mirror, or the repository URL) the trust session reads. */
   private base: string | undefined;
 
@@ -88,31 +110,54 @@ export class NativeSource implements UpdateSource<NativeRelease, NativeStaged> {
   }
 
   /**
-   * The version the channel offers now (its signed pointer), without reading the release: enough
-   * to tell an install that it is current or that the version is held back.
+   * What the channel offers now (its signed channel document), without reading any release: enough
+   * to choose the release for this install, or to tell it that it is current.
    */
-  async offered(): Promise<ChannelPointer> {
-    if (this.pointer) return this.pointer;
+  async offered(): Promise<ChannelDocument> {
+    if (this.document) return this.document;
     const { config } = this.options;
     const { value, base } = await tryEachBase(this.bases(), this.options.http, async (url, http) => {
       const trust = await this.trustAt(url, http);
-      return { trust, pointer: await channelPointer(trust, config) };
+      return { trust, document: await channelDocument(trust, config) };
     });
     this.base = base;
     this.trust = value.trust;
-    this.pointer = value.pointer;
-    return this.pointer;
+    this.document = value.document;
+    return this.document;
   }
 
-  async latest(installed: string | undefined): Promise<NativeRelease> {
-    const pointer = await this.offered();
+  /** Which release of the channel this install should run (see {@link chooseRelease}). */
+  async choose(installed: string | undefined, options: ChoiceOptions): Promise<ReleaseChoice> {
+    const document = await this.offered();
+    return chooseRelease({
+      document,
+      installed,
+      platform: this.options.platform,
+      installId: await this.options.installId(),
+      now: options.now ?? new Date(),
+      manual: options.manual,
+    });
+  }
+
+  async latest(installed: string | undefined): Promise<NativeRelease | UnusableRelease> {
+    const choice = await this.choose(installed, { manual: false });
+    if (choice.kind === "none") {
+      const version = choice.newest?.version ?? (await this.offered()).version;
+      return { version, unusable: new UpdraftError(ErrorCodes.NO_UPDATE, choice.message) };
+    }
+    return this.release(releaseRefOf(choice), installed);
+  }
+
+  /** The release `ref` names (one {@link offered} listed), verified, with the artifact chosen for `installed`. */
+  async release(ref: ReleaseRef, installed: string | undefined): Promise<NativeRelease> {
+    await this.offered();
     const { layout, config, onFallback } = this.options;
     // The release's files come from the base that answered the check, else from the ones after it.
     const { value, base } = await tryEachBase(this.bases(this.base), this.options.http, async (url, http) => {
       const trust = url === this.base ? this.trust! : await this.trustAt(url, http);
       return {
         trust,
-        release: await resolveRelease({ layout, trust, currentVersion: installed, onFallback }, config.app, pointer),
+        release: await resolveRelease({ layout, trust, currentVersion: installed, onFallback }, config.app, ref),
       };
     });
     this.base = base;
@@ -221,7 +266,7 @@ async function installedManifestBytes(layout: InstallLayout, version: string): P
  * The release `pointer` names, verified (see {@link verifiedRelease}), with the artifact this
  * install downloads (see {@link chooseUpdateArtifact}).
  */
-export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ChannelPointer): Promise<NativeRelease> {
+export async function resolveRelease(ctx: ChoiceContext, app: string, pointer: ReleaseRef): Promise<NativeRelease> {
   const installed =
     ctx.currentVersion === undefined ? undefined : await installedManifestBytes(ctx.layout, ctx.currentVersion);
   const { manifest, manifestBytes, archive, archiveUrl } = await verifiedRelease(ctx.trust, app, pointer, installed);

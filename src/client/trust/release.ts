@@ -4,12 +4,15 @@
  * describe that app and version, and its full archive must be the one the targets metadata signs.
  */
 import { ErrorCodes, UpdraftError } from "../../core/errors.js";
+import { type ChannelDocument, parseChannelDocument } from "../../formats/channel.js";
 import { applyManifestPatch } from "../../formats/manifest-patch.js";
 import {
+  ANY_PLATFORM,
   type ArtifactRef,
   type ChannelPointer,
   channelTarget,
   manifestPatchTarget,
+  manifestTarget,
   parseChannelPointer,
   parseReleaseManifest,
   type ReleaseManifest,
@@ -49,18 +52,44 @@ export async function channelPointer(trust: TrustSession, ref: ChannelRef): Prom
   return pointer;
 }
 
+/**
+ * The signed channel document of `ref`'s channel (a first-layout pointer reads as a document with
+ * one release): which releases it offers, to which platforms and installs.
+ */
+export async function channelDocument(trust: TrustSession, ref: ChannelRef): Promise<ChannelDocument> {
+  const info = await trust.requireTarget(channelTarget(ref.channel), `channel "${ref.channel}"`);
+  const doc = parseChannelDocument((await trust.fetchSmallTarget(info)).toString("utf8"));
+  if (doc.app !== ref.app || doc.channel !== ref.channel) {
+    throw new UpdraftError(ErrorCodes.METADATA_INVALID, `The channel document names ${doc.app}/${doc.channel}`);
+  }
+  return doc;
+}
+
+/** A release to verify: its version, the target name of its manifest and, when known, the platform of its build. */
+export interface ReleaseRef {
+  readonly version: string;
+  readonly manifest: string;
+  readonly platform?: string;
+}
+
+/** The patch from `from`'s manifest to `ref`'s: beside its manifest (per platform, or the first layout's). */
+function manifestPatchOf(ref: ReleaseRef, from: string): string {
+  const perPlatform = ref.platform !== undefined && ref.manifest === manifestTarget(ref.version, ref.platform);
+  return manifestPatchTarget(ref.version, from, perPlatform ? ref.platform : undefined);
+}
+
 /** The release `pointer` names for `app`: its manifest and its full archive, verified. */
 export async function verifiedRelease(
   trust: TrustSession,
   app: string,
-  pointer: ChannelPointer,
+  pointer: ReleaseRef,
   installed?: InstalledManifest,
 ): Promise<VerifiedRelease> {
   const manifestInfo = await trust.requireTarget(pointer.manifest, `the manifest of ${pointer.version}`);
   const patchInfo =
     installed === undefined
       ? undefined
-      : await trust.targetInfo(manifestPatchTarget(pointer.version, installed.version)).catch(() => undefined);
+      : await trust.targetInfo(manifestPatchOf(pointer, installed.version)).catch(() => undefined);
   const manifestBytes = await trust.fetchSmallTarget(
     manifestInfo,
     patchInfo && installed ? { info: patchInfo, base: installed.bytes, apply: applyManifestPatch } : undefined,
@@ -70,6 +99,12 @@ export async function verifiedRelease(
     throw new UpdraftError(
       ErrorCodes.METADATA_INVALID,
       `The manifest at ${pointer.manifest} describes ${manifest.app} ${manifest.version}, not ${app} ${pointer.version}`,
+    );
+  }
+  if (pointer.platform !== undefined && (manifest.platform ?? ANY_PLATFORM) !== pointer.platform) {
+    throw new UpdraftError(
+      ErrorCodes.METADATA_INVALID,
+      `The manifest at ${pointer.manifest} describes a build for ${manifest.platform ?? ANY_PLATFORM}, not ${pointer.platform}`,
     );
   }
   const archive = manifest.artifacts.find((a) => a.kind === "full");

@@ -46,6 +46,8 @@ export interface BuildDeltasOptions {
   targets: Record<string, TargetFile>;
   version: string;
   channel: string;
+  /** The build's platform: deltas start only from earlier builds for the same platform. */
+  platform: string;
   /** The new release's files, in manifest order. */
   files: readonly PackFile[];
   /**
@@ -104,7 +106,12 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
   const kinds = options.kinds ?? DELTA_KINDS;
   const skipped: SkippedDelta[] = [];
   if (count <= 0 || kinds.length === 0) return { deltas: [], skipped };
-  const previous = await previousReleases(options.paths, options.targets, options.channel, options.version, count);
+  const previous = await previousReleases(options.paths, options.targets, {
+    channel: options.channel,
+    platform: options.platform,
+    version: options.version,
+    count,
+  });
   if (previous.length === 0) return { deltas: [], skipped };
   const work = await mkdtemp(join(tmpdir(), "updraft-delta-"));
   try {
@@ -168,7 +175,7 @@ export async function buildReleaseDeltas(options: BuildDeltasOptions): Promise<B
         await removePath(job.outPath);
         continue;
       }
-      const target = deltaTarget(options.version, job.from, job.kind);
+      const target = deltaTarget(options.version, job.from, job.kind, options.platform);
       await storeTargetFile(options.paths, target, job.outPath, built.sha256);
       deltas.push({
         kind: job.kind,
@@ -223,7 +230,7 @@ async function jobFor(
   oldFiles: SourceFile[],
   newFiles: SourceFile[],
 ): Promise<DeltaJob> {
-  const outPath = tempTargetPath(options.paths, deltaTarget(options.version, release.version, kind));
+  const outPath = tempTargetPath(options.paths, deltaTarget(options.version, release.version, kind, options.platform));
   await mkdir(dirname(outPath), { recursive: true });
   return {
     kind,

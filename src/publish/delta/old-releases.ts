@@ -13,7 +13,13 @@ import tar from "tar-stream";
 import { safeJoin } from "../../core/fs.js";
 import { writeHashedFile } from "../../core/hash.js";
 import { compareVersions } from "../../core/version.js";
-import { manifestTarget, parseReleaseManifest, type ReleaseManifest, releaseOfTarget } from "../../formats/native.js";
+import {
+  ANY_PLATFORM,
+  manifestTarget,
+  parseReleaseManifest,
+  type ReleaseManifest,
+  releaseOfTarget,
+} from "../../formats/native.js";
 import { type AppPaths, consistentTargetPath } from "../tuf-repo.js";
 import type { SourceFile } from "./sources.js";
 
@@ -25,27 +31,37 @@ export interface PreviousRelease {
   archivePath: string;
 }
 
+/** Which previous releases {@link previousReleases} looks for. */
+export interface PreviousReleasesQuery {
+  channel: string;
+  /** Only builds for this platform (releases published before platforms are `any`). */
+  platform: string;
+  /** Only releases below this version. */
+  version: string;
+  count: number;
+}
+
 /**
- * The up to `count` highest releases of `channel` below `version` listed in `targets`, highest
- * first. A release whose manifest or archive cannot be read is left out. `before` is called with
- * each manifest's path before it is read, and with the archive's path of each release taken (a
- * working copy of a remote repository fetches them then).
+ * The up to `count` highest releases of the query's channel and platform below its version listed
+ * in `targets`, highest first. A release whose manifest or archive cannot be read is left out.
+ * `before` is called with each manifest's path before it is read, and with the archive's path of
+ * each release taken (a working copy of a remote repository fetches them then).
  */
 export async function previousReleases(
   paths: AppPaths,
   targets: Record<string, TargetFile>,
-  channel: string,
-  version: string,
-  count: number,
+  query: PreviousReleasesQuery,
   before: (path: string) => Promise<unknown> = async () => undefined,
 ): Promise<PreviousRelease[]> {
+  const { channel, platform, version, count } = query;
   // Manifest targets are found by name (entries carry no `custom` since layout v2); the channel
   // is read from each manifest, highest version first, until enough are found.
   const candidates: { version: string; target: TargetFile }[] = [];
   for (const [name, target] of Object.entries(targets)) {
     const release = releaseOfTarget(name);
-    if (release === undefined || name !== manifestTarget(release)) continue;
-    if (compareVersions(release, version) >= 0) continue;
+    if (release === undefined || compareVersions(release, version) >= 0) continue;
+    const firstLayout = platform === ANY_PLATFORM && name === manifestTarget(release);
+    if (name !== manifestTarget(release, platform) && !firstLayout) continue;
     candidates.push({ version: release, target });
   }
   candidates.sort((a, b) => compareVersions(b.version, a.version));
