@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { installFromRepository } from "../src/client/first-install.js";
 import { openEventStore, releaseHealth } from "../src/events/index.js";
-import { decideRolloutAdvance } from "../src/publish/rollout-advance.js";
 import { CLI, parseJson, runCli, startCli } from "./helpers/cli.js";
 import { installedApp } from "./helpers/installed.js";
 import { createTestRepo, publish } from "./helpers/repo.js";
@@ -39,7 +38,7 @@ async function inBatches<T>(items: readonly T[], width: number, work: (item: T) 
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
 }
 
-test("20 installs of a release that crashes at start roll back and report it; releaseHealth gives the share; the advance decision halts", async (t) => {
+test("20 installs of a release that crashes at start roll back and report it; releaseHealth gives the share; `rollout --advance` halts the rollout and new installs stay on 1.0.0", async (t) => {
   const work = await tempDir(t);
   const repo = await createTestRepo(work);
   const db = join(work, "events.db");
@@ -116,18 +115,51 @@ test("20 installs of a release that crashes at start roll back and report it; re
       reasons: { crashed: 20 },
     },
   );
-  const decision = decideRolloutAdvance({
-    steps: [
-      { percent: 10, at: "2026-01-01T00:00:00Z" },
-      { percent: 50, at: "2026-01-02T00:00:00Z" },
+
+  // The publisher's cron: `rollout --advance` reads the reports and halts the rollout of 1.1.0.
+  const advanced = await runCli(
+    [
+      "rollout",
+      "--repo",
+      repo.repoDir,
+      "--app",
+      repo.app,
+      "--channel",
+      "stable",
+      "--advance",
+      "--events",
+      db,
+      "--max-failure-rate",
+      "10%",
+      "--keys",
+      repo.keysDir,
+      "--json",
     ],
-    halted: false,
-    failureRate: health.failureRate,
-    reports: health.installs,
-    maxFailureRate: 0.1,
-    now: new Date("2026-01-03T00:00:00Z"),
+    {},
+  );
+  assert.equal(advanced.code, 0, advanced.stderr);
+  const result = parseJson(advanced) as {
+    version: string;
+    rollout: { halted: boolean };
+    advance: { decision: { action: string }; health: { failureRate: number; installs: number } };
+  };
+  assert.deepEqual(
+    { version: result.version, halted: result.rollout.halted, action: result.advance.decision.action },
+    { version: "1.1.0", halted: true, action: "halt" },
+  );
+  assert.deepEqual({ ...result.advance.health, reasons: undefined }, { ...health, reasons: undefined });
+  // The next installs are not offered 1.1.0: a new install takes 1.0.0, a manual check finds nothing.
+  const fresh = join(work, "fresh");
+  const first = await installFromRepository({
+    repoUrl: url,
+    app: repo.app,
+    installDir: fresh,
+    rootSha256: repo.rootSha256,
   });
-  assert.equal(decision.action, "halt");
+  assert.equal(first.version, "1.0.0");
+  const manual = await runCli(["check", "--dir", fresh, "--manual", "--json"]);
+  assert.equal(manual.code, 0, manual.stderr);
+  assert.equal(parseJson(manual).status, "current");
 });
 
 test("a report URL that never answers does not hold up `updraft update`; the report still goes out", async (t) => {

@@ -8,7 +8,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openEventStore, releaseHealth, type StoredReport } from "../src/events/index.js";
-import { decideRolloutAdvance, rolloutPercentAt } from "../src/publish/rollout-advance.js";
+import { rolloutPercentAt } from "../src/formats/channel.js";
+import { decideRolloutAdvance } from "../src/publish/rollout-advance.js";
 import { runCli } from "./helpers/cli.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -61,8 +62,8 @@ test("the advance decision: halt above the limit, advance within it, hold while 
   ];
   const now = new Date("2026-11-10T00:00:00Z");
   const base = { steps, halted: false, maxFailureRate: 0.02, now };
-  assert.equal(rolloutPercentAt(steps, now), 25);
-  assert.equal(rolloutPercentAt(steps, new Date("2026-10-01T00:00:00Z")), 0);
+  assert.equal(rolloutPercentAt({ rollout: { steps, halted: false } }, now), 25);
+  assert.equal(rolloutPercentAt({ rollout: { steps, halted: false } }, new Date("2026-10-01T00:00:00Z")), 0);
   assert.deepEqual(
     { ...decideRolloutAdvance({ ...base, failureRate: 0.03, reports: 3 }), reason: undefined },
     { action: "halt", percent: 0, reason: undefined },

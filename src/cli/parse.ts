@@ -141,10 +141,10 @@ export function platformName(text: string): string {
 
 /** A percent from 0 to 100 (up to two decimals). */
 export function percent(text: string): number {
-  if (!/^\d{1,3}(?:\.\d{1,2})?$/.test(text) || Number(text) > 100) {
-    throw new InvalidArgumentError("Give a percent from 0 to 100 (like 5 or 12.5).");
+  if (!/^\d{1,3}(?:\.\d{1,2})?%?$/.test(text) || Number.parseFloat(text) > 100) {
+    throw new InvalidArgumentError("Give a percent from 0 to 100 (like 5, 12.5 or 2%).");
   }
-  return Number(text);
+  return Number.parseFloat(text);
 }
 
 /** The name of an environment variable. */

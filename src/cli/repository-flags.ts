@@ -17,6 +17,9 @@ const WRITING_COMMANDS = new Set([
   "root prepare",
   "root sign",
   "root publish",
+  "rollout",
+  "yank",
+  "promote",
 ]);
 
 /** What the flags parse to. */

@@ -72,6 +72,7 @@ export {
   type ReleaseChangeOptions,
   type ReleaseChangeResult,
   type ReleaseListing,
+  type RolloutAdvance,
   type RolloutChange,
   type SetRolloutOptions,
   type SetRolloutResult,
@@ -84,8 +85,6 @@ export {
   decideRolloutAdvance,
   type RolloutAdvanceDecision,
   type RolloutAdvanceInput,
-  type RolloutStep,
-  rolloutPercentAt,
 } from "./rollout-advance.js";
 export {
   type CommittedRoot,

@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { ErrorCodes, UpdraftError } from "../core/errors.js";
 import { exists } from "../core/fs.js";
 import { assertVersion, compareVersions } from "../core/version.js";
+import { type ReleaseHealth, releaseHealth, type StoredReport } from "../events/index.js";
 import {
   type ChannelDocument,
   type ChannelRelease,
@@ -29,6 +30,7 @@ import {
 import { allReleases, commitHistory, findRelease, loadHistory, type RepositoryHistory } from "./history.js";
 import { type KeySet, ONLINE_ROLES } from "./keys.js";
 import { buildsOfRelease, releaseTargetInfo } from "./release-targets.js";
+import { decideRolloutAdvance, type RolloutAdvanceDecision } from "./rollout-advance.js";
 import {
   type AppPaths,
   appPaths,
@@ -112,8 +114,21 @@ async function requireChannel(paths: AppPaths, history: RepositoryHistory, chann
 // ---------------------------------------------------------------------------------------------
 // rollout
 
+/**
+ * `rollout --advance`: from the health reports of the channel's newest release, move its rollout
+ * to the next step now, halt it, or leave it (see {@link decideRolloutAdvance}).
+ */
+export interface RolloutAdvance {
+  /** The app's health reports (`updraft serve --events`). */
+  reports: readonly StoredReport[];
+  /** Highest acceptable share of reporting installs that rolled back or failed, 0 to 1. */
+  maxFailureRate: number;
+  /** Reports needed before advancing past the first step (default 10). */
+  minReports?: number;
+}
+
 /** What {@link setRollout} does to the rollout of the channel's newest release. */
-export type RolloutChange = RolloutRequest | { halt: true } | { resume: true };
+export type RolloutChange = RolloutRequest | { halt: true } | { resume: true } | { advance: RolloutAdvance };
 
 /** Options of {@link setRollout}. */
 export interface SetRolloutOptions extends ReleaseChangeOptions {
@@ -134,6 +149,8 @@ export interface SetRolloutResult extends ReleaseChangeResult {
   rollout: Rollout;
   /** The share of installs offered the release now (0 when halted). */
   percentNow: number;
+  /** For an `advance` change: what the reports said and what was decided. */
+  advance?: { decision: RolloutAdvanceDecision; health: ReleaseHealth };
 }
 
 /**
@@ -144,7 +161,7 @@ export interface SetRolloutResult extends ReleaseChangeResult {
 export async function setRollout(options: SetRolloutOptions): Promise<SetRolloutResult> {
   const now = options.now ?? new Date();
   const { change } = options;
-  const requested = "halt" in change || "resume" in change ? undefined : rolloutOf(change, now);
+  const requested = "halt" in change || "resume" in change || "advance" in change ? undefined : rolloutOf(change, now);
   return changeChannels(options, async (history, save, paths) => {
     const doc = await requireChannel(paths, history, options.channel);
     const newest = doc.releases.find((r) => yankOf(doc, r.version) === undefined);
@@ -162,16 +179,51 @@ export async function setRollout(options: SetRolloutOptions): Promise<SetRollout
       );
     }
     const current: Rollout = newest.rollout ?? { steps: [{ percent: 100, at: newest.publishedAt }], halted: false };
-    const rollout: Rollout = requested ?? { ...current, halted: "halt" in change };
-    const releases = doc.releases.map((r) => (r === newest ? { ...r, rollout } : r));
-    await save({ ...doc, releases });
+    const advance =
+      "advance" in change ? adviseAdvance(change.advance, options.app, newest.version, current, now) : undefined;
+    const rollout: Rollout = advance?.rollout ?? requested ?? { ...current, halted: "halt" in change };
+    if (rollout !== current) {
+      const releases = doc.releases.map((r) => (r === newest ? { ...r, rollout } : r));
+      await save({ ...doc, releases });
+    }
     return {
       channel: options.channel,
       version: newest.version,
       rollout,
       percentNow: rolloutPercentAt({ rollout }, now),
+      ...(advance ? { advance: { decision: advance.decision, health: advance.health } } : {}),
     };
   });
+}
+
+/**
+ * The rollout after an `advance` change of `version`: halted, moved to its next step now (later
+ * steps keep their times), or `current` itself when the decision is to hold.
+ */
+function adviseAdvance(
+  request: RolloutAdvance,
+  app: string,
+  version: string,
+  current: Rollout,
+  now: Date,
+): { rollout: Rollout; decision: RolloutAdvanceDecision; health: ReleaseHealth } {
+  const health = releaseHealth(request.reports, app, version);
+  const decision = decideRolloutAdvance({
+    steps: current.steps,
+    halted: current.halted,
+    failureRate: health.failureRate,
+    reports: health.installs,
+    maxFailureRate: request.maxFailureRate,
+    ...(request.minReports !== undefined ? { minReports: request.minReports } : {}),
+    now,
+  });
+  let rollout = current;
+  if (decision.action === "halt") rollout = { ...current, halted: true };
+  else if (decision.action === "advance") {
+    const later = current.steps.filter((s) => s.percent > decision.percent && Date.parse(s.at) > now.getTime());
+    rollout = { steps: [{ percent: decision.percent, at: isoSeconds(now) }, ...later], halted: false };
+  }
+  return { rollout, decision, health };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,13 +4,7 @@
  * it, or leave it as it is. Pure: the caller reads the schedule (channel document) and the rate
  * (`releaseHealth`) and signs what it decides.
  */
-
-/** One step of a rollout schedule: from `at` on, `percent` of installs are offered the release. */
-export interface RolloutStep {
-  percent: number;
-  /** ISO date-time. */
-  at: string;
-}
+import { type RolloutStep, rolloutPercentAt } from "../formats/channel.js";
 
 /** What {@link decideRolloutAdvance} looks at. */
 export interface RolloutAdvanceInput {
@@ -37,13 +31,6 @@ export interface RolloutAdvanceDecision {
   reason: string;
 }
 
-/** The percentage a schedule gives at `now`: its last step whose time has come, else 0. */
-export function rolloutPercentAt(steps: readonly RolloutStep[], now: Date): number {
-  let percent = 0;
-  for (const step of steps) if (Date.parse(step.at) <= now.getTime()) percent = step.percent;
-  return percent;
-}
-
 /**
  * Decides the next move of a rollout: **halt** when the failure rate is above the limit (whatever
  * the number of reports: a bad release stops early); **advance** to the next step's percentage
@@ -51,7 +38,7 @@ export function rolloutPercentAt(steps: readonly RolloutStep[], now: Date): numb
  * complete, or too few reports yet).
  */
 export function decideRolloutAdvance(input: RolloutAdvanceInput): RolloutAdvanceDecision {
-  const current = rolloutPercentAt(input.steps, input.now);
+  const current = rolloutPercentAt({ rollout: { steps: [...input.steps], halted: false } }, input.now);
   const rate = `${(input.failureRate * 100).toFixed(1)} %`;
   const limit = `${(input.maxFailureRate * 100).toFixed(1)} %`;
   if (input.halted) return { action: "hold", percent: 0, reason: "the rollout is halted; resume it by hand" };
