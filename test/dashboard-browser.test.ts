@@ -55,9 +55,18 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
   await writeFile(notesFile, NOTES);
   await publish(repo, work, "1.0.0", build("1.0.0"));
   await publishWithNotes(repo, work, "1.1.0", NOTES);
-  await publish(repo, work, "1.2.0", build("1.2.0"), undefined, 2, { channel: "beta" });
+  // 1.2.0 on beta, built for two platforms by two publishes, rolling out to 25 % of installs.
+  await publish(repo, work, "1.2.0", build("1.2.0"), undefined, 2, {
+    channel: "beta",
+    platform: "linux-x64",
+    rollout: { percent: 25 },
+  });
+  await publish(repo, work, "1.2.0", build("1.2.0 for Windows"), undefined, 0, {
+    channel: "beta",
+    platform: "win32-x64",
+  });
   const m110 = await signedManifest(repo, "1.1.0");
-  const m120 = await signedManifest(repo, "1.2.0");
+  const m120 = await signedManifest(repo, "1.2.0", "linux-x64");
   const full110 = m110.artifacts.find((a) => a.kind === "full")!;
   const delta110 = m110.artifacts.find((a) => a.from === "1.0.0")!;
   assert.ok(delta110, "1.1.0 has a delta from 1.0.0");
@@ -149,7 +158,7 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
 
   await page.goto(`${dashboard.url}apps/demo`);
   assert.deepEqual(await cells(page, "#channels tbody tr"), [
-    ["beta", "1.2.0", "not set", "—", "—", "—"],
+    ["beta", "1.2.0", "25 %", "—", "—", "—"],
     ["stable", "1.1.0", "not set", "—", "—", "—"],
   ]);
   assert.deepEqual(await page.$$eval(".release h3", (hs) => hs.map((h) => h.childNodes[0]!.textContent!.trim())), [
@@ -157,6 +166,11 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
     "1.1.0",
     "1.0.0",
   ]);
+  assert.match(
+    (await page.locator('.release[data-version="1.2.0"]').textContent()) ?? "",
+    /platforms linux-x64, win32-x64/,
+  );
+  assert.match((await page.locator('.release[data-version="1.1.0"]').textContent()) ?? "", /platforms any/);
   const card = page.locator('.release[data-version="1.1.0"]');
   assert.equal(await card.locator(".full-size").getAttribute("data-bytes"), String(full110.size));
   assert.deepEqual(await cells(page, '.release[data-version="1.1.0"] .deltas tbody tr'), [

@@ -59,7 +59,7 @@ export async function publish(
   files: Record<string, string | Buffer>,
   url?: string,
   deltas = 0,
-  extra: Partial<Pick<PublishOptions, "health" | "channel" | "reportUrl">> = {},
+  extra: Partial<Pick<PublishOptions, "health" | "channel" | "reportUrl" | "platform" | "rollout">> = {},
 ): Promise<void> {
   const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
   await publishRelease({
@@ -112,8 +112,10 @@ export async function targetFilePath(repo: TestRepo, name: string): Promise<stri
 }
 
 /** The release manifest the repository signed for `version`. */
-export async function signedManifest(repo: TestRepo, version: string): Promise<ReleaseManifest> {
-  return JSON.parse(await readFile(await targetFilePath(repo, `releases/${version}/any/manifest.json`), "utf8"));
+export async function signedManifest(repo: TestRepo, version: string, platform = "any"): Promise<ReleaseManifest> {
+  return JSON.parse(
+    await readFile(await targetFilePath(repo, `releases/${version}/${platform}/manifest.json`), "utf8"),
+  );
 }
 
 /** Every file and symlink under `root`: path → sha256 (files) or "-> target" (links). */
