@@ -68,13 +68,16 @@ test("20 installs of a release that crashes at start roll back and report it; re
     running.kill("SIGKILL");
   });
 
+  // Each report comes from its own detached process: an install's `installed` may arrive after its
+  // `rolled-back`, so wait for both kinds.
   const reports = await waitFor(
-    "20 rolled-back reports",
+    "20 installed and 20 rolled-back reports",
     async () => {
       const store = openEventStore(db, { readOnly: true });
       try {
         const all = store.reports(repo.app);
-        return all.filter((r) => r.event === "rolled-back").length >= 20 ? all : undefined;
+        const count = (event: string) => all.filter((r) => r.event === event).length;
+        return count("rolled-back") >= 20 && count("installed") >= 20 ? all : undefined;
       } finally {
         store.close();
       }
