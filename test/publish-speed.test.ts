@@ -162,7 +162,10 @@ test("a publish of 20,000 small files completes, lists them all, and its archive
   // Mostly tar headers: packed with a shallower zstd search, still one frame the client reads.
   const archive = await targetFilePath(repo, manifest.artifacts[0]!.target);
   const frames = zstdFrames(await readFile(archive));
-  assert.ok(frames.slice(1).every((f) => f.content === 0), JSON.stringify(frames));
+  assert.ok(
+    frames.slice(1).every((f) => f.content === 0),
+    JSON.stringify(frames),
+  );
   const dest = join(dir, "installed");
   assert.equal((await extractRelease(archive, manifest, dest)).written, 20_002);
   assert.deepEqual(await treeDigest(dest), manifestDigest(manifest));
