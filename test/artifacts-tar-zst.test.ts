@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync } from "node:zlib";
 import tar from "tar-stream";
+import { identitiesOf } from "../src/client/artifacts/delta/tree-check.js";
 import { extractRelease } from "../src/client/artifacts/tar-zst.js";
 import { ErrorCodes, UpdraftError } from "../src/core/errors.js";
 import { NATIVE_SCHEMA, parseReleaseManifest, type ReleaseManifest } from "../src/formats/native.js";
@@ -94,6 +95,26 @@ test("a matching archive extracts with exact content and modes", async (t) => {
   assert.equal(stats.written, 2);
   assert.equal(await readFile(join(dest, "dir", "b.txt"), "utf8"), "B");
   assert.equal(await readFile(join(dest, "dir", "link"), "utf8"), "B");
+});
+
+test("the stat identities taken while extracting, written or linked, are the tree's own", async (t) => {
+  const m = manifestOf({ "a.txt": "A", "dir/b.txt": "B", "dir/c.txt": "C" });
+  const entries: Entry[] = [
+    { name: "a.txt", content: "A" },
+    { name: "dir/b.txt", content: "B" },
+    { name: "dir/c.txt", content: "C" },
+  ];
+  const first = await attempt(t, m, entries);
+  const fresh = await first.run();
+  assert.deepEqual(fresh.identities, await identitiesOf(first.dest, m.files));
+  // Extracted again beside an installed copy: unchanged files are hard-linked from it.
+  const second = await attempt(t, m, entries);
+  const installed = new Map(
+    m.files.map((f) => [f.path, { absolutePath: join(first.dest, f.path), sha256: f.sha256, mode: f.mode }]),
+  );
+  const reused = await extractRelease(join(second.work, "a.tar.zst"), m, second.dest, installed);
+  assert.equal(reused.linked, 3);
+  assert.deepEqual(reused.identities, await identitiesOf(second.dest, m.files));
 });
 
 test("an entry with .. is refused", async (t) => {

@@ -2,7 +2,7 @@
  * The publisher's speed measures keep releases exact: the archive (one zstd frame with its content
  * size, written from the publisher's own tar encoding, byte for byte tar-stream's) stays
  * deterministic and installs byte for byte through the client's reader, incompressible files
- * included; deltas that cannot win are given up; a publish of 20,000 small files completes.
+ * included; deltas that cannot win are given up; a publish of 20,000 small files completes and installs.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -143,7 +143,7 @@ test("a delta that cannot beat the full archive is given up; one that can is bui
   for (const s of patch.deltas.skipped) assert.match(s.reason, /estimated at \d+ bytes against \d+ for delta-/);
 });
 
-test("a publish of 20,000 small files completes and lists them all", async (t) => {
+test("a publish of 20,000 small files completes, lists them all, and its archive installs exactly", async (t) => {
   const dir = await tempDir(t);
   const repo = await createTestRepo(dir, "app");
   const files: Record<string, string> = {};
@@ -159,4 +159,14 @@ test("a publish of 20,000 small files completes and lists them all", async (t) =
   assert.equal(result.fileCount, 20_000 + 2, "the build's files and the two embedded ones");
   const manifest = await signedManifest(repo, "1.0.0");
   assert.equal(manifest.files.length, 20_002);
+  // Mostly tar headers: packed with a shallower zstd search, still one frame the client reads.
+  const archive = await targetFilePath(repo, manifest.artifacts[0]!.target);
+  const frames = zstdFrames(await readFile(archive));
+  assert.ok(
+    frames.slice(1).every((f) => f.content === 0),
+    JSON.stringify(frames),
+  );
+  const dest = join(dir, "installed");
+  assert.equal((await extractRelease(archive, manifest, dest)).written, 20_002);
+  assert.deepEqual(await treeDigest(dest), manifestDigest(manifest));
 });

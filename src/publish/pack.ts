@@ -239,6 +239,15 @@ const READ_BYTES = 1024 * 1024;
  * bundle and its copy), which made archives a third larger and slower to compress.
  */
 const MAX_WINDOW_LOG = 25;
+/**
+ * zstd search depth of an archive that is mostly tar headers and padding (a tree of tiny files).
+ * Level 19's own depth (7) finds nothing more in that near-identical repetition but costs 3× the
+ * time: on 50,000 tiny files it made the archive 0.02% smaller in 2.8× the time; on 20,000
+ * small JSON files, 0.02% smaller in 1.4× the time.
+ */
+const HEADER_DOMINATED_SEARCH_LOG = 5;
+/** From this level on, zstd's own search depth is deeper than {@link HEADER_DOMINATED_SEARCH_LOG}. */
+const DEEP_SEARCH_LEVEL = 19;
 
 async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(length);
@@ -386,12 +395,17 @@ export async function writeArchive(
   }
   const entries = entryHeaders(contents);
   const total = tarSize(entries.map((e) => e.header));
+  // Headers and padding are more than half the tar when the files average under ~1 KiB.
+  const headerDominated = contents.totalBytes * 2 < total;
   const compressor = createZstdCompress({
     // No pledgedSrcSize: zstd ends the frame itself when it is reached, and node:zlib's end()
     // then appends an empty second frame, which clients' streaming decoders do not read.
     params: {
       [zlibConstants.ZSTD_c_compressionLevel]: level,
       [zlibConstants.ZSTD_c_windowLog]: Math.max(10, Math.min(MAX_WINDOW_LOG, Math.ceil(Math.log2(total)))),
+      ...(headerDominated && level >= DEEP_SEARCH_LEVEL
+        ? { [zlibConstants.ZSTD_c_searchLog]: HEADER_DOMINATED_SEARCH_LOG }
+        : {}),
     },
   });
   const hash = createHash("sha256");

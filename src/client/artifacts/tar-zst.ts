@@ -9,6 +9,7 @@ import {
   closeSync,
   createReadStream,
   fchmodSync,
+  fstatSync,
   linkSync,
   mkdirSync,
   openSync,
@@ -25,6 +26,7 @@ import { DIR_MODE } from "../../core/fs.js";
 import { hashFile } from "../../core/hash.js";
 import type { ManifestFile, ManifestSymlink, ReleaseManifest } from "../../formats/native.js";
 import { underRoot } from "./delta/paths.js";
+import { identityOfStats, statIdentity } from "./delta/tree-check.js";
 import { syncTree } from "./sync-tree.js";
 
 /** A file of the installed version that may be reused when unchanged. */
@@ -39,6 +41,11 @@ export interface ExtractStats {
   written: number;
   linked: number;
   bytesWritten: number;
+  /**
+   * Stat identity of every file extracted, by path (see tree-check.ts), taken as each was
+   * written, so recording the new tree's cache needs no second pass over it.
+   */
+  identities?: Map<string, string>;
 }
 
 const refuse: Fail = failWith(
@@ -72,7 +79,8 @@ export async function extractRelease(
   const done = new Set<string>();
   const dirs = new Set<string>([destDir]);
   const written: string[] = [];
-  const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0 };
+  const identities = new Map<string, string>();
+  const stats: ExtractStats = { written: 0, linked: 0, bytesWritten: 0, identities };
 
   /** Creates the missing folders above `path` (inside `destDir`), parents first. */
   const ensureParent = (path: string) => {
@@ -119,6 +127,8 @@ export async function extractRelease(
         const actual = await hashFile(candidate.absolutePath).catch(() => undefined);
         if (actual?.sha256 === expected.sha256) {
           linkSync(candidate.absolutePath, target);
+          const id = statIdentity(target);
+          if (id !== undefined) identities.set(name, id);
           entry.resume();
           await new Promise<void>((resolve, reject) => entry.on("end", resolve).on("error", reject));
           stats.linked++;
@@ -135,6 +145,7 @@ export async function extractRelease(
           writeAll(fd, chunk as Buffer);
         }
         fchmodSync(fd, expected.mode); // the umask may have narrowed the mode open() set
+        identities.set(name, identityOfStats(fstatSync(fd, { bigint: true })));
       } finally {
         closeSync(fd);
       }

@@ -40,7 +40,7 @@ async function recordCache(
 export function recordingTree(layout: InstallLayout, manifest: ReleaseManifest, inner: StageProducer): StageProducer {
   return async (stagingDir) => {
     const stats = await inner(stagingDir);
-    await recordCache(layout, manifest, stagingDir);
+    await recordCache(layout, manifest, stagingDir, stats.identities);
     return stats;
   };
 }

@@ -6,7 +6,7 @@
  * changed since is hashed again. Writing a file changes its mtime, replacing it changes its inode:
  * either makes it re-checked.
  */
-import { lstatSync } from "node:fs";
+import { type BigIntStats, lstatSync } from "node:fs";
 import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
@@ -60,7 +60,12 @@ export function treeCachePath(layout: InstallLayout, version: string): string {
  */
 export function statIdentity(path: string): string | undefined {
   const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  return st?.isFile() ? `${st.ino}:${st.size}:${st.mtimeNs}` : undefined;
+  return st?.isFile() ? identityOfStats(st) : undefined;
+}
+
+/** The stat identity recorded for a regular file with these stats (from `lstat` or `fstat`). */
+export function identityOfStats(st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
 /** Files handled between two yields to the event loop in synchronous loops. */
