@@ -222,7 +222,8 @@ export function serializeChannelDocument(doc: ChannelDocument): string {
     releases,
     yanked,
   };
-  return `${JSON.stringify(ordered, null, 2)}\n`;
+  // Compact: every check that finds an update fetches this document, and people read it with `jq`.
+  return `${JSON.stringify(ordered)}\n`;
 }
 
 /** The yank of `version` in `doc`, if it was yanked. */
