@@ -168,13 +168,27 @@ test("one version built for two platforms: each publish adds its own build, this
   const found = await emulated.check();
   assert.equal(found.status, "current");
   assert.equal(found.platform, OTHER_PLATFORM);
+  // The platform chosen at install is kept: a later update without --platform takes that platform's build.
+  for (const [build, platform] of [
+    [await writeBuild(join(s.work, "build-mine-2.1"), { "app.txt": `2.1.0 for ${hostPlatform()}` }), hostPlatform()],
+    [await writeBuild(join(s.work, "build-other-2.1"), { "app.txt": `2.1.0 for ${OTHER_PLATFORM}` }), OTHER_PLATFORM],
+  ] as const) {
+    const run = await cli(s, ["publish", build, "--version", "2.1.0", "--platform", platform, "--level", "3"]);
+    assert.equal(run.code, 0, run.stderr);
+  }
+  const emulatedUpdate = await runCli(["update", "--dir", emulatedDir, "--json"], { limitMs: 60_000 });
+  assert.equal(emulatedUpdate.code, 0, emulatedUpdate.stderr);
+  assert.equal(await runningText(emulatedDir), `2.1.0 for ${OTHER_PLATFORM}`);
+  const nativeUpdate = await runCli(["update", "--dir", dir, "--json"], { limitMs: 60_000 });
+  assert.equal(nativeUpdate.code, 0, nativeUpdate.stderr);
+  assert.equal(await runningText(dir), `2.1.0 for ${hostPlatform()}`);
 
   // A version with no build for this platform is not offered, and check says why.
   await publishVersion(s, "3.0.0", { platform: "darwin-arm64" === hostPlatform() ? "aix-ppc64" : "darwin-arm64" });
   const checked = await checkJson(dir);
   assert.equal(checked.code, ExitCodes.OK);
   assert.equal(checked.doc.status, "current");
-  assert.equal(checked.doc.latestVersion, "2.0.0");
+  assert.equal(checked.doc.latestVersion, "2.1.0");
   const notOffered = checked.doc.notOffered as { reason: string; message: string };
   assert.equal(notOffered.reason, "no-build-for-platform");
   assert.match(notOffered.message, /3\.0\.0/);

@@ -137,13 +137,14 @@ export async function installFromRepository(options: FirstInstallOptions): Promi
         skipped ? { hint: `It may be tried again after ${skipped.retryAfter}.` } : {},
       );
     }
-    const { mirrors } = options;
+    const { mirrors, platform } = options;
     await writeConfig(layout, {
       schema: NATIVE_SCHEMA,
       app,
       url: repoUrl,
       channel,
       ...(mirrors !== undefined && mirrors.length > 0 ? { mirrors } : {}),
+      ...(platform !== undefined ? { platform } : {}),
     });
     await removeUnfinishedInstall(layout);
     return { ...result, rootFingerprint: rootSha256, trustedOnFirstUse: root.source === "first-use" };

@@ -538,12 +538,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       });
     }
     const bases = mirrors ?? base?.mirrors;
+    const platform = this.options.platform ?? base?.platform;
     return {
       schema: NATIVE_SCHEMA,
       app: app ?? base!.app,
       url,
       channel: channel ?? base?.channel ?? "stable",
       ...(bases !== undefined && bases.length > 0 ? { mirrors: bases } : {}),
+      ...(platform !== undefined ? { platform } : {}),
     };
   }
 
@@ -647,7 +649,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const checked = checkedChannel(choice, {
       currentVersion,
       channel: config.channel,
-      platform: this.platform,
+      platform: config.platform ?? hostPlatform(),
       latestVersion: document.releases[0]?.version ?? document.version,
     });
     const notAvailable = (result: UpToDate | UpdateSkipped) => {
@@ -862,14 +864,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       http: this.http,
       onFallback: (fallback) => this.emit("delta-fallback", fallback),
       checkDiskSpace: this.options.checkDiskSpace !== false,
-      platform: this.platform,
+      platform: config.platform ?? hostPlatform(),
       installId: () => installId(this.layout),
     });
-  }
-
-  /** The platform whose builds this install takes. */
-  private get platform(): string {
-    return this.options.platform ?? hostPlatform();
   }
 
   /** Downloads `release`'s artifact through the native source (a delta that fails gives way to the full archive). */

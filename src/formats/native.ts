@@ -186,6 +186,11 @@ export interface AppConfig {
    * in order before `url` (at most 16). Only the install's own configuration has them.
    */
   mirrors?: string[];
+  /**
+   * The platform whose builds the install takes when it is not the machine's own (chosen at install
+   * with `--platform`, e.g. `darwin-x64` under Rosetta), so later updates keep taking it.
+   */
+  platform?: string;
 }
 
 /** Most mirrors an install configuration may list. */
@@ -485,12 +490,17 @@ export function parseAppConfig(input: string | unknown, source?: string): AppCon
       mirrors.every((m) => typeof m === "string" && /^https?:\/\/[^\s]+$/.test(m));
     if (!valid) invalid(doc, "mirrors", `must be a list of at most ${MAX_MIRRORS} http(s) URLs`);
   }
+  const platform = str(obj, doc, "platform", true);
+  if (platform !== undefined && !PLATFORM_PATTERN.test(platform)) {
+    invalid(doc, "platform", `"${platform}" must be Node's os-arch (linux-x64, win32-x64…) or any`);
+  }
   return {
     schema: NATIVE_SCHEMA,
     app: nameField(obj, doc, "app", APP_NAME_PATTERN),
     ...(url !== undefined ? { url } : {}),
     channel: obj.channel === undefined ? "stable" : nameField(obj, doc, "channel", CHANNEL_PATTERN),
     ...(Array.isArray(mirrors) && mirrors.length > 0 ? { mirrors: mirrors as string[] } : {}),
+    ...(platform !== undefined ? { platform } : {}),
   };
 }
 
