@@ -192,6 +192,9 @@ test("one version built for two platforms: each publish adds its own build, this
   const notOffered = checked.doc.notOffered as { reason: string; message: string };
   assert.equal(notOffered.reason, "no-build-for-platform");
   assert.match(notOffered.message, /3\.0\.0/);
+  // A single platform's build never reaches clients that read only the pointer fields (they know no platforms).
+  const after = parseChannelPointer(JSON.stringify(await signedChannel(s, t)));
+  assert.deepEqual([after.version, after.manifest], ["1.0.0", manifestTarget("1.0.0", "any")]);
 });
 
 test("a platform with no build at all: check --json says so, a first install fails with its own code", async (t) => {

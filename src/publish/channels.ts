@@ -69,16 +69,17 @@ export function emptyChannelDocument(app: string, channel: string): ChannelDocum
 
 /**
  * The release the first pointer's fields name, for clients that read only those: the newest
- * release not yanked whose rollout is complete at `now`, with a build for `any` or a single build
- * (such clients know nothing of platforms); else the oldest such release the document keeps.
+ * release not yanked whose rollout is complete at `now`, with a build for `any` (such clients know
+ * nothing of platforms: a single platform's build would reach installs of every other platform);
+ * else the oldest such release the document keeps.
  */
 function pointerRelease(doc: ChannelDocument, now: Date): { release: ChannelRelease; platform: string } | undefined {
   const eligible = doc.releases.filter(
-    (r) => yankOf(doc, r.version) === undefined && (r.platforms.includes(ANY_PLATFORM) || r.platforms.length === 1),
+    (r) => yankOf(doc, r.version) === undefined && r.platforms.includes(ANY_PLATFORM),
   );
   const release = eligible.find((r) => rolloutPercentAt(r, now) >= 100) ?? eligible[eligible.length - 1];
   if (release === undefined) return undefined;
-  return { release, platform: release.platforms.includes(ANY_PLATFORM) ? ANY_PLATFORM : release.platforms[0]! };
+  return { release, platform: ANY_PLATFORM };
 }
 
 /**
