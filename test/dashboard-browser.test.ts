@@ -51,10 +51,8 @@ test("dashboard pages show a test repository's numbers, render safe notes, draw 
   assert.ok(CHROMIUM, "Chromium is needed (apt-get install chromium; .ci/run installs it)");
   const work = await tempDir(t);
   const repo = await createTestRepo(work, "demo");
-  const notesFile = join(work, "notes.md");
-  await writeFile(notesFile, NOTES);
   await publish(repo, work, "1.0.0", build("1.0.0"));
-  await publishWithNotes(repo, work, "1.1.0", NOTES);
+  await publish(repo, work, "1.1.0", build("1.1.0"), undefined, 1, { notes: NOTES });
   // 1.2.0 on beta, built for two platforms by two publishes, rolling out to 25 % of installs.
   await publish(repo, work, "1.2.0", build("1.2.0"), undefined, 2, {
     channel: "beta",
@@ -247,27 +245,6 @@ test("beyond 127.0.0.1 the dashboard needs its access token", async (t) => {
   const cookie = ok.headers.get("set-cookie")!.split(";")[0]!;
   assert.equal((await fetch(`${base}apps/demo`, { headers: { cookie } })).status, 200);
 });
-
-async function publishWithNotes(
-  repo: Awaited<ReturnType<typeof createTestRepo>>,
-  work: string,
-  version: string,
-  notes: string,
-) {
-  const { publishRelease } = await import("../src/publish/publish.js");
-  const { writeBuild } = await import("./helpers/repo.js");
-  const buildDir = await writeBuild(join(work, `build-${version}`), build(version));
-  await publishRelease({
-    repoDir: repo.repoDir,
-    app: repo.app,
-    version,
-    buildDir,
-    keys: repo.keys,
-    level: 3,
-    deltas: 1,
-    notes,
-  });
-}
 
 function formatBytes(n: number): string {
   const units = ["B", "kB", "MB", "GB"];

@@ -65,6 +65,21 @@ function notFound(message: string, hint: string, details: Record<string, unknown
   return new UpdraftError(ErrorCodes.RELEASE_NOT_FOUND, message, { hint, details });
 }
 
+/** The published version `asked` names (as the history spells it), or `RELEASE_NOT_FOUND`. */
+function publishedVersion(history: RepositoryHistory, asked: string, app: string): string {
+  const version = findRelease(history, asked)?.version;
+  if (version === undefined) {
+    throw notFound(
+      `Version ${asked} of "${app}" was never published`,
+      "Check the version: `updraft releases` lists them.",
+      {
+        version: asked,
+      },
+    );
+  }
+  return version;
+}
+
 /**
  * Runs `change` on the app's repository under its publish lock; `change` edits channel documents
  * through `save`, then the targets are signed once with every change.
@@ -261,16 +276,7 @@ export async function yankRelease(options: YankReleaseOptions): Promise<YankRele
   const at = isoSeconds(options.now ?? new Date());
   return changeChannels(options, async (history, save, paths) => {
     const targets = history.topLevel;
-    const version = findRelease(history, asked)?.version;
-    if (version === undefined) {
-      throw notFound(
-        `Version ${asked} of "${options.app}" was never published`,
-        "Check the version: `updraft releases` lists them.",
-        {
-          version: asked,
-        },
-      );
-    }
+    const version = publishedVersion(history, asked, options.app);
     const channels = channelsOf(targets);
     const fallbacks: YankReleaseResult["fallbacks"] = [];
     for (const channel of channels) {
@@ -325,16 +331,7 @@ export async function promoteRelease(options: PromoteReleaseOptions): Promise<Pr
   const now = options.now ?? new Date();
   return changeChannels(options, async (history, save, paths) => {
     const targets = history.topLevel;
-    const version = findRelease(history, asked)?.version;
-    if (version === undefined) {
-      throw notFound(
-        `Version ${asked} of "${options.app}" was never published`,
-        "Check the version: `updraft releases` lists them.",
-        {
-          version: asked,
-        },
-      );
-    }
+    const version = publishedVersion(history, asked, options.app);
     const flags = await releaseFlags(paths, targets, version);
     let doc = (await readChannelDocument(paths, targets, options.to)) ?? emptyChannelDocument(options.app, options.to);
     const previousVersion = doc.releases[0]?.version;

@@ -59,7 +59,7 @@ export async function publish(
   files: Record<string, string | Buffer>,
   url?: string,
   deltas = 0,
-  extra: Partial<Pick<PublishOptions, "health" | "channel" | "reportUrl" | "platform" | "rollout">> = {},
+  extra: Partial<Pick<PublishOptions, "health" | "channel" | "reportUrl" | "platform" | "rollout" | "notes">> = {},
 ): Promise<void> {
   const buildDir = await writeBuild(join(workDir, `build-${version}-${Date.now()}`), files);
   await publishRelease({
